@@ -1,0 +1,32 @@
+"""Pure math over specs: rounding rules, compound factors, tables, families."""
+
+from scaling._compound import (
+    CompoundCoefficients,
+    ScalingError,
+    parse_coefficients,
+    parse_phis,
+    scale_network,
+)
+from scaling._family import FamilyMember, family_from_coefficients, family_from_table
+from scaling._presets import preset, preset_names
+from scaling._rounding import round_filters, round_repeats, round_resolution
+from scaling._tables import TABLES, ScalingTable, TableRow
+
+__all__ = [
+    "TABLES",
+    "CompoundCoefficients",
+    "FamilyMember",
+    "ScalingError",
+    "ScalingTable",
+    "TableRow",
+    "family_from_coefficients",
+    "family_from_table",
+    "parse_coefficients",
+    "parse_phis",
+    "preset",
+    "preset_names",
+    "round_filters",
+    "round_repeats",
+    "round_resolution",
+    "scale_network",
+]

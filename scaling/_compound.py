@@ -1,0 +1,148 @@
+"""Compound scaling: depth alpha^phi, width beta^phi, resolution gamma^phi.
+
+EfficientNet (arXiv 1905.11946, eq. 3) constrains alpha * beta^2 * gamma^2 ~= 2
+with alpha, beta, gamma >= 1, so FLOPs grow about 2^phi.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from scaling._rounding import round_filters, round_repeats, round_resolution
+from search_spaces import NetworkSpec
+
+__all__ = [
+    "CompoundCoefficients",
+    "ScalingError",
+    "parse_coefficients",
+    "parse_phis",
+    "scale_network",
+]
+
+
+class ScalingError(ValueError):
+    """Invalid scaling input; the message says what and how to fix it."""
+
+
+@dataclass(frozen=True)
+class CompoundCoefficients:
+    alpha: float  # depth base
+    beta: float  # width base
+    gamma: float  # resolution base
+
+    def __post_init__(self) -> None:
+        for name in ("alpha", "beta", "gamma"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ScalingError(f"{name} must be a number >= 1, got {value!r}")
+            if not math.isfinite(value) or value < 1:
+                raise ScalingError(
+                    f"{name} must be a finite number >= 1, got {value}; compound scaling only grows"
+                )
+            object.__setattr__(self, name, float(value))
+
+    @property
+    def flops_base(self) -> float:
+        """alpha * beta^2 * gamma^2: the nominal FLOP growth per unit of phi."""
+        return self.alpha * self.beta**2 * self.gamma**2
+
+    def factors(self, phi: float) -> tuple[float, float, float]:
+        """(depth_mult, width_mult, resolution_mult) for compound coefficient ``phi``."""
+        return self.alpha**phi, self.beta**phi, self.gamma**phi
+
+
+def parse_coefficients(text: str) -> CompoundCoefficients:
+    """Read 'A,B,G' (alpha, beta, gamma) as typed on a command line."""
+    parts = [part.strip() for part in str(text).split(",")]
+    if len(parts) != 3:
+        raise ScalingError(
+            f"coefficients must be three numbers alpha,beta,gamma such as 1.2,1.1,1.15; got {text!r}"
+        )
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        raise ScalingError(
+            f"coefficients must be numbers like 1.2,1.1,1.15; got {text!r}"
+        ) from None
+    return CompoundCoefficients(*values)
+
+
+def parse_phis(text: str) -> tuple[int, ...]:
+    """Read a phi range 'A-B' (inclusive), a single 'N', or a list 'A,B,C'."""
+    text = str(text).strip()
+    try:
+        if "-" in text and "," not in text:
+            low_text, high_text = text.split("-", 1)
+            low, high = int(low_text), int(high_text)
+            if low > high:
+                raise ScalingError(f"phi range {text!r} is reversed; write it low-high, e.g. 0-7")
+            phis = tuple(range(low, high + 1))
+        else:
+            phis = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ScalingError(
+            f"phis must be a range like 0-7 or a list like 0,2,4 of whole numbers >= 0; got {text!r}"
+        ) from None
+    if not phis:
+        raise ScalingError(f"phi range {text!r} is empty; give e.g. 0-7")
+    if min(phis) < 0:
+        raise ScalingError(f"phis must be >= 0, got {text!r}")
+    if len(set(phis)) != len(phis):
+        raise ScalingError(f"phis {text!r} repeat a value")
+    return phis
+
+
+def scale_network(
+    spec: NetworkSpec,
+    *,
+    width_mult: float,
+    depth_mult: float,
+    resolution: int,
+    name: str | None = None,
+    dropout: float | None = None,
+    resolution_divisor: int = 4,
+    channel_divisor: int = 8,
+) -> NetworkSpec:
+    """A new spec with every width, stage depth and the input size scaled and rounded.
+
+    Widths use ``round_filters`` and depths ``round_repeats``; with
+    ``fix_stem_head`` (EfficientNet-Lite) the stem, the head and the first and
+    last stage's repeats stay as they are, as in the TF reference, and the first
+    stage then takes the unscaled stem width.
+    """
+    if width_mult <= 0 or depth_mult <= 0:
+        raise ScalingError(f"multipliers must be > 0, got width {width_mult}, depth {depth_mult}")
+    fixed = spec.fix_stem_head
+    stem = (
+        spec.stem_channels
+        if fixed
+        else round_filters(spec.stem_channels, width_mult, channel_divisor)
+    )
+    stages = []
+    previous = stem
+    last = len(spec.stages) - 1
+    for index, stage in enumerate(spec.stages):
+        keep_depth = fixed and index in (0, last)
+        repeats = stage.repeats if keep_depth else round_repeats(stage.repeats, depth_mult)
+        out = round_filters(stage.out_channels, width_mult, channel_divisor)
+        stages.append(
+            dataclasses.replace(stage, repeats=repeats, in_channels=previous, out_channels=out)
+        )
+        previous = out
+    head = (
+        spec.head_channels
+        if fixed
+        else round_filters(spec.head_channels, width_mult, channel_divisor)
+    )
+    return dataclasses.replace(
+        spec,
+        name=name or spec.name,
+        stages=tuple(stages),
+        stem_channels=stem,
+        head_channels=head,
+        resolution=round_resolution(resolution, resolution_divisor),
+        dropout=spec.dropout if dropout is None else dropout,
+        metadata={},
+    )

@@ -1,0 +1,71 @@
+"""Published scaling tables, as data.
+
+EfficientNet: tensorflow/tpu models/official/efficientnet/efficientnet_builder.py.
+EfficientNet-Lite: .../efficientnet/lite/efficientnet_lite_builder.py, whose
+lite3 and lite4 resolutions are 280 and 300 (not 300 and 380, the input sizes
+timm evaluates its ported lite weights at) and whose lite4 dropout is 0.3.
+The B1..B7 multipliers do not follow alpha^phi exactly (B7 depth 3.1 vs
+1.2^7 = 3.58), which is why a family can come from a table or from coefficients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["TABLES", "ScalingTable", "TableRow"]
+
+
+@dataclass(frozen=True)
+class TableRow:
+    suffix: str  # appended to the family prefix: efficientnet-b3
+    phi: int | None  # compound coefficient the row stands for; None where the paper gives none
+    width_mult: float
+    depth_mult: float
+    resolution: int
+    dropout: float
+
+
+@dataclass(frozen=True)
+class ScalingTable:
+    name: str
+    base: str  # the architecture the multipliers apply to
+    prefix: str
+    rows: tuple[TableRow, ...]
+
+    @property
+    def base_resolution(self) -> int:
+        return self.rows[0].resolution
+
+
+TABLES: dict[str, ScalingTable] = {
+    "efficientnet": ScalingTable(
+        name="efficientnet",
+        base="efficientnet-b0",
+        prefix="efficientnet-",
+        rows=(
+            TableRow("b0", 0, 1.0, 1.0, 224, 0.2),
+            TableRow("b1", 1, 1.0, 1.1, 240, 0.2),
+            TableRow("b2", 2, 1.1, 1.2, 260, 0.3),
+            TableRow("b3", 3, 1.2, 1.4, 300, 0.3),
+            TableRow("b4", 4, 1.4, 1.8, 380, 0.4),
+            TableRow("b5", 5, 1.6, 2.2, 456, 0.4),
+            TableRow("b6", 6, 1.8, 2.6, 528, 0.5),
+            TableRow("b7", 7, 2.0, 3.1, 600, 0.5),
+            TableRow("b8", 8, 2.2, 3.6, 672, 0.5),
+            # Noisy Student's L2 is wider and deeper than any phi of the paper.
+            TableRow("l2", None, 4.3, 5.3, 800, 0.5),
+        ),
+    ),
+    "lite": ScalingTable(
+        name="lite",
+        base="efficientnet-lite0",
+        prefix="efficientnet-",
+        rows=(
+            TableRow("lite0", 0, 1.0, 1.0, 224, 0.2),
+            TableRow("lite1", 1, 1.0, 1.1, 240, 0.2),
+            TableRow("lite2", 2, 1.1, 1.2, 260, 0.3),
+            TableRow("lite3", 3, 1.2, 1.4, 280, 0.3),
+            TableRow("lite4", 4, 1.4, 1.8, 300, 0.3),
+        ),
+    ),
+}

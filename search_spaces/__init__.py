@@ -1,0 +1,26 @@
+"""Architecture specs: frozen, validated data that never imports torch."""
+
+from search_spaces._architectures import BASE_ARCHITECTURES, base_architecture
+from search_spaces._counting import (
+    PartCount,
+    count_by_part,
+    count_flops,
+    count_params,
+    feature_size,
+)
+from search_spaces._network import ACTIVATIONS, NetworkSpec
+from search_spaces._stage import SpecError, StageSpec
+
+__all__ = [
+    "ACTIVATIONS",
+    "BASE_ARCHITECTURES",
+    "NetworkSpec",
+    "PartCount",
+    "SpecError",
+    "StageSpec",
+    "base_architecture",
+    "count_by_part",
+    "count_flops",
+    "count_params",
+    "feature_size",
+]
