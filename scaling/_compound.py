@@ -58,7 +58,8 @@ def parse_coefficients(text: str) -> CompoundCoefficients:
     parts = [part.strip() for part in str(text).split(",")]
     if len(parts) != 3:
         raise ScalingError(
-            f"coefficients must be three numbers alpha,beta,gamma such as 1.2,1.1,1.15; got {text!r}"
+            "coefficients must be three numbers alpha,beta,gamma such as 1.2,1.1,1.15; "
+            f"got {text!r}"
         )
     try:
         values = [float(part) for part in parts]
@@ -83,7 +84,8 @@ def parse_phis(text: str) -> tuple[int, ...]:
             phis = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise ScalingError(
-            f"phis must be a range like 0-7 or a list like 0,2,4 of whole numbers >= 0; got {text!r}"
+            "phis must be a range like 0-7 or a list like 0,2,4 of whole numbers >= 0; "
+            f"got {text!r}"
         ) from None
     if not phis:
         raise ScalingError(f"phi range {text!r} is empty; give e.g. 0-7")

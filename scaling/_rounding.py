@@ -39,4 +39,4 @@ def round_resolution(resolution: float, divisor: int = 4) -> int:
     """
     if divisor < 1:
         raise ValueError(f"resolution divisor must be >= 1, got {divisor}")
-    return max(divisor, int(math.floor(resolution / divisor + 0.5)) * divisor)
+    return max(divisor, math.floor(resolution / divisor + 0.5) * divisor)
