@@ -75,14 +75,15 @@ def parse_phis(text: str) -> tuple[int, ...]:
     text = str(text).strip()
     try:
         if "-" in text and "," not in text:
-            low_text, high_text = text.split("-", 1)
-            low, high = int(low_text), int(high_text)
+            low, high = (int(part) for part in text.split("-", 1))
+            phis = tuple(range(low, high + 1))
             if low > high:
                 raise ScalingError(f"phi range {text!r} is reversed; write it low-high, e.g. 0-7")
-            phis = tuple(range(low, high + 1))
         else:
             phis = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
+    except ValueError as error:
+        if isinstance(error, ScalingError):
+            raise
         raise ScalingError(
             "phis must be a range like 0-7 or a list like 0,2,4 of whole numbers >= 0; "
             f"got {text!r}"

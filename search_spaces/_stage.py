@@ -17,7 +17,8 @@ class SpecError(ValueError):
     """An architecture spec is invalid; the message says what and how to fix it."""
 
 
-_FIELD = re.compile(r"^(noskip|[a-z]+)(.*)$")
+# "se" before "s" and "e": the longest key that prefixes a token wins.
+_FIELD = re.compile(r"^(noskip|se|[rksieo])(.*)$")
 _KNOWN_FIELDS = "r<repeats>_k<kernel>_s<stride><stride>_e<expand>_i<in>_o<out>[_se<ratio>][_noskip]"
 
 
@@ -142,16 +143,14 @@ class StageSpec:
                 raise SpecError(
                     f"block {text!r}: se field 'se{fields['se']}' must be a number such as se0.25"
                 ) from None
+        values = {
+            "repeats": integer("r", "repeats"),
+            "kernel": integer("k", "kernel"),
+            "expand_ratio": integer("e", "expand"),
+            "in_channels": integer("i", "input width"),
+            "out_channels": integer("o", "output width"),
+        }
         try:
-            return cls(
-                repeats=integer("r", "repeats"),
-                kernel=integer("k", "kernel"),
-                stride=int(stride_text[0]),
-                expand_ratio=integer("e", "expand"),
-                in_channels=integer("i", "input width"),
-                out_channels=integer("o", "output width"),
-                se_ratio=se_ratio,
-                skip=skip,
-            )
+            return cls(stride=int(stride_text[0]), se_ratio=se_ratio, skip=skip, **values)
         except SpecError as error:
             raise SpecError(f"block {text!r}: {error}") from None

@@ -1,0 +1,128 @@
+"""What every command shares: spec lookup, one-line errors, output helpers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from scaling import ScalingError, preset, preset_names
+from search_spaces import NetworkSpec, SpecError
+
+__all__ = [
+    "USER_ERRORS",
+    "CliError",
+    "OneLineParser",
+    "format_table",
+    "load_spec",
+    "print_json",
+    "write_text_atomic",
+]
+
+
+class CliError(ValueError):
+    """Bad command-line input; the message says what and how to fix it."""
+
+
+# Errors caused by what the user typed or gave: reported in one line, exit 2.
+USER_ERRORS: tuple[type[Exception], ...] = (CliError, SpecError, ScalingError)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def load_spec(text: str) -> NetworkSpec:
+    """A preset name or a path to a spec JSON file."""
+    if text in preset_names():
+        return preset(text)
+    if text.endswith(".json") or os.sep in text or Path(text).exists():
+        return NetworkSpec.load(text)
+    return preset(text)  # raises with the list of known presets
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    return value
+
+
+def print_json(document: Any) -> None:
+    """The single JSON document a --json run prints on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write to a temporary sibling, then rename: readers never see half a file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def check_writable_dir(path: str | os.PathLike[str], option: str) -> Path:
+    """Validate an output directory before any work, so errors leave nothing behind."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CliError(f"{option} {str(path)!r} is a file; give a directory path")
+    parent = path.parent if not path.exists() else path
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise CliError(f"{option} {str(path)!r} is not writable; choose another directory")
+    return path
+
+
+def check_writable_file(path: str | os.PathLike[str], option: str) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise CliError(
+            f"{option} {str(path)!r} is a directory; give a file path such as family.csv"
+        )
+    if not path.parent.exists() or not path.parent.is_dir():
+        raise CliError(f"{option} {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    return path
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Iterable[tuple[str, str]]) -> str:
+    """A plain aligned text table; integers get thousands separators."""
+    columns = list(columns)
+
+    def cell(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, bool):
+            return "yes" if value else "NO"
+        if isinstance(value, int):
+            return f"{value:,}"
+        if isinstance(value, float):
+            return f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+        return str(value)
+
+    cells = [[cell(row.get(key)) for key, _ in columns] for row in rows]
+    headers = [title for _, title in columns]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    left = {0}  # the first column holds names: left-aligned; numbers right-aligned
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            value.ljust(widths[i]) if i in left else value.rjust(widths[i])
+            for i, value in enumerate(values)
+        ).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def gflops(flops: int) -> str:
+    return f"{flops / 1e9:.3f} G"

@@ -1,0 +1,156 @@
+"""cnas family: a scaled family from a published table or compound coefficients."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+from experiments._common import (
+    CliError,
+    check_writable_dir,
+    check_writable_file,
+    format_table,
+    load_spec,
+    print_json,
+    write_text_atomic,
+)
+from experiments._count_cmd import FLOP_CONVENTION
+from scaling import (
+    TABLES,
+    FamilyMember,
+    family_from_coefficients,
+    family_from_table,
+    parse_coefficients,
+    parse_phis,
+)
+from search_spaces import NetworkSpec
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "family",
+        help="scale a spec into a family B0..BN",
+        description="Scale a spec by a published table or by compound coefficients "
+        f"alpha,beta,gamma. FLOPs are {FLOP_CONVENTION}.",
+    )
+    parser.add_argument("spec", help="preset name or path to a spec JSON file (the phi = 0 member)")
+    rule = parser.add_mutually_exclusive_group(required=True)
+    rule.add_argument("--table", choices=sorted(TABLES), help="a published scaling table")
+    rule.add_argument(
+        "--coefficients",
+        metavar="A,B,G",
+        help="compound rule: depth A^phi, width B^phi, resolution G^phi (e.g. 1.2,1.1,1.15)",
+    )
+    parser.add_argument(
+        "--phis",
+        metavar="RANGE",
+        help="members to emit, e.g. 0-7 or 0,2,4 (default: 0-7 with --coefficients, "
+        "the whole table with --table)",
+    )
+    parser.add_argument(
+        "--verify", action="store_true", help="build every member and cross-check with fvcore"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON list and nothing else")
+    parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
+    parser.add_argument(
+        "--out", metavar="DIR", help="write one spec JSON per member and family.csv into DIR"
+    )
+    parser.set_defaults(run=run)
+
+
+def build_family(spec: NetworkSpec, args: argparse.Namespace) -> tuple[FamilyMember, ...]:
+    if args.table:
+        phis = parse_phis(args.phis) if args.phis else None
+        return family_from_table(spec, TABLES[args.table], phis=phis)
+    coefficients = parse_coefficients(args.coefficients)
+    return family_from_coefficients(spec, coefficients, phis=parse_phis(args.phis or "0-7"))
+
+
+def verify_rows(members: tuple[FamilyMember, ...], rows: list[dict[str, Any]]) -> None:
+    from nas import build_model, fvcore_count, torch_param_count
+
+    for member, row in zip(members, rows, strict=True):
+        print(f"verifying {member.name} at {member.resolution} px ...", file=sys.stderr, flush=True)
+        model = build_model(member.spec)
+        measured = fvcore_count(model, member.resolution, member.spec.in_channels)
+        row["torch_params"] = torch_param_count(model)
+        row["fvcore_flops"] = measured.conv_linear
+        row["fvcore_total"] = measured.total
+        row["match"] = row["torch_params"] == row["params"] and measured.conv_linear == row["flops"]
+        del model
+
+
+def rows_to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def render(members: tuple[FamilyMember, ...], rows: list[dict[str, Any]], title: str) -> str:
+    columns = [
+        ("name", "member"),
+        ("phi", "phi"),
+        ("width_mult", "width"),
+        ("depth_mult", "depth"),
+        ("resolution", "res"),
+        ("params", "params"),
+        ("flops", "FLOPs"),
+        ("flop_ratio", "FLOPs/phi0"),
+        ("nominal_flop_ratio", "nominal"),
+    ]
+    if rows and "match" in rows[0]:
+        columns += [("fvcore_flops", "fvcore conv+linear"), ("match", "exact")]
+    notes = [
+        title,
+        format_table(rows, columns),
+        f"FLOPs are {FLOP_CONVENTION}. FLOPs/phi0 is measured after rounding "
+        "(channels to multiples of 8, ceil of repeats, resolution to multiples of 4); "
+        "nominal is depth * width^2 * resolution^2 before rounding.",
+    ]
+    return "\n".join(notes)
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    out_dir = check_writable_dir(args.out, "--out") if args.out else None
+    csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
+    members = build_family(spec, args)
+    rows = [member.row() for member in members]
+    if args.verify:
+        verify_rows(members, rows)
+    if args.table:
+        title = f"{spec.name} scaled by the published {args.table} table"
+    else:
+        coefficients = parse_coefficients(args.coefficients)
+        title = (
+            f"{spec.name} scaled by alpha={coefficients.alpha:g}, beta={coefficients.beta:g}, "
+            f"gamma={coefficients.gamma:g} (alpha*beta^2*gamma^2 = {coefficients.flops_base:.4g})"
+        )
+    table_csv = rows_to_csv(rows)
+    if csv_path is not None:
+        write_text_atomic(csv_path, table_csv)
+    if out_dir is not None:
+        _write_out_dir(out_dir, members, table_csv)
+    if args.json:
+        print_json(rows)
+    else:
+        print(render(members, rows, title))
+        if out_dir is not None:
+            print(f"wrote {len(members)} spec files and family.csv to {out_dir}")
+    return 0 if all(row.get("match", True) for row in rows) else 1
+
+
+def _write_out_dir(out_dir: Path, members: tuple[FamilyMember, ...], table_csv: str) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CliError(f"--out {str(out_dir)!r}: cannot create it ({error.strerror})") from None
+    for member in members:
+        member.spec.save(out_dir / f"{member.name}.json")
+    write_text_atomic(out_dir / "family.csv", table_csv)

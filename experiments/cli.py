@@ -1,0 +1,38 @@
+"""The `cnas` command: a thin layer that parses arguments and calls the library."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from experiments import _count_cmd, _family_cmd, _presets_cmd
+from experiments._common import USER_ERRORS, OneLineParser
+
+__all__ = ["main", "make_parser"]
+
+
+def make_parser() -> OneLineParser:
+    parser = OneLineParser(
+        prog="cnas",
+        description="Neural architecture search and compound scaling (MnasNet, EfficientNet).",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for command in (_presets_cmd, _count_cmd, _family_cmd):
+        command.add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except USER_ERRORS as error:
+        print(f"cnas {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"cnas {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
