@@ -41,12 +41,11 @@ def count_document(spec: NetworkSpec, *, verify: bool) -> dict[str, Any]:
         "flops_convention": "conv+linear multiply-adds",
     }
     if verify:
-        from nas import build_model, fvcore_count, torch_param_count
+        from nas import measure_spec
 
-        model = build_model(spec)
-        measured = fvcore_count(model, spec.resolution, spec.in_channels)
+        torch_params, measured = measure_spec(spec)
         document.update(
-            torch_params=torch_param_count(model),
+            torch_params=torch_params,
             fvcore_flops=measured.conv_linear,
             fvcore_total=measured.total,
         )

@@ -71,17 +71,14 @@ def build_family(spec: NetworkSpec, args: argparse.Namespace) -> tuple[FamilyMem
 
 
 def verify_rows(members: tuple[FamilyMember, ...], rows: list[dict[str, Any]]) -> None:
-    from nas import build_model, fvcore_count, torch_param_count
+    from nas import measure_spec
 
     for member, row in zip(members, rows, strict=True):
         print(f"verifying {member.name} at {member.resolution} px ...", file=sys.stderr, flush=True)
-        model = build_model(member.spec)
-        measured = fvcore_count(model, member.resolution, member.spec.in_channels)
-        row["torch_params"] = torch_param_count(model)
+        row["torch_params"], measured = measure_spec(member.spec)
         row["fvcore_flops"] = measured.conv_linear
         row["fvcore_total"] = measured.total
         row["match"] = row["torch_params"] == row["params"] and measured.conv_linear == row["flops"]
-        del model
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:

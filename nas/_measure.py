@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["FvcoreCount", "fvcore_count", "torch_param_count"]
+from search_spaces import NetworkSpec
+
+__all__ = ["FvcoreCount", "fvcore_count", "measure_spec", "torch_param_count"]
 
 
 def torch_param_count(model: nn.Module) -> int:
@@ -46,3 +48,19 @@ def fvcore_count(model: nn.Module, resolution: int, in_channels: int = 3) -> Fvc
         model.train(was_training)
     conv_linear = int(by_operator.get("conv", 0) + by_operator.get("linear", 0))
     return FvcoreCount(conv_linear=conv_linear, total=total, by_operator=by_operator)
+
+
+def measure_spec(spec: NetworkSpec, resolution: int | None = None) -> tuple[int, FvcoreCount]:
+    """(PyTorch parameter count, fvcore count) of the model the builder makes from ``spec``.
+
+    The model is built on the meta device and given uninitialised CPU memory:
+    counting reads shapes, not values, and initialising L2's 480 M weights alone
+    takes longer than tracing it.
+    """
+    from nas._builder import build_model
+
+    with torch.device("meta"):
+        model = build_model(spec)
+    model = model.to_empty(device="cpu")
+    resolution = spec.resolution if resolution is None else resolution
+    return torch_param_count(model), fvcore_count(model, resolution, spec.in_channels)

@@ -1,6 +1,7 @@
 """Pure math over specs: rounding rules, compound factors, tables, families."""
 
 from scaling._compound import (
+    MAX_PHI,
     CompoundCoefficients,
     ScalingError,
     parse_coefficients,
@@ -13,6 +14,7 @@ from scaling._rounding import round_filters, round_repeats, round_resolution
 from scaling._tables import TABLES, ScalingTable, TableRow
 
 __all__ = [
+    "MAX_PHI",
     "TABLES",
     "CompoundCoefficients",
     "FamilyMember",

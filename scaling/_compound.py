@@ -14,6 +14,7 @@ from scaling._rounding import round_filters, round_repeats, round_resolution
 from search_spaces import NetworkSpec
 
 __all__ = [
+    "MAX_PHI",
     "CompoundCoefficients",
     "ScalingError",
     "parse_coefficients",
@@ -24,6 +25,10 @@ __all__ = [
 
 class ScalingError(ValueError):
     """Invalid scaling input; the message says what and how to fix it."""
+
+
+# EfficientNet stops at phi = 7 (B7); beyond ~16 members no longer fit any machine.
+MAX_PHI = 16
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,8 @@ class CompoundCoefficients:
 
     def factors(self, phi: float) -> tuple[float, float, float]:
         """(depth_mult, width_mult, resolution_mult) for compound coefficient ``phi``."""
+        if not 0 <= phi <= MAX_PHI:
+            raise ScalingError(f"phi must be between 0 and {MAX_PHI}, got {phi}")
         return self.alpha**phi, self.beta**phi, self.gamma**phi
 
 
@@ -90,8 +97,8 @@ def parse_phis(text: str) -> tuple[int, ...]:
         ) from None
     if not phis:
         raise ScalingError(f"phi range {text!r} is empty; give e.g. 0-7")
-    if min(phis) < 0:
-        raise ScalingError(f"phis must be >= 0, got {text!r}")
+    if min(phis) < 0 or max(phis) > MAX_PHI:
+        raise ScalingError(f"phis must be between 0 and {MAX_PHI}, got {text!r}")
     if len(set(phis)) != len(phis):
         raise ScalingError(f"phis {text!r} repeat a value")
     return phis

@@ -6,7 +6,7 @@ import math
 
 __all__ = ["round_filters", "round_repeats", "round_resolution"]
 
-# Products such as 1.15 ** 2 * 4 carry float noise; a repeat count that is an
+# Products such as 1.1 * 50 (= 55.00000000000001) carry float noise; a repeat count that is an
 # integer in exact arithmetic must not be pushed up a whole block by it.
 _CEIL_SLACK = 1e-9
 

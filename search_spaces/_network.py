@@ -47,6 +47,12 @@ class NetworkSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise SpecError("name must be a non-empty string")
+        # Names become file names (family members, run outputs).
+        if any(sep in self.name for sep in "/\\") or self.name.startswith("."):
+            raise SpecError(
+                f"name {self.name!r} must not contain '/' or '\\' or start with '.'; "
+                "it is used as a file name"
+            )
         stages = tuple(self.stages)
         if not stages:
             raise SpecError("a network needs at least one block string in 'blocks'")
@@ -66,10 +72,12 @@ class NetworkSpec:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise SpecError(f"{name} must be a number in [0, 1), got {value!r}")
             object.__setattr__(self, name, float(value))
-        if self.stem_stride not in (1, 2):
+        if isinstance(self.stem_stride, bool) or self.stem_stride not in (1, 2):
             raise SpecError(f"stem_stride must be 1 or 2, got {self.stem_stride!r}")
-        if not 0 < self.bn_momentum < 1 or not 0 < self.bn_eps < 1:
-            raise SpecError("bn_momentum and bn_eps must be in (0, 1)")
+        for name in ("bn_momentum", "bn_eps"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+                raise SpecError(f"{name} must be a number in (0, 1), got {value!r}")
         if not isinstance(self.fix_stem_head, bool):
             raise SpecError(f"fix_stem_head must be true or false, got {self.fix_stem_head!r}")
         previous = self.stem_channels
@@ -86,6 +94,8 @@ class NetworkSpec:
                 f"resolution {self.resolution} is smaller than the network's total stride "
                 f"{self.total_stride}; use a resolution >= {self.total_stride}"
             )
+        if not isinstance(self.metadata, Mapping):
+            raise SpecError(f"metadata must be a JSON object, got {self.metadata!r}")
         object.__setattr__(self, "metadata", dict(self.metadata))
 
     @property
@@ -149,6 +159,8 @@ class NetworkSpec:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NetworkSpec:
         path = Path(path)
+        if path.is_dir():
+            raise SpecError(f"{str(path)!r} is a directory; give a spec JSON file or a preset name")
         if not path.is_file():
             raise SpecError(f"spec file {str(path)!r} does not exist; give a preset name or a path")
         try:

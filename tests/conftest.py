@@ -1,0 +1,51 @@
+"""Shared test helpers: random valid specs for property-style checks."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from search_spaces import NetworkSpec, StageSpec
+
+
+def random_spec(rng: random.Random, *, resolution: int | None = None) -> NetworkSpec:
+    """A small random valid MBConv network covering every block option."""
+    stem = rng.choice([8, 16, 24, 32])
+    stages = []
+    previous = stem
+    stride2 = 0
+    for _ in range(rng.randint(1, 5)):
+        stride = rng.choice([1, 2]) if stride2 < 3 else 1
+        stride2 += stride == 2
+        out = rng.choice([8, 12, 16, 24, 40])
+        stages.append(
+            StageSpec(
+                repeats=rng.randint(1, 3),
+                kernel=rng.choice([1, 3, 5, 7]),
+                stride=stride,
+                expand_ratio=rng.choice([1, 3, 4, 6]),
+                in_channels=previous,
+                out_channels=out,
+                se_ratio=rng.choice([None, 0.25, 0.5, 1.0]),
+                skip=rng.random() < 0.8,
+            )
+        )
+        previous = out
+    total_stride = 2 * 2**stride2
+    return NetworkSpec(
+        name=f"random-{rng.random():.6f}",
+        stages=tuple(stages),
+        stem_channels=stem,
+        head_channels=rng.choice([32, 64, 128]),
+        activation=rng.choice(["swish", "relu", "relu6"]),
+        resolution=resolution or rng.choice([total_stride, 33, 40, 57, 64]),
+        num_classes=rng.choice([2, 10, 100]),
+        in_channels=rng.choice([1, 3]),
+        stem_stride=2,
+    )
+
+
+@pytest.fixture
+def make_random_spec():
+    return random_spec
