@@ -19,6 +19,7 @@ from experiments._common import (
     write_text_atomic,
 )
 from experiments._count_cmd import FLOP_CONVENTION
+from experiments._plots import plot_family
 from scaling import (
     TABLES,
     FamilyMember,
@@ -89,7 +90,7 @@ def rows_to_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def render(members: tuple[FamilyMember, ...], rows: list[dict[str, Any]], title: str) -> str:
+def render(rows: list[dict[str, Any]], title: str) -> str:
     columns = [
         ("name", "member"),
         ("phi", "phi"),
@@ -101,15 +102,25 @@ def render(members: tuple[FamilyMember, ...], rows: list[dict[str, Any]], title:
         ("flop_ratio", "FLOPs/phi0"),
         ("nominal_flop_ratio", "nominal"),
     ]
-    if rows and "match" in rows[0]:
+    shown = [dict(row) for row in rows]
+    if shown and "reference_params" in shown[0]:
+        for row in shown:
+            row["published_match"] = row["params"] == row["reference_params"]
+        columns += [("reference_params", "published params"), ("published_match", "same")]
+    if shown and "match" in shown[0]:
         columns += [("fvcore_flops", "fvcore conv+linear"), ("match", "exact")]
     notes = [
         title,
-        format_table(rows, columns),
+        format_table(shown, columns),
         f"FLOPs are {FLOP_CONVENTION}. FLOPs/phi0 is measured after rounding "
         "(channels to multiples of 8, ceil of repeats, resolution to multiples of 4); "
         "nominal is depth * width^2 * resolution^2 before rounding.",
     ]
+    if "match" in columns[-1]:
+        notes.append(
+            "exact: PyTorch's parameter count and fvcore's conv+linear FLOPs of the "
+            "built model equal the analytic counts."
+        )
     return "\n".join(notes)
 
 
@@ -134,12 +145,13 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(csv_path, table_csv)
     if out_dir is not None:
         _write_out_dir(out_dir, members, table_csv)
+        plot_family(rows, out_dir / "family.png", title)
     if args.json:
         print_json(rows)
     else:
-        print(render(members, rows, title))
+        print(render(rows, title))
         if out_dir is not None:
-            print(f"wrote {len(members)} spec files and family.csv to {out_dir}")
+            print(f"wrote {len(members)} spec files, family.csv and family.png to {out_dir}")
     return 0 if all(row.get("match", True) for row in rows) else 1
 
 

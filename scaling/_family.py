@@ -27,6 +27,7 @@ class FamilyMember:
     flop_ratio: float  # actual FLOPs / the phi = 0 member's, after all rounding
     nominal_flop_ratio: float  # depth * width^2 * resolution^2 before rounding
     spec: NetworkSpec
+    reference_params: int | None = None  # published count, for a table's own base only
 
     def row(self) -> dict[str, Any]:
         """The table row: everything but the spec."""
@@ -40,6 +41,9 @@ class FamilyMember:
             "flops": self.flops,
             "flop_ratio": round(self.flop_ratio, 4),
             "nominal_flop_ratio": round(self.nominal_flop_ratio, 4),
+            **(
+                {} if self.reference_params is None else {"reference_params": self.reference_params}
+            ),
         }
 
 
@@ -56,6 +60,7 @@ def _member(
     family: str,
     dropout: float | None = None,
     resolution_divisor: int = 4,
+    reference_params: int | None = None,
 ) -> FamilyMember:
     spec = scale_network(
         base,
@@ -87,6 +92,7 @@ def _member(
         flop_ratio=flops / base_flops,
         nominal_flop_ratio=nominal,
         spec=spec,
+        reference_params=reference_params,
     )
 
 
@@ -136,6 +142,7 @@ def family_from_table(
                 base_flops=base_flops,
                 family=table.name,
                 dropout=row.dropout,
+                reference_params=row.reference_params if own_base else None,
             )
         )
     return tuple(members)

@@ -23,6 +23,8 @@ class TableRow:
     depth_mult: float
     resolution: int
     dropout: float
+    # Parameter count of the reference implementation (torchvision, or timm's TF port).
+    reference_params: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,17 +45,17 @@ TABLES: dict[str, ScalingTable] = {
         base="efficientnet-b0",
         prefix="efficientnet-",
         rows=(
-            TableRow("b0", 0, 1.0, 1.0, 224, 0.2),
-            TableRow("b1", 1, 1.0, 1.1, 240, 0.2),
-            TableRow("b2", 2, 1.1, 1.2, 260, 0.3),
-            TableRow("b3", 3, 1.2, 1.4, 300, 0.3),
-            TableRow("b4", 4, 1.4, 1.8, 380, 0.4),
-            TableRow("b5", 5, 1.6, 2.2, 456, 0.4),
-            TableRow("b6", 6, 1.8, 2.6, 528, 0.5),
-            TableRow("b7", 7, 2.0, 3.1, 600, 0.5),
-            TableRow("b8", 8, 2.2, 3.6, 672, 0.5),
+            TableRow("b0", 0, 1.0, 1.0, 224, 0.2, 5_288_548),
+            TableRow("b1", 1, 1.0, 1.1, 240, 0.2, 7_794_184),
+            TableRow("b2", 2, 1.1, 1.2, 260, 0.3, 9_109_994),
+            TableRow("b3", 3, 1.2, 1.4, 300, 0.3, 12_233_232),
+            TableRow("b4", 4, 1.4, 1.8, 380, 0.4, 19_341_616),
+            TableRow("b5", 5, 1.6, 2.2, 456, 0.4, 30_389_784),
+            TableRow("b6", 6, 1.8, 2.6, 528, 0.5, 43_040_704),
+            TableRow("b7", 7, 2.0, 3.1, 600, 0.5, 66_347_960),
+            TableRow("b8", 8, 2.2, 3.6, 672, 0.5, 87_413_142),
             # Noisy Student's L2 is wider and deeper than any phi of the paper.
-            TableRow("l2", None, 4.3, 5.3, 800, 0.5),
+            TableRow("l2", None, 4.3, 5.3, 800, 0.5, 480_309_308),
         ),
     ),
     "lite": ScalingTable(
@@ -61,11 +63,11 @@ TABLES: dict[str, ScalingTable] = {
         base="efficientnet-lite0",
         prefix="efficientnet-",
         rows=(
-            TableRow("lite0", 0, 1.0, 1.0, 224, 0.2),
-            TableRow("lite1", 1, 1.0, 1.1, 240, 0.2),
-            TableRow("lite2", 2, 1.1, 1.2, 260, 0.3),
-            TableRow("lite3", 3, 1.2, 1.4, 280, 0.3),
-            TableRow("lite4", 4, 1.4, 1.8, 300, 0.3),
+            TableRow("lite0", 0, 1.0, 1.0, 224, 0.2, 4_652_008),
+            TableRow("lite1", 1, 1.0, 1.1, 240, 0.2, 5_416_680),
+            TableRow("lite2", 2, 1.1, 1.2, 260, 0.3, 6_092_072),
+            TableRow("lite3", 3, 1.2, 1.4, 280, 0.3, 8_197_096),
+            TableRow("lite4", 4, 1.4, 1.8, 300, 0.3, 13_006_568),
         ),
     ),
 }

@@ -1,0 +1,58 @@
+"""Figures written next to the tables, for a person to look at rather than read."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["plot_family"]
+
+
+def plot_family(
+    rows: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], title: str
+) -> None:
+    """Params vs FLOPs of each member (log-log), with the nominal FLOP growth beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    flops = [row["flops"] / 1e9 for row in rows]
+    params = [row["params"] / 1e6 for row in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    left.plot(flops, params, "o-", color="tab:blue")
+    for row, x, y in zip(rows, flops, params, strict=True):
+        left.annotate(row["name"], (x, y), textcoords="offset points", xytext=(4, -10), fontsize=7)
+    left.set(
+        xscale="log",
+        yscale="log",
+        xlabel="FLOPs (G multiply-adds, conv + linear)",
+        ylabel="parameters (M)",
+        title="members",
+    )
+    left.grid(True, which="both", alpha=0.3)
+    plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+    for axis in (left.xaxis, left.yaxis):
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(plain)
+
+    labels = [str(row["phi"]) if row["phi"] is not None else row["name"] for row in rows]
+    positions = range(len(rows))
+    right.plot(
+        positions, [row["flop_ratio"] for row in rows], "o-", label="actual (after rounding)"
+    )
+    right.plot(positions, [row["nominal_flop_ratio"] for row in rows], "s--", label="nominal")
+    right.set(yscale="log", xlabel="phi", ylabel="FLOPs / member 0", title="FLOP growth")
+    right.set_xticks(list(positions), labels)
+    right.grid(True, which="both", alpha=0.3)
+    right.legend()
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
