@@ -10,8 +10,8 @@ from scaling._compound import (
 )
 from scaling._family import FamilyMember, family_from_coefficients, family_from_table
 from scaling._presets import preset, preset_names
-from scaling._rounding import round_filters, round_repeats, round_resolution
 from scaling._tables import TABLES, ScalingTable, TableRow
+from search_spaces._rounding import round_filters, round_repeats, round_resolution
 
 __all__ = [
     "MAX_PHI",

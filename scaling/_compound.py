@@ -10,8 +10,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from scaling._rounding import round_filters, round_repeats, round_resolution
 from search_spaces import NetworkSpec
+from search_spaces._rounding import round_filters, round_repeats, round_resolution
 
 __all__ = [
     "MAX_PHI",

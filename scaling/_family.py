@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scaling._compound import CompoundCoefficients, ScalingError, scale_network
-from scaling._rounding import round_resolution
 from scaling._tables import ScalingTable
 from search_spaces import NetworkSpec, count_flops, count_params
+from search_spaces._rounding import round_resolution
 
 __all__ = ["FamilyMember", "family_from_coefficients", "family_from_table"]
 

@@ -8,19 +8,35 @@ from search_spaces._counting import (
     count_params,
     feature_size,
 )
+from search_spaces._mbconv_space import (
+    CHOICE_FIELDS,
+    SKELETONS,
+    MBConvSpace,
+    StageChoices,
+    skeleton,
+)
 from search_spaces._network import ACTIVATIONS, NetworkSpec
+from search_spaces._rounding import round_filters, round_repeats, round_resolution
 from search_spaces._stage import SpecError, StageSpec
 
 __all__ = [
     "ACTIVATIONS",
     "BASE_ARCHITECTURES",
+    "CHOICE_FIELDS",
+    "SKELETONS",
+    "MBConvSpace",
     "NetworkSpec",
     "PartCount",
     "SpecError",
+    "StageChoices",
     "StageSpec",
     "base_architecture",
     "count_by_part",
     "count_flops",
     "count_params",
     "feature_size",
+    "round_filters",
+    "round_repeats",
+    "round_resolution",
+    "skeleton",
 ]

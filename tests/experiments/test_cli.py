@@ -117,7 +117,10 @@ def test_family_efficientnet_table(capsys):
         capsys, "family", "efficientnet-b0", "--table", "efficientnet", "--phis", "0-7", "--json"
     )
     keys = "name phi width_mult depth_mult resolution params flops flop_ratio nominal_flop_ratio"
+    # The table's own base also gets the published parameter count of each member.
+    keys += " reference_params"
     assert len(rows) == 8 and all(set(row) == set(keys.split()) for row in rows)
+    assert all(row["reference_params"] == row["params"] for row in rows)
     assert [r["name"] for r in rows] == [f"efficientnet-b{i}" for i in range(8)]
     assert [r["phi"] for r in rows] == list(range(8))
     assert [r["resolution"] for r in rows] == [224, 240, 260, 300, 380, 456, 528, 600]
@@ -153,7 +156,10 @@ def test_family_out_dir_and_csv(capsys, tmp_path):
         "--out", str(out), "--csv", str(csv_path), "--json",
     )  # fmt: skip
     written = sorted(p.name for p in out.iterdir())
-    assert written == sorted([*(f"{row['name']}.json" for row in rows), "family.csv"])
+    expected = [*(f"{row['name']}.json" for row in rows), "family.csv", "family.png"]
+    assert written == sorted(expected)
+    assert (out / "family.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "reference_params" not in rows[0]  # only a table's own base has published counts
     for row in rows:
         spec = NetworkSpec.load(out / f"{row['name']}.json")
         assert (spec.name, spec.resolution) == (row["name"], row["resolution"])

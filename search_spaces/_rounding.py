@@ -1,4 +1,8 @@
-"""Rounding rules that turn real-valued multipliers into buildable networks."""
+"""Rounding rules that turn real-valued multipliers into buildable networks.
+
+They live beside the specs (and are re-exported by ``scaling``) because the
+search space, which sits below ``scaling``, rounds widths with the same rule.
+"""
 
 from __future__ import annotations
 

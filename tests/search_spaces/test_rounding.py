@@ -1,6 +1,6 @@
 import pytest
 
-from scaling import round_filters, round_repeats, round_resolution
+from search_spaces import round_filters, round_repeats, round_resolution
 
 
 @pytest.mark.parametrize(
