@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from scaling import ScalingError, preset, preset_names
-from search_spaces import NetworkSpec, SpecError
+from scaling import preset, preset_names
+from search_spaces import InputError, NetworkSpec
 
 __all__ = [
     "USER_ERRORS",
@@ -24,12 +24,13 @@ __all__ = [
 ]
 
 
-class CliError(ValueError):
+class CliError(InputError):
     """Bad command-line input; the message says what and how to fix it."""
 
 
-# Errors caused by what the user typed or gave: reported in one line, exit 2.
-USER_ERRORS: tuple[type[Exception], ...] = (CliError, SpecError, ScalingError)
+# Errors caused by what the user typed or gave (specs, scaling, data, search settings all
+# derive from InputError): reported in one line, exit 2.
+USER_ERRORS: tuple[type[Exception], ...] = (InputError,)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from experiments import _count_cmd, _family_cmd, _presets_cmd
+from experiments import _count_cmd, _family_cmd, _presets_cmd, _search_cmd
 from experiments._common import USER_ERRORS, OneLineParser
 
 __all__ = ["main", "make_parser"]
@@ -17,7 +17,7 @@ def make_parser() -> OneLineParser:
         description="Neural architecture search and compound scaling (MnasNet, EfficientNet).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for command in (_presets_cmd, _count_cmd, _family_cmd):
+    for command in (_presets_cmd, _count_cmd, _family_cmd, _search_cmd):
         command.add_parser(subparsers)
     return parser
 

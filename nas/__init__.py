@@ -1,15 +1,51 @@
-"""Architecture search and the torch side of specs: building, measuring."""
+"""Architecture search and the torch side of specs: building, measuring, evaluating."""
 
 from nas._builder import MBConv, MBConvNet, SqueezeExcite, build_model
+from nas._data import DATASETS, DataError, DataSplits, load_data
+from nas._evaluation import Evaluation, Evaluator, ProgressCallback, TrialError
 from nas._measure import FvcoreCount, fvcore_count, measure_spec, torch_param_count
+from nas._objectives import REWARD_FORMS, hypervolume, mnas_reward, pareto_front, reward_form
+from nas._rl_sampler import ReinforceSampler
+from nas._search import COSTS, SearchConfig, SearchError, run_search, space_cost_range
+from nas._search_report import SearchReport, build_report, write_report
+from nas._strategies import STRATEGIES, make_sampler
+from nas._training import TrainingConfig, TrainingEvaluator
+from nas._zero_cost import SynflowEvaluator
 
 __all__ = [
+    "COSTS",
+    "DATASETS",
+    "REWARD_FORMS",
+    "STRATEGIES",
+    "DataError",
+    "DataSplits",
+    "Evaluation",
+    "Evaluator",
     "FvcoreCount",
     "MBConv",
     "MBConvNet",
+    "ProgressCallback",
+    "ReinforceSampler",
+    "SearchConfig",
+    "SearchError",
+    "SearchReport",
     "SqueezeExcite",
+    "SynflowEvaluator",
+    "TrainingConfig",
+    "TrainingEvaluator",
+    "TrialError",
     "build_model",
+    "build_report",
     "fvcore_count",
+    "hypervolume",
+    "load_data",
+    "make_sampler",
     "measure_spec",
+    "mnas_reward",
+    "pareto_front",
+    "reward_form",
+    "run_search",
+    "space_cost_range",
     "torch_param_count",
+    "write_report",
 ]

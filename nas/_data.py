@@ -23,6 +23,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
+from search_spaces import InputError
+
 __all__ = ["DATASETS", "DataError", "DataSplits", "load_data"]
 
 logger = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ _CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
 # fmt: on
 
 
-class DataError(ValueError):
+class DataError(InputError):
     """Bad data input; the message says what is wrong and how to fix it (one line)."""
 
 

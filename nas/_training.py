@@ -27,9 +27,10 @@ logger = logging.getLogger(__name__)
 
 OPTIMIZERS: tuple[str, ...] = ("sgd", "rmsprop")
 
-_EVAL_BATCH = 512  # validation needs no gradients, so bigger batches are cheaper per image
-# Batch norm statistics from this many train images are as good as from all of them.
-_RECALIBRATION_SAMPLES = 2048
+_EVAL_BATCH = 64  # measured fastest on CPU: larger batches fall out of cache
+# Batch norm statistics from this many train images are as good as from all of them
+# (digits, 32 px: same accuracy from 256 to 2048 images).
+_RECALIBRATION_SAMPLES = 1024
 
 
 def _is_int(value: object) -> bool:
@@ -161,9 +162,7 @@ class TrainingEvaluator(Evaluator):
                     f"{field_name} to {want}"
                 )
 
-    def _train(
-        self, spec: NetworkSpec, seed: int, progress: ProgressCallback | None
-    ) -> Evaluation:
+    def _train(self, spec: NetworkSpec, seed: int, progress: ProgressCallback | None) -> Evaluation:
         config = self.config
         start = time.perf_counter()
         model = build_model(spec)

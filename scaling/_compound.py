@@ -10,7 +10,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from search_spaces import NetworkSpec
+from search_spaces import InputError, NetworkSpec
 from search_spaces._rounding import round_filters, round_repeats, round_resolution
 
 __all__ = [
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class ScalingError(ValueError):
+class ScalingError(InputError):
     """Invalid scaling input; the message says what and how to fix it."""
 
 

@@ -17,13 +17,14 @@ from search_spaces._mbconv_space import (
 )
 from search_spaces._network import ACTIVATIONS, NetworkSpec
 from search_spaces._rounding import round_filters, round_repeats, round_resolution
-from search_spaces._stage import SpecError, StageSpec
+from search_spaces._stage import InputError, SpecError, StageSpec
 
 __all__ = [
     "ACTIVATIONS",
     "BASE_ARCHITECTURES",
     "CHOICE_FIELDS",
     "SKELETONS",
+    "InputError",
     "MBConvSpace",
     "NetworkSpec",
     "PartCount",

@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["SpecError", "StageSpec"]
+__all__ = ["InputError", "SpecError", "StageSpec"]
 
 
-class SpecError(ValueError):
+class InputError(ValueError):
+    """Base of every error caused by what a user gave: the CLI reports it in one line."""
+
+
+class SpecError(InputError):
     """An architecture spec is invalid; the message says what and how to fix it."""
 
 

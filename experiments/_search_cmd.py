@@ -1,0 +1,333 @@
+"""cnas search: MnasNet-style search of a baseline for a cost target."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from experiments._common import (
+    CliError,
+    check_writable_dir,
+    format_table,
+    positive_int,
+    print_json,
+)
+
+_SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9}
+_TARGETS = {"target_flops": "flops", "target_params": "params", "target_latency_ms": "latency"}
+
+
+def parse_quantity(text: str) -> float:
+    """'60M' -> 6e7; K, M and G suffixes (case-insensitive), plain numbers too."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([kKmMgG]?)\s*", str(text))
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected a number with optional K/M/G, got {text!r}")
+    value = float(match.group(1)) * _SUFFIXES[match.group(2).upper()]
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "search",
+        help="search a baseline network for a cost target (MnasNet-style)",
+        description="Search per-stage MBConv choices for a network that trades accuracy "
+        "against cost, with MnasNet's reward ACC * (COST/T)^w or a Pareto front.",
+    )
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--target-flops",
+        type=parse_quantity,
+        metavar="N",
+        help="FLOP target T, e.g. 60M (conv + linear multiply-adds)",
+    )
+    target.add_argument(
+        "--target-params", type=parse_quantity, metavar="N", help="parameter target T, e.g. 500K"
+    )
+    target.add_argument(
+        "--target-latency-ms",
+        type=parse_quantity,
+        metavar="MS",
+        help="latency target T in ms (batch 1 on this CPU)",
+    )
+    parser.add_argument(
+        "--cost",
+        choices=("flops", "params", "latency"),
+        help="what COST measures (default: the target's kind)",
+    )
+    parser.add_argument("--data", default="digits", help="digits (built in), cifar10, imagefolder")
+    parser.add_argument(
+        "--data-root", metavar="PATH", help="data directory for cifar10/imagefolder"
+    )
+    parser.add_argument("--max-samples", type=positive_int, help="use a subset of the data")
+    parser.add_argument("--trials", type=positive_int, default=30, help="total trials (default 30)")
+    parser.add_argument("--epochs", type=positive_int, default=3, help="training epochs per trial")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--lr", type=float, default=0.05, help="peak learning rate (cosine decay)")
+    parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
+    parser.add_argument("--strategy", choices=("tpe", "nsga2", "random", "rl"), default="tpe")
+    parser.add_argument("--objective", choices=("reward", "pareto"), default="reward")
+    parser.add_argument(
+        "--constraint",
+        choices=("soft", "hard"),
+        default="soft",
+        help="soft: w = -0.07; hard: a = 0, b = -1, and candidates over the target "
+        "are screened out before training",
+    )
+    parser.add_argument("--evaluator", choices=("train", "zero-cost"), default="train")
+    parser.add_argument("--resolution", type=positive_int, default=32, help="input size (32)")
+    parser.add_argument(
+        "--skeleton",
+        default="auto",
+        help="efficientnet-b0, small-input, or auto (small-input below 128 px)",
+    )
+    parser.add_argument(
+        "--width-mult",
+        type=float,
+        default=1.0,
+        help="scale the skeleton's widths first (a cheaper proxy; default 1.0)",
+    )
+    parser.add_argument(
+        "--depth-mult",
+        type=float,
+        default=1.0,
+        help="scale the skeleton's stage depths first (default 1.0)",
+    )
+    parser.add_argument("--space", metavar="FILE", help="JSON file with the choice sets")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        default=1,
+        help="torch threads per trial (default 1: a second thread is slower on a busy machine)",
+    )
+    parser.add_argument(
+        "--storage", metavar="URL", help="Optuna storage (default: SQLite in --out)"
+    )
+    parser.add_argument("--out", default="runs/search", help="run directory (default runs/search)")
+    parser.add_argument("--json", action="store_true", help="print summary.json and nothing else")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def _target(args: argparse.Namespace) -> tuple[float, str]:
+    for option, kind in _TARGETS.items():
+        value = getattr(args, option)
+        if value is not None:
+            if args.cost and args.cost != kind:
+                flag = "--" + option.replace("_", "-")
+                raise CliError(
+                    f"{flag} gives a {kind} target but --cost is {args.cost}; "
+                    "drop --cost or give the matching target"
+                )
+            return value, kind
+    raise CliError("give a target: --target-flops, --target-params or --target-latency-ms")
+
+
+def run(args: argparse.Namespace) -> int:
+    # Everything that can be wrong is checked before the run directory is touched.
+    from nas import (
+        SearchConfig,
+        TrainingConfig,
+        build_report,
+        load_data,
+        run_search,
+        space_cost_range,
+        write_report,
+    )
+    from nas._search import format_cost
+    from scaling import scale_network
+    from search_spaces import MBConvSpace, skeleton
+
+    target, cost = _target(args)
+    config = SearchConfig(
+        target=target,
+        cost=cost,
+        objective=args.objective,
+        constraint=args.constraint,
+        strategy=args.strategy,
+        trials=args.trials,
+        seed=args.seed,
+    )
+    out = check_writable_dir(args.out, "--out")
+    data = load_data(
+        args.data,
+        resolution=args.resolution,
+        root=args.data_root,
+        max_samples=args.max_samples,
+        seed=args.seed,
+    )
+    skeleton_name = args.skeleton
+    if skeleton_name == "auto":
+        skeleton_name = "small-input" if args.resolution < 128 else "efficientnet-b0"
+    reference = skeleton(
+        skeleton_name,
+        in_channels=data.in_channels,
+        num_classes=data.num_classes,
+        resolution=args.resolution,
+    )
+    if not (args.width_mult > 0 and args.depth_mult > 0):
+        raise CliError("--width-mult and --depth-mult must be positive, e.g. 0.5")
+    if (args.width_mult, args.depth_mult) != (1.0, 1.0):
+        # A narrower, shallower skeleton is a cheaper proxy; the space searches around it.
+        reference = scale_network(
+            reference,
+            width_mult=args.width_mult,
+            depth_mult=args.depth_mult,
+            resolution=args.resolution,
+            resolution_divisor=1,
+        )
+    if args.space:
+        space = MBConvSpace.from_file(args.space, reference)
+    else:
+        space = MBConvSpace.uniform(reference)
+    low, high = space_cost_range(space, config)
+    if target < low:
+        raise CliError(
+            f"target {format_cost(target, cost)} is below the smallest network in the "
+            f"space ({format_cost(low, cost)}; largest {format_cost(high, cost)}); "
+            "raise the target or widen the space with --space"
+        )
+    evaluator = _make_evaluator(args, data, TrainingConfig)
+    identity = {
+        "data": args.data,
+        "data_root": args.data_root,
+        "max_samples": args.max_samples,
+        "resolution": args.resolution,
+        "skeleton": skeleton_name,
+        "width_mult": args.width_mult,
+        "depth_mult": args.depth_mult,
+        "space": {key: list(options) for key, options in space.parameters().items()},
+        "evaluator": args.evaluator,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+    }
+    progress = _Progress(config, enabled=not (args.no_progress or args.json))
+
+    def on_trial(study: Any, trial: Any) -> None:
+        progress.update(trial)
+        write_report(build_report(study, config, space_size=space.size), out, config, plot=False)
+
+    try:
+        study = run_search(
+            space=space,
+            evaluator=evaluator,
+            config=config,
+            run_dir=out,
+            storage=args.storage,
+            identity_extra=identity,
+            on_trial=on_trial,
+        )
+    finally:
+        progress.close()
+    report = build_report(study, config, space_size=space.size)
+    write_report(report, out, config)
+    if args.json:
+        import json
+
+        print_json(json.loads((Path(out) / "summary.json").read_text()))
+    else:
+        print(_render(report, config, out))
+    return 0
+
+
+def _make_evaluator(args: argparse.Namespace, data: Any, training_config: Any) -> Any:
+    if args.evaluator == "zero-cost":
+        from nas import SynflowEvaluator
+
+        return SynflowEvaluator()
+    from nas import TrainingEvaluator
+
+    try:
+        config = training_config(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            optimizer=args.optimizer,
+            threads=args.threads,
+        )
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    return TrainingEvaluator(data=data, config=config)
+
+
+class _Progress:
+    """A progress bar on stderr with the best reward so far."""
+
+    def __init__(self, config: Any, *, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.config = config
+        self.best: float | None = None
+        self.bar = tqdm(
+            total=config.trials,
+            desc="search",
+            unit="trial",
+            file=sys.stderr,
+            disable=not enabled,
+            dynamic_ncols=True,
+        )
+
+    def update(self, trial: Any) -> None:
+        attrs = trial.user_attrs
+        if attrs.get("interrupted"):
+            return
+        value = attrs.get("reward") if self.config.objective == "reward" else attrs.get("accuracy")
+        if value is not None and not attrs.get("screened"):
+            self.best = value if self.best is None else max(self.best, value)
+        state = "screened" if attrs.get("screened") else trial.state.name.lower()
+        best = "-" if self.best is None else f"{self.best:.4f}"
+        self.bar.set_postfix_str(f"last {state}, best {best}")
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _render(report: Any, config: Any, out: Path) -> str:
+    from nas._search import format_cost
+
+    trials = report.trials
+    evaluated = trials[trials["accuracy"].notna() & (trials["state"] == "complete")]
+    key = "reward" if config.objective == "reward" else "accuracy"
+    top = evaluated.sort_values(key, ascending=False).head(8)
+    rows = [
+        {
+            "trial": int(r["number"]),
+            "accuracy": round(float(r["accuracy"]), 4),
+            "cost": format_cost(float(r["cost"]), config.cost),
+            "flops": int(r["flops"]),
+            "params": int(r["params"]),
+            "reward": round(float(r["reward"]), 4),
+        }
+        for _, r in top.iterrows()
+    ]
+    counts = ", ".join(f"{n} {state}" for state, n in report.summary["trials"].items())
+    lines = [f"\nSearch for {report.summary['target_text']} {config.cost}: {counts}."]
+    if rows:
+        columns = [
+            ("trial", "trial"),
+            ("accuracy", "accuracy"),
+            ("cost", config.cost),
+            ("flops", "FLOPs"),
+            ("params", "params"),
+            ("reward", "reward"),
+        ]
+        lines += [f"Best {len(rows)} by {key}:", format_table(rows, columns)]
+    baseline = report.summary["baseline"]
+    if baseline:
+        lines.append(
+            f"Baseline: trial {baseline['number']}, accuracy {baseline['accuracy']:.4f}, "
+            f"{format_cost(baseline['cost'], config.cost)} {config.cost} "
+            f"-> {out / 'baseline.json'}"
+        )
+    else:
+        lines.append("No trial was evaluated successfully; see trials.csv for the errors.")
+    lines.append(f"Outputs: {out}/trials.csv, pareto.csv, pareto.png, summary.json")
+    return "\n".join(lines)

@@ -1,0 +1,323 @@
+"""MnasNet-style multi-objective search, recorded in one Optuna study per run directory.
+
+A trial decodes a point of the space into a spec, counts its cost analytically
+(or measures latency), screens it against a hard limit before any training,
+evaluates it, and stores everything a report needs as trial attributes. The
+study lives in the run directory (SQLite by default), so running the same
+search again continues it: finished trials are kept, trials a killed process
+left running are marked failed and their point is tried again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from nas._evaluation import Evaluator, TrialError
+from nas._objectives import mnas_reward, reward_form
+from nas._strategies import STRATEGIES, make_sampler
+from search_spaces import InputError, MBConvSpace, NetworkSpec, count_flops, count_params
+
+__all__ = ["COSTS", "SearchConfig", "SearchError", "format_cost", "run_search", "space_cost_range"]
+
+logger = logging.getLogger(__name__)
+
+COSTS: tuple[str, ...] = ("flops", "params", "latency")
+STUDY_NAME = "cnas-search"
+
+
+class SearchError(InputError):
+    """A search cannot start as asked; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    target: float  # T of the reward, in the cost's unit (multiply-adds, parameters, ms)
+    cost: str = "flops"  # what COST(m) measures: flops, params or latency (ms on this CPU)
+    objective: str = "reward"  # reward: maximise ACC * (COST/T)^w; pareto: accuracy vs cost
+    constraint: str = "soft"  # soft: w = -0.07 both sides; hard: a = 0, b = -1, and screening
+    strategy: str = "tpe"
+    trials: int = 30  # total trials of the study, counting those of earlier runs
+    seed: int = 0
+    latency_threads: int = 1  # torch threads when latency is the cost
+
+    def __post_init__(self) -> None:
+        if self.cost not in COSTS:
+            raise SearchError(f"unknown cost {self.cost!r}; choose one of {', '.join(COSTS)}")
+        if self.objective not in ("reward", "pareto"):
+            raise SearchError(f"unknown objective {self.objective!r}; choose reward or pareto")
+        if self.strategy not in STRATEGIES:
+            raise SearchError(
+                f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
+            )
+        if self.strategy == "rl" and self.objective == "pareto":
+            raise SearchError("strategy rl learns from one reward; use --objective reward with it")
+        try:
+            reward_form(self.constraint)
+        except ValueError as error:
+            raise SearchError(str(error)) from None
+        if (
+            not (isinstance(self.target, (int, float)) and math.isfinite(self.target))
+            or self.target <= 0
+        ):
+            raise SearchError(f"the target must be a positive number, got {self.target!r}")
+        if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
+            raise SearchError(f"trials must be a whole number >= 1, got {self.trials!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """Settings a continued search must share with the run that started it."""
+        settings = asdict(self)
+        settings.pop("trials")  # asking for more trials continues the same search
+        return settings
+
+
+def format_cost(value: float, cost: str) -> str:
+    if cost == "latency":
+        return f"{value:.2f} ms"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:g}"
+
+
+def cost_of(spec: NetworkSpec, config: SearchConfig) -> tuple[float, dict[str, float]]:
+    """(COST(m), every cost measured) for one candidate."""
+    measured: dict[str, float] = {"flops": count_flops(spec), "params": count_params(spec)}
+    if config.cost == "latency":
+        from nas._latency import measure_latency
+
+        measured["latency_ms"] = measure_latency(spec, threads=config.latency_threads).median_ms
+        return measured["latency_ms"], measured
+    return measured[config.cost], measured
+
+
+def space_cost_range(space: MBConvSpace, config: SearchConfig) -> tuple[float, float]:
+    """Cost of the smallest and the largest network of the space."""
+    low = cost_of(space.decode(space.extreme(largest=False)), config)[0]
+    high = cost_of(space.decode(space.extreme(largest=True)), config)[0]
+    return low, high
+
+
+def _process_alive(trial: FrozenTrial) -> bool:
+    """Whether the process that started ``trial`` still runs (unknown hosts count as alive)."""
+    if trial.user_attrs.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(trial.user_attrs.get("pid", -1)), 0)
+    except (ProcessLookupError, ValueError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _quiet_optuna() -> Iterator[None]:
+    # Optuna logs every trial, and failed ones with a traceback; the search reports
+    # failures itself, in one line each.
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+class _Objective:
+    """One trial: decode, count, screen, de-duplicate, evaluate, record."""
+
+    def __init__(
+        self, space: MBConvSpace, evaluator: Evaluator, config: SearchConfig, study: optuna.Study
+    ) -> None:
+        self.space = space
+        self.evaluator = evaluator
+        self.config = config
+        self.form = reward_form(config.constraint)
+        self.pareto = config.objective == "pareto"
+        # fingerprint -> the finished trial that already evaluated that network
+        self.evaluated: dict[str, FrozenTrial] = {}
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            self.remember(trial)
+
+    def remember(self, trial: FrozenTrial) -> None:
+        attrs = trial.user_attrs
+        if trial.state == TrialState.COMPLETE and not attrs.get("screened"):
+            self.evaluated.setdefault(attrs.get("fingerprint", ""), trial)
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
+        started = time.perf_counter()
+        trial.set_user_attr("host", socket.gethostname())
+        trial.set_user_attr("pid", os.getpid())
+        point = {
+            key: trial.suggest_categorical(key, options)
+            for key, options in self.space.parameters().items()
+        }
+        try:
+            return self._run(trial, point, started)
+        except KeyboardInterrupt:
+            # Optuna marks it failed; the flag makes the next run try the point again.
+            trial.set_user_attr("interrupted", True)
+            trial.set_user_attr("error", "interrupted")
+            raise
+        except Exception as error:
+            message = f"{type(error).__name__}: {error}"
+            trial.set_user_attr("error", message[:2000])
+            trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+            logger.warning("trial %d failed: %s", trial.number, message.splitlines()[0][:300])
+            raise
+
+    def _run(self, trial: optuna.Trial, point: dict[str, Any], started: float) -> Any:
+        spec = self.space.decode(point, name=f"trial-{trial.number}")
+        cost, measured = cost_of(spec, self.config)
+        fingerprint = spec.fingerprint()
+        trial.set_user_attr("spec", spec.to_dict())
+        trial.set_user_attr("fingerprint", fingerprint)
+        trial.set_user_attr("cost", cost)
+        for key, value in measured.items():
+            trial.set_user_attr(key, value)
+        if self.config.constraint == "hard" and cost > self.config.target:
+            # The hard limit is known before training: record the candidate, spend nothing.
+            trial.set_user_attr("screened", True)
+            trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+            return (0.0, cost) if self.pareto else 0.0
+        previous = self.evaluated.get(fingerprint)
+        if previous is not None:
+            accuracy = previous.user_attrs["accuracy"]
+            trial.set_user_attr("duplicate_of", previous.number)
+        else:
+            seed = self.config.seed * 100_003 + trial.number
+            evaluation = self.evaluator.evaluate(spec, seed=seed)
+            accuracy = float(evaluation.accuracy)
+            if not math.isfinite(accuracy):
+                raise TrialError(f"the evaluator returned a non-finite score {accuracy}")
+            trial.set_user_attr("metrics", {k: float(v) for k, v in evaluation.metrics.items()})
+        reward = mnas_reward(accuracy, cost, self.config.target, self.form)
+        trial.set_user_attr("accuracy", accuracy)
+        trial.set_user_attr("reward", reward)
+        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+        return (accuracy, cost) if self.pareto else reward
+
+
+def check_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:
+    """Refuse to continue a run directory that holds a different search."""
+    path = run_dir / "config.json"
+    if not path.exists():
+        return
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("identity", {})
+    except (OSError, json.JSONDecodeError, AttributeError):
+        raise SearchError(f"{path} is unreadable; use a new --out directory") from None
+    differs = sorted(
+        key for key in set(recorded) | set(identity) if recorded.get(key) != identity.get(key)
+    )
+    if differs:
+        details = ", ".join(
+            f"{key} {recorded.get(key)!r} -> {identity.get(key)!r}" for key in differs
+        )
+        raise SearchError(
+            f"{run_dir} holds a different search ({details}); "
+            "repeat its options to continue it, or use a new --out"
+        )
+
+
+def _recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage) -> int:
+    """Fail the trials whose process died, and queue every interrupted point once more."""
+    recovered = 0
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if _process_alive(trial):
+            continue
+        # FrozenTrial exposes no public id; the storage API needs it.
+        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
+        storage.set_trial_user_attr(trial._trial_id, "error", "interrupted: its process died")
+        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        attrs = trial.user_attrs
+        if not attrs.get("interrupted") or attrs.get("requeued"):
+            continue
+        if trial.params and len(trial.params) == len(trial.distributions):
+            study.enqueue_trial(trial.params, skip_if_exists=False)
+        storage.set_trial_user_attr(trial._trial_id, "requeued", True)
+        recovered += 1
+    return recovered
+
+
+def finished_count(study: optuna.Study) -> int:
+    """Trials that count towards the budget: all finished ones but the interrupted."""
+    return sum(
+        1
+        for trial in study.get_trials(deepcopy=False)
+        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
+        or (trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted"))
+    )
+
+
+def run_search(
+    *,
+    space: MBConvSpace,
+    evaluator: Evaluator,
+    config: SearchConfig,
+    run_dir: str | os.PathLike[str],
+    storage: str | None = None,
+    identity_extra: Mapping[str, Any] | None = None,
+    on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+) -> optuna.Study:
+    """Run (or continue) a search until the study has ``config.trials`` finished trials.
+
+    ``identity_extra`` adds settings (data, evaluator, space) that a continued run must
+    repeat; ``on_trial(study, trial)`` is called after every trial (progress, outputs).
+    """
+    run_dir = Path(run_dir)
+    identity = {**config.identity(), **(identity_extra or {})}
+    check_run_dir(run_dir, identity)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config_path = run_dir / "config.json"
+    if not config_path.exists():
+        tmp = run_dir / ".config.json.tmp"
+        tmp.write_text(json.dumps({"identity": identity}, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, config_path)
+    url = storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
+    rdb = optuna.storages.get_storage(url)
+    multi = config.objective == "pareto"
+    with _quiet_optuna():
+        probe = optuna.create_study(
+            study_name=STUDY_NAME,
+            storage=rdb,
+            directions=["maximize", "minimize"] if multi else ["maximize"],
+            load_if_exists=True,
+        )
+        recovered = _recover_interrupted(probe, rdb)
+        if recovered:
+            logger.warning(
+                "marked %d interrupted trial(s) failed; their points run again", recovered
+            )
+        # A continued search must not replay the random stream of the first run.
+        seed = config.seed * 1009 + len(probe.trials)
+        sampler = make_sampler(
+            config.strategy, seed=seed, multi_objective=multi, n_trials=config.trials
+        )
+        study = optuna.load_study(study_name=STUDY_NAME, storage=rdb, sampler=sampler)
+        objective = _Objective(space, evaluator, config, study)
+
+        def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
+            objective.remember(trial)
+            if on_trial is not None:
+                on_trial(study, trial)
+
+        remaining = config.trials - finished_count(study)
+        if remaining > 0:
+            study.optimize(
+                objective, n_trials=remaining, catch=(Exception,), callbacks=[after_trial]
+            )
+    return study
