@@ -242,14 +242,17 @@ def _recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStora
         storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
         storage.set_trial_user_attr(trial._trial_id, "error", "interrupted: its process died")
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    # Finished trials are read-only, so which points were queued again is kept on the study.
+    requeued = set(study.user_attrs.get("requeued_trials", []))
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        attrs = trial.user_attrs
-        if not attrs.get("interrupted") or attrs.get("requeued"):
+        if not trial.user_attrs.get("interrupted") or trial.number in requeued:
             continue
         if trial.params and len(trial.params) == len(trial.distributions):
             study.enqueue_trial(trial.params, skip_if_exists=False)
-        storage.set_trial_user_attr(trial._trial_id, "requeued", True)
+        requeued.add(trial.number)
         recovered += 1
+    if recovered:
+        study.set_user_attr("requeued_trials", sorted(requeued))
     return recovered
 
 

@@ -82,7 +82,11 @@ def build_report(study: optuna.Study, config: SearchConfig, *, space_size: int) 
         "trials": {state: int(count) for state, count in counts.items()},
         "space_size": space_size,
         "pareto_size": len(front),
-        "hypervolume": hypervolume(points, max_cost=2 * config.target) if points else 0.0,
+        # Cost in units of the target, bounded at twice the target: 0 (nothing) to 2 (a
+        # perfect network at zero cost), comparable across runs with the same target.
+        "hypervolume": hypervolume(
+            [(accuracy, cost / config.target) for accuracy, cost in points], max_cost=2.0
+        ),
         "baseline": None,
     }
     if baseline is not None:
