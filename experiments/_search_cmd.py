@@ -223,6 +223,7 @@ def run(args: argparse.Namespace) -> int:
             storage=args.storage,
             identity_extra=identity,
             on_trial=on_trial,
+            on_start=progress.start,
         )
     finally:
         progress.close()
@@ -273,6 +274,10 @@ class _Progress:
             disable=not enabled,
             dynamic_ncols=True,
         )
+
+    def start(self, finished: int) -> None:
+        """Count the trials an earlier run finished, so a continued search shows where it is."""
+        self.bar.update(min(finished, self.config.trials))
 
     def update(self, trial: Any) -> None:
         attrs = trial.user_attrs

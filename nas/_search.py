@@ -275,11 +275,13 @@ def run_search(
     storage: str | None = None,
     identity_extra: Mapping[str, Any] | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> optuna.Study:
     """Run (or continue) a search until the study has ``config.trials`` finished trials.
 
     ``identity_extra`` adds settings (data, evaluator, space) that a continued run must
-    repeat; ``on_trial(study, trial)`` is called after every trial (progress, outputs).
+    repeat; ``on_start(finished)`` is told how many trials earlier runs finished and
+    ``on_trial(study, trial)`` is called after every trial (progress, outputs).
     """
     run_dir = Path(run_dir)
     identity = {**config.identity(), **(identity_extra or {})}
@@ -318,7 +320,10 @@ def run_search(
             if on_trial is not None:
                 on_trial(study, trial)
 
-        remaining = config.trials - finished_count(study)
+        finished = finished_count(study)
+        if on_start is not None:
+            on_start(finished)
+        remaining = config.trials - finished
         if remaining > 0:
             study.optimize(
                 objective, n_trials=remaining, catch=(Exception,), callbacks=[after_trial]
