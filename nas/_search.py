@@ -10,14 +10,11 @@ left running are marked failed and their point is tried again.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
 import os
-import socket
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas._evaluation import Evaluator, TrialError
 from nas._objectives import mnas_reward, reward_form
 from nas._strategies import STRATEGIES, make_sampler
+from nas._study import finished_count, mark_started, open_run_dir, quiet_optuna, recover_interrupted
 from search_spaces import InputError, MBConvSpace, NetworkSpec, count_flops, count_params
 
 __all__ = ["COSTS", "SearchConfig", "SearchError", "format_cost", "run_search", "space_cost_range"]
@@ -110,31 +108,6 @@ def space_cost_range(space: MBConvSpace, config: SearchConfig) -> tuple[float, f
     return low, high
 
 
-def _process_alive(trial: FrozenTrial) -> bool:
-    """Whether the process that started ``trial`` still runs (unknown hosts count as alive)."""
-    if trial.user_attrs.get("host") != socket.gethostname():
-        return True
-    try:
-        os.kill(int(trial.user_attrs.get("pid", -1)), 0)
-    except (ProcessLookupError, ValueError):
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-@contextlib.contextmanager
-def _quiet_optuna() -> Iterator[None]:
-    # Optuna logs every trial, and failed ones with a traceback; the search reports
-    # failures itself, in one line each.
-    previous = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(previous)
-
-
 class _Objective:
     """One trial: decode, count, screen, de-duplicate, evaluate, record."""
 
@@ -158,8 +131,7 @@ class _Objective:
 
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
         started = time.perf_counter()
-        trial.set_user_attr("host", socket.gethostname())
-        trial.set_user_attr("pid", os.getpid())
+        mark_started(trial)
         point = {
             key: trial.suggest_categorical(key, options)
             for key, options in self.space.parameters().items()
@@ -210,62 +182,6 @@ class _Objective:
         return (accuracy, cost) if self.pareto else reward
 
 
-def check_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:
-    """Refuse to continue a run directory that holds a different search."""
-    path = run_dir / "config.json"
-    if not path.exists():
-        return
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8")).get("identity", {})
-    except (OSError, json.JSONDecodeError, AttributeError):
-        raise SearchError(f"{path} is unreadable; use a new --out directory") from None
-    differs = sorted(
-        key for key in set(recorded) | set(identity) if recorded.get(key) != identity.get(key)
-    )
-    if differs:
-        details = ", ".join(
-            f"{key} {recorded.get(key)!r} -> {identity.get(key)!r}" for key in differs
-        )
-        raise SearchError(
-            f"{run_dir} holds a different search ({details}); "
-            "repeat its options to continue it, or use a new --out"
-        )
-
-
-def _recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage) -> int:
-    """Fail the trials whose process died, and queue every interrupted point once more."""
-    recovered = 0
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if _process_alive(trial):
-            continue
-        # FrozenTrial exposes no public id; the storage API needs it.
-        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-        storage.set_trial_user_attr(trial._trial_id, "error", "interrupted: its process died")
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-    # Finished trials are read-only, so which points were queued again is kept on the study.
-    requeued = set(study.user_attrs.get("requeued_trials", []))
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        if not trial.user_attrs.get("interrupted") or trial.number in requeued:
-            continue
-        if trial.params and len(trial.params) == len(trial.distributions):
-            study.enqueue_trial(trial.params, skip_if_exists=False)
-        requeued.add(trial.number)
-        recovered += 1
-    if recovered:
-        study.set_user_attr("requeued_trials", sorted(requeued))
-    return recovered
-
-
-def finished_count(study: optuna.Study) -> int:
-    """Trials that count towards the budget: all finished ones but the interrupted."""
-    return sum(
-        1
-        for trial in study.get_trials(deepcopy=False)
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        or (trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted"))
-    )
-
-
 def run_search(
     *,
     space: MBConvSpace,
@@ -285,24 +201,18 @@ def run_search(
     """
     run_dir = Path(run_dir)
     identity = {**config.identity(), **(identity_extra or {})}
-    check_run_dir(run_dir, identity)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config_path = run_dir / "config.json"
-    if not config_path.exists():
-        tmp = run_dir / ".config.json.tmp"
-        tmp.write_text(json.dumps({"identity": identity}, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, config_path)
+    open_run_dir(run_dir, identity)
     url = storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
     rdb = optuna.storages.get_storage(url)
     multi = config.objective == "pareto"
-    with _quiet_optuna():
+    with quiet_optuna():
         probe = optuna.create_study(
             study_name=STUDY_NAME,
             storage=rdb,
             directions=["maximize", "minimize"] if multi else ["maximize"],
             load_if_exists=True,
         )
-        recovered = _recover_interrupted(probe, rdb)
+        recovered = recover_interrupted(probe, rdb)
         if recovered:
             logger.warning(
                 "marked %d interrupted trial(s) failed; their points run again", recovered

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -140,6 +141,22 @@ class TrainingEvaluator(Evaluator):
             TrialError: the training loss became NaN or infinite.
         """
         self._check_fits(spec)
+        return self.evaluate_model(
+            lambda: build_model(spec), name=spec.name, seed=seed, progress=progress
+        )
+
+    def evaluate_model(
+        self,
+        build: Callable[[], nn.Module],
+        *,
+        name: str,
+        seed: int,
+        progress: ProgressCallback | None = None,
+    ) -> Evaluation:
+        """Train the model ``build()`` makes (any backbone, not only specs), as ``evaluate``.
+
+        The model must take this dataset's images and output one logit per class.
+        """
         previous_threads = torch.get_num_threads()
         if self.config.threads is not None:
             torch.set_num_threads(self.config.threads)
@@ -147,7 +164,7 @@ class TrainingEvaluator(Evaluator):
             # fork_rng: seeding for this trial must not reset the caller's global RNG.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                return self._train(spec, seed, progress)
+                return self._train(build(), name, seed, progress)
         finally:
             torch.set_num_threads(previous_threads)
 
@@ -162,10 +179,11 @@ class TrainingEvaluator(Evaluator):
                     f"{field_name} to {want}"
                 )
 
-    def _train(self, spec: NetworkSpec, seed: int, progress: ProgressCallback | None) -> Evaluation:
+    def _train(
+        self, model: nn.Module, name: str, seed: int, progress: ProgressCallback | None
+    ) -> Evaluation:
         config = self.config
         start = time.perf_counter()
-        model = build_model(spec)
         loader = DataLoader(
             self.data.train,
             batch_size=config.batch_size,
@@ -193,7 +211,7 @@ class TrainingEvaluator(Evaluator):
                 if not math.isfinite(value):
                     raise TrialError(
                         f"training loss became {value} at epoch {epoch} step {step} of "
-                        f"{spec.name!r}; lower the learning rate (now {config.learning_rate})"
+                        f"{name!r}; lower the learning rate (now {config.learning_rate})"
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -207,8 +225,13 @@ class TrainingEvaluator(Evaluator):
             elapsed = time.perf_counter() - start
             logger.debug(
                 "%s epoch %d/%d: loss %.4f, valid accuracy %.4f (%.1f s)",
-                spec.name, epoch, config.epochs, mean_loss, accuracy, elapsed,
-            )  # fmt: skip
+                name,
+                epoch,
+                config.epochs,
+                mean_loss,
+                accuracy,
+                elapsed,
+            )
             if progress is not None:
                 progress(epoch, accuracy)
             if (
@@ -219,8 +242,12 @@ class TrainingEvaluator(Evaluator):
                 truncated = True
                 logger.info(
                     "%s: stopped after epoch %d/%d, %.1f s exceeds max_seconds=%g",
-                    spec.name, epoch, config.epochs, elapsed, config.max_seconds,
-                )  # fmt: skip
+                    name,
+                    epoch,
+                    config.epochs,
+                    elapsed,
+                    config.max_seconds,
+                )
                 break
         return Evaluation(
             accuracy=accuracy,
