@@ -22,11 +22,13 @@ from experiments._count_cmd import FLOP_CONVENTION
 from experiments._plots import plot_family
 from scaling import (
     TABLES,
+    CompoundCoefficients,
     FamilyMember,
     family_from_coefficients,
     family_from_table,
     parse_coefficients,
     parse_phis,
+    read_coefficients_file,
 )
 from search_spaces import NetworkSpec
 
@@ -41,6 +43,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("spec", help="preset name or path to a spec JSON file (the phi = 0 member)")
     rule = parser.add_mutually_exclusive_group(required=True)
     rule.add_argument("--table", choices=sorted(TABLES), help="a published scaling table")
+    rule.add_argument(
+        "--coefficients-file",
+        metavar="PATH",
+        help="coefficients.json written by `cnas coefficients`",
+    )
     rule.add_argument(
         "--coefficients",
         metavar="A,B,G",
@@ -67,8 +74,13 @@ def build_family(spec: NetworkSpec, args: argparse.Namespace) -> tuple[FamilyMem
     if args.table:
         phis = parse_phis(args.phis) if args.phis else None
         return family_from_table(spec, TABLES[args.table], phis=phis)
-    coefficients = parse_coefficients(args.coefficients)
-    return family_from_coefficients(spec, coefficients, phis=parse_phis(args.phis or "0-7"))
+    return family_from_coefficients(spec, _coefficients(args), phis=parse_phis(args.phis or "0-7"))
+
+
+def _coefficients(args: argparse.Namespace) -> CompoundCoefficients:
+    if args.coefficients is not None:
+        return parse_coefficients(args.coefficients)
+    return read_coefficients_file(args.coefficients_file)
 
 
 def verify_rows(members: tuple[FamilyMember, ...], rows: list[dict[str, Any]]) -> None:
@@ -135,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     if args.table:
         title = f"{spec.name} scaled by the published {args.table} table"
     else:
-        coefficients = parse_coefficients(args.coefficients)
+        coefficients = _coefficients(args)
         title = (
             f"{spec.name} scaled by alpha={coefficients.alpha:g}, beta={coefficients.beta:g}, "
             f"gamma={coefficients.gamma:g} (alpha*beta^2*gamma^2 = {coefficients.flops_base:.4g})"

@@ -6,6 +6,7 @@ from scaling._compound import (
     ScalingError,
     parse_coefficients,
     parse_phis,
+    read_coefficients_file,
     scale_network,
 )
 from scaling._family import FamilyMember, family_from_coefficients, family_from_table
@@ -27,6 +28,7 @@ __all__ = [
     "parse_phis",
     "preset",
     "preset_names",
+    "read_coefficients_file",
     "round_filters",
     "round_repeats",
     "round_resolution",

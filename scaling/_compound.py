@@ -7,8 +7,11 @@ with alpha, beta, gamma >= 1, so FLOPs grow about 2^phi.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from search_spaces import InputError, NetworkSpec
 from search_spaces._rounding import round_filters, round_repeats, round_resolution
@@ -19,6 +22,7 @@ __all__ = [
     "ScalingError",
     "parse_coefficients",
     "parse_phis",
+    "read_coefficients_file",
     "scale_network",
 ]
 
@@ -75,6 +79,23 @@ def parse_coefficients(text: str) -> CompoundCoefficients:
             f"coefficients must be numbers like 1.2,1.1,1.15; got {text!r}"
         ) from None
     return CompoundCoefficients(*values)
+
+
+def read_coefficients_file(path: str | os.PathLike[str]) -> CompoundCoefficients:
+    """alpha, beta, gamma from a JSON file such as `cnas coefficients` writes."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScalingError(f"coefficients file {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ScalingError(f"cannot read coefficients file {str(path)!r}: {error}") from None
+    if not isinstance(data, dict) or not all(key in data for key in ("alpha", "beta", "gamma")):
+        raise ScalingError(
+            f"{path} must be a JSON object with alpha, beta and gamma (as `cnas coefficients` "
+            "writes)"
+        )
+    return CompoundCoefficients(data["alpha"], data["beta"], data["gamma"])
 
 
 def parse_phis(text: str) -> tuple[int, ...]:

@@ -208,7 +208,7 @@ BAD_INPUTS = {
     "non-numeric-phis": ([*COMPOUND, "--phis", "x", *WRITES], None, "phis must be a range"),
     "table-phi-missing": ([*LITE, "--phis", "9", *WRITES], None, "no phi [9]"),
     "table-and-coefficients": ([*LITE, "--coefficients", COEFFS], None, "not allowed"),
-    "no-rule": (FAMILY, None, "--table --coefficients is required"),
+    "no-rule": (FAMILY, None, "--table --coefficients-file --coefficients is required"),
     "out-is-a-file": ([*LITE, "--out", "{tmp}/taken"], None, "is a file"),
     "csv-dir-missing": ([*LITE, *WRITES[:2], "--csv", "{tmp}/no/f.csv"], None, "does not exist"),
 }
@@ -251,3 +251,13 @@ def test_family_whole_table_ends_with_l2(capsys):
     rows = cli_json(capsys, "family", "efficientnet-b0", "--table", "efficientnet", "--json")
     assert rows[-1]["name"] == "efficientnet-l2" and rows[-1]["phi"] is None
     assert all(math.isfinite(r["flop_ratio"]) for r in rows)
+
+
+def test_family_from_a_coefficients_file(capsys, tmp_path):
+    path = tmp_path / "coefficients.json"
+    path.write_text(json.dumps({"alpha": 1.2, "beta": 1.1, "gamma": 1.15}))
+    from_file = cli_json(
+        capsys, "family", "efficientnet-b0", "--coefficients-file", str(path), "--json"
+    )
+    inline = cli_json(capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--json")
+    assert from_file == inline and len(from_file) == 8

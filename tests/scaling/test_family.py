@@ -130,3 +130,19 @@ def test_parse_phis(text, expected):
 def test_bad_phis(text, phrase):
     with pytest.raises(ScalingError, match=phrase):
         parse_phis(text)
+
+
+def test_read_coefficients_file(tmp_path):
+    from scaling import read_coefficients_file
+
+    path = tmp_path / "coefficients.json"
+    path.write_text('{"alpha": 1.2, "beta": 1.1, "gamma": 1.15, "accuracy": 0.9}')
+    assert read_coefficients_file(path) == PAPER
+    path.write_text('{"alpha": 1.2}')
+    with pytest.raises(ScalingError, match="alpha, beta and gamma"):
+        read_coefficients_file(path)
+    path.write_text('{"alpha": 0.9, "beta": 1, "gamma": 1}')
+    with pytest.raises(ScalingError, match="alpha must be a finite number >= 1"):
+        read_coefficients_file(path)
+    with pytest.raises(ScalingError, match="does not exist"):
+        read_coefficients_file(tmp_path / "absent.json")
