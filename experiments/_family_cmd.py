@@ -60,6 +60,15 @@ def add_parser(subparsers: Any) -> None:
         "the whole table with --table)",
     )
     parser.add_argument(
+        "--match-flops",
+        nargs="?",
+        const=2.0,
+        type=float,
+        metavar="GROWTH",
+        help="with coefficients: pick each member's resolution so its actual FLOPs are closest "
+        "to GROWTH^phi (default 2) times member 0's",
+    )
+    parser.add_argument(
         "--verify", action="store_true", help="build every member and cross-check with fvcore"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON list and nothing else")
@@ -72,9 +81,18 @@ def add_parser(subparsers: Any) -> None:
 
 def build_family(spec: NetworkSpec, args: argparse.Namespace) -> tuple[FamilyMember, ...]:
     if args.table:
+        if args.match_flops is not None:
+            raise CliError("--match-flops works with coefficients; a table fixes resolutions")
         phis = parse_phis(args.phis) if args.phis else None
         return family_from_table(spec, TABLES[args.table], phis=phis)
-    return family_from_coefficients(spec, _coefficients(args), phis=parse_phis(args.phis or "0-7"))
+    if args.match_flops is not None and not args.match_flops > 1:
+        raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
+    return family_from_coefficients(
+        spec,
+        _coefficients(args),
+        phis=parse_phis(args.phis or "0-7"),
+        match_flops=args.match_flops,
+    )
 
 
 def _coefficients(args: argparse.Namespace) -> CompoundCoefficients:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -154,8 +155,14 @@ def family_from_coefficients(
     *,
     phis: Iterable[int] = range(8),
     resolution_divisor: int = 4,
+    match_flops: float | None = None,
 ) -> tuple[FamilyMember, ...]:
-    """Pure compound rule: depth alpha^phi, width beta^phi, resolution gamma^phi * base."""
+    """Pure compound rule: depth alpha^phi, width beta^phi, resolution gamma^phi * base.
+
+    With ``match_flops`` (e.g. 2.0), each member's resolution is instead the multiple of
+    ``resolution_divisor`` whose actual FLOPs come closest to ``match_flops ** phi`` times
+    the phi = 0 member's, which undoes what channel and depth rounding did to the ratio.
+    """
     phis = tuple(phis)
     if not phis:
         raise ScalingError("phis is empty; give e.g. 0-7")
@@ -172,6 +179,11 @@ def family_from_coefficients(
     members = []
     for phi in phis:
         depth, width, res_mult = coefficients.factors(phi)
+        resolution = spec.resolution * res_mult if phi else spec.resolution
+        if match_flops is not None and phi:
+            resolution = _resolution_for_flops(
+                spec, width, depth, match_flops**phi * base_flops, resolution_divisor
+            )
         members.append(
             _member(
                 spec,
@@ -179,7 +191,7 @@ def family_from_coefficients(
                 phi=phi,
                 width=width,
                 depth=depth,
-                resolution=spec.resolution * res_mult if phi else spec.resolution,
+                resolution=resolution,
                 nominal=coefficients.flops_base**phi,
                 base_flops=base_flops,
                 family=label,
@@ -187,3 +199,22 @@ def family_from_coefficients(
             )
         )
     return tuple(members)
+
+
+def _resolution_for_flops(
+    spec: NetworkSpec, width: float, depth: float, target_flops: float, divisor: int
+) -> int:
+    """The multiple of ``divisor`` at which the scaled spec's FLOPs are closest to the target."""
+    scaled = scale_network(spec, width_mult=width, depth_mult=depth, resolution=spec.resolution)
+    low = max(divisor, -(-scaled.total_stride // divisor) * divisor)
+    best, best_gap = low, math.inf
+    resolution = low
+    # FLOPs grow with resolution, so the scan stops once it has passed the target.
+    while True:
+        flops = count_flops(scaled, resolution)
+        gap = abs(flops - target_flops)
+        if gap < best_gap:
+            best, best_gap = resolution, gap
+        if flops > target_flops:
+            return best
+        resolution += divisor

@@ -146,3 +146,15 @@ def test_read_coefficients_file(tmp_path):
         read_coefficients_file(path)
     with pytest.raises(ScalingError, match="does not exist"):
         read_coefficients_file(tmp_path / "absent.json")
+
+
+def test_match_flops_brings_each_member_near_the_growth_target():
+    plain = family_from_coefficients(B0, PAPER, phis=range(6))
+    matched = family_from_coefficients(B0, PAPER, phis=range(6), match_flops=2.0)
+    assert matched[0].spec == plain[0].spec
+    for phi, member in enumerate(matched):
+        assert member.resolution % 4 == 0
+        # Within half a resolution step of 2^phi, and closer than the plain rule.
+        assert member.flop_ratio == pytest.approx(2.0**phi, rel=0.05)
+        assert abs(member.flop_ratio - 2.0**phi) <= abs(plain[phi].flop_ratio - 2.0**phi)
+    assert [m.resolution for m in matched] == [224, 228, 276, 332, 388, 480]
