@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from experiments._backbone_family import backbone_family, is_backbone_name
 from experiments._common import (
     CliError,
     check_writable_dir,
@@ -155,6 +156,8 @@ def render(rows: list[dict[str, Any]], title: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    if is_backbone_name(args.spec):
+        return _run_backbone(args)
     spec = load_spec(args.spec)
     out_dir = check_writable_dir(args.out, "--out") if args.out else None
     csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
@@ -193,3 +196,30 @@ def _write_out_dir(out_dir: Path, members: tuple[FamilyMember, ...], table_csv: 
     for member in members:
         member.spec.save(out_dir / f"{member.name}.json")
     write_text_atomic(out_dir / "family.csv", table_csv)
+
+
+def _run_backbone(args: argparse.Namespace) -> int:
+    if args.table:
+        raise CliError(
+            f"{args.spec} is not a spec, so a published table cannot scale it; "
+            "use --coefficients or --coefficients-file"
+        )
+    if args.match_flops is not None and not args.match_flops > 1:
+        raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
+    out_dir = check_writable_dir(args.out, "--out") if args.out else None
+    csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
+    title, rows = backbone_family(args, _coefficients(args), parse_phis(args.phis or "0-7"))
+    table_csv = rows_to_csv(rows)
+    if csv_path is not None:
+        write_text_atomic(csv_path, table_csv)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(out_dir / "family.csv", table_csv)
+        plot_family(rows, out_dir / "family.png", title)
+    if args.json:
+        print_json(rows)
+    else:
+        print(render(rows, title))
+        if out_dir is not None:
+            print(f"wrote family.csv and family.png to {out_dir} (no spec files: not a spec)")
+    return 0

@@ -6,7 +6,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from experiments import _count_cmd, _family_cmd, _presets_cmd, _search_cmd
+from experiments import (
+    _coefficients_cmd,
+    _count_cmd,
+    _family_cmd,
+    _presets_cmd,
+    _search_cmd,
+)
 from experiments._common import USER_ERRORS, OneLineParser
 
 __all__ = ["main", "make_parser"]
@@ -18,7 +24,7 @@ def make_parser() -> OneLineParser:
         description="Neural architecture search and compound scaling (MnasNet, EfficientNet).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for command in (_presets_cmd, _count_cmd, _family_cmd, _search_cmd):
+    for command in (_presets_cmd, _count_cmd, _family_cmd, _search_cmd, _coefficients_cmd):
         command.add_parser(subparsers)
     return parser
 

@@ -3,11 +3,14 @@
 1. Search a baseline for a FLOP target on digits (sklearn's built-in images):
    MnasNet's reward with TPE over per-stage MBConv choices, each candidate
    trained for two epochs (a narrow 16 px proxy skeleton keeps it fast).
-2. Scale the found baseline into a family with the paper's coefficients,
-   every member built and cross-checked with fvcore.
-3. Reproduce the official EfficientNet B0..B7 table from B0, also verified.
+2. Grid-search compound coefficients alpha, beta, gamma for the found
+   baseline (alpha * beta^2 * gamma^2 ~= 2), beside the unscaled baseline and
+   the depth-, width- and resolution-only baselines at the same FLOPs.
+3. Scale the baseline into a family with those coefficients, every member
+   built and cross-checked with fvcore.
+4. Reproduce the official EfficientNet B0..B7 table from B0, also verified.
 
-Running it again continues the same search (nothing is retrained).
+Running it again continues the same runs (nothing is retrained).
 """
 
 from __future__ import annotations
@@ -23,25 +26,96 @@ from experiments.cli import main as cnas
 
 def steps(out: Path) -> list[tuple[str, list[str]]]:
     search = out / "search"
+    coefficients = out / "coefficients"
     return [
         (
             "1. Search a baseline for 5M FLOPs on digits (TPE, MnasNet reward, 2 epochs a trial)",
-            ["search", "--target-flops", "5M", "--data", "digits", "--max-samples", "600",
-             "--resolution", "16", "--width-mult", "0.5", "--depth-mult", "0.5",
-             "--trials", "10", "--epochs", "2", "--lr", "0.1", "--batch-size", "32",
-             "--strategy", "tpe", "--seed", "0", "--out", str(search)],
+            [
+                "search",
+                "--target-flops",
+                "5M",
+                "--data",
+                "digits",
+                "--max-samples",
+                "600",
+                "--resolution",
+                "16",
+                "--width-mult",
+                "0.5",
+                "--depth-mult",
+                "0.5",
+                "--trials",
+                "10",
+                "--epochs",
+                "2",
+                "--lr",
+                "0.1",
+                "--batch-size",
+                "32",
+                "--strategy",
+                "tpe",
+                "--seed",
+                "0",
+                "--out",
+                str(search),
+            ],
         ),
         (
-            "2. Scale the found baseline with alpha=1.2, beta=1.1, gamma=1.15 (phi 0-4)",
-            ["family", str(search / "baseline.json"), "--coefficients", "1.2,1.1,1.15",
-             "--phis", "0-4", "--verify", "--out", str(out / "baseline-family")],
+            "2. Grid-search alpha, beta, gamma for the baseline (step 0.1, |product - 2| <= 0.05)",
+            [
+                "coefficients",
+                str(search / "baseline.json"),
+                "--data",
+                "digits",
+                "--max-samples",
+                "600",
+                "--resolution",
+                "16",
+                "--epochs",
+                "2",
+                "--lr",
+                "0.1",
+                "--batch-size",
+                "32",
+                "--step",
+                "0.1",
+                "--tolerance",
+                "0.05",
+                "--seed",
+                "0",
+                "--out",
+                str(coefficients),
+            ],
         ),
         (
-            "3. The published EfficientNet table, reproduced from B0 and checked against fvcore",
-            ["family", "efficientnet-b0", "--table", "efficientnet", "--phis", "0-7", "--verify",
-             "--out", str(out / "efficientnet-table")],
+            "3. Scale the baseline into a family with the found coefficients (phi 0-4)",
+            [
+                "family",
+                str(search / "baseline.json"),
+                "--coefficients-file",
+                str(coefficients / "coefficients.json"),
+                "--phis",
+                "0-4",
+                "--verify",
+                "--out",
+                str(out / "baseline-family"),
+            ],
         ),
-    ]  # fmt: skip
+        (
+            "4. The published EfficientNet table, reproduced from B0 and checked against fvcore",
+            [
+                "family",
+                "efficientnet-b0",
+                "--table",
+                "efficientnet",
+                "--phis",
+                "0-7",
+                "--verify",
+                "--out",
+                str(out / "efficientnet-table"),
+            ],
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,8 +131,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"demo: step failed with exit code {code}", file=sys.stderr)
             return code
     print(f"\n=== Done in {time.perf_counter() - started:.0f} s. Where everything is:")
-    print(f"  {out}/search/            trials.csv, pareto.csv, pareto.png, baseline.json, "
-          "summary.json, study.db (resumable)")  # fmt: skip
+    print(
+        f"  {out}/search/            trials.csv, pareto.csv, pareto.png, baseline.json, "
+        "summary.json, study.db (resumable)"
+    )
+    print(
+        f"  {out}/coefficients/      coefficients.json, coefficients.csv, heatmap.png, summary.json"
+    )
     print(f"  {out}/baseline-family/   family.csv, family.png, one spec JSON per member")
     print(f"  {out}/efficientnet-table/ the B0..B7 specs, family.csv, family.png")
     print(f"  Try: cnas count {out}/search/baseline.json --verify --by-part")

@@ -1,6 +1,22 @@
 """Architecture search and the torch side of specs: building, measuring, evaluating."""
 
+from nas._backbones import (
+    Backbone,
+    BackboneError,
+    CallableBackbone,
+    ResNetBackbone,
+    SpecBackbone,
+    load_backbone,
+)
 from nas._builder import MBConv, MBConvNet, SqueezeExcite, build_model
+from nas._coefficients import (
+    Candidate,
+    CoefficientConfig,
+    RepeatChannels,
+    build_candidates,
+    run_coefficient_search,
+)
+from nas._coefficients_report import choose_coefficients, write_coefficient_report
 from nas._data import DATASETS, DataError, DataSplits, load_data
 from nas._evaluation import Evaluation, Evaluator, ProgressCallback, TrialError
 from nas._measure import FvcoreCount, fvcore_count, measure_spec, torch_param_count
@@ -17,6 +33,11 @@ __all__ = [
     "DATASETS",
     "REWARD_FORMS",
     "STRATEGIES",
+    "Backbone",
+    "BackboneError",
+    "CallableBackbone",
+    "Candidate",
+    "CoefficientConfig",
     "DataError",
     "DataSplits",
     "Evaluation",
@@ -26,26 +47,34 @@ __all__ = [
     "MBConvNet",
     "ProgressCallback",
     "ReinforceSampler",
+    "RepeatChannels",
+    "ResNetBackbone",
     "SearchConfig",
     "SearchError",
     "SearchReport",
+    "SpecBackbone",
     "SqueezeExcite",
     "SynflowEvaluator",
     "TrainingConfig",
     "TrainingEvaluator",
     "TrialError",
+    "build_candidates",
     "build_model",
     "build_report",
+    "choose_coefficients",
     "fvcore_count",
     "hypervolume",
+    "load_backbone",
     "load_data",
     "make_sampler",
     "measure_spec",
     "mnas_reward",
     "pareto_front",
     "reward_form",
+    "run_coefficient_search",
     "run_search",
     "space_cost_range",
     "torch_param_count",
+    "write_coefficient_report",
     "write_report",
 ]

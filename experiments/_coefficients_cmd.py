@@ -1,0 +1,231 @@
+"""cnas coefficients: grid-search alpha, beta, gamma for a backbone."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from experiments._common import (
+    CliError,
+    check_writable_dir,
+    format_table,
+    load_spec,
+    positive_int,
+    print_json,
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "coefficients",
+        help="grid-search compound coefficients alpha, beta, gamma for a backbone",
+        description="Scale the backbone at phi = 1 by every (alpha, beta, gamma) on a grid with "
+        "alpha * beta^2 * gamma^2 within --tolerance of --base, train each, keep the best.",
+    )
+    parser.add_argument(
+        "backbone",
+        help="a preset, a spec JSON file (e.g. a search's baseline.json), resnet18/34/50/101, "
+        "mobilenetv2, or package.module:function taking (width_mult, depth_mult, num_classes)",
+    )
+    parser.add_argument("--data", default="digits", help="digits (built in), cifar10, imagefolder")
+    parser.add_argument(
+        "--data-root", metavar="PATH", help="data directory for cifar10/imagefolder"
+    )
+    parser.add_argument("--max-samples", type=positive_int, help="use a subset of the data")
+    parser.add_argument("--resolution", type=positive_int, default=32, help="phi = 0 input size")
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
+    parser.add_argument("--step", type=float, default=0.05, help="grid spacing (0.05)")
+    parser.add_argument("--low", type=float, default=1.0, help="smallest coefficient (1.0)")
+    parser.add_argument("--high", type=float, default=2.0, help="largest coefficient (2.0)")
+    parser.add_argument("--base", type=float, default=2.0, help="target alpha*beta^2*gamma^2 (2)")
+    parser.add_argument("--tolerance", type=float, default=0.1, help="allowed distance from base")
+    parser.add_argument(
+        "--filter-actual",
+        action="store_true",
+        help="apply --tolerance to the FLOP ratio after rounding instead of the nominal product",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (1)")
+    parser.add_argument(
+        "--storage", metavar="URL", help="Optuna storage (default: SQLite in --out)"
+    )
+    parser.add_argument("--out", default="runs/coefficients", help="run directory")
+    parser.add_argument("--json", action="store_true", help="print summary.json and nothing else")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from torch import nn
+
+    from nas import TrainingConfig, TrainingEvaluator, load_data
+    from nas._backbones import CallableBackbone, load_backbone
+    from nas._coefficients import (
+        CoefficientConfig,
+        RepeatChannels,
+        build_candidates,
+        run_coefficient_search,
+    )
+    from nas._coefficients_report import write_coefficient_report
+
+    for name in ("step", "low", "high", "base", "tolerance", "lr"):
+        value = getattr(args, name)
+        if value != value or value in (float("inf"), float("-inf")):  # NaN or inf
+            raise CliError(f"--{name} must be a finite number, got {value}")
+    out = check_writable_dir(args.out, "--out")
+    config = CoefficientConfig(
+        step=args.step,
+        low=args.low,
+        high=args.high,
+        base=args.base,
+        tolerance=args.tolerance,
+        filter_actual=args.filter_actual,
+        resolution=args.resolution,
+        seed=args.seed,
+    )
+    try:
+        training = TrainingConfig(
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            optimizer=args.optimizer,
+            threads=args.threads,
+        )
+    except ValueError as error:
+        raise CliError(str(error)) from None
+    data_cache: dict[int, Any] = {}
+
+    def data_at(resolution: int) -> Any:
+        if resolution not in data_cache:
+            data_cache[resolution] = load_data(
+                args.data,
+                resolution=resolution,
+                root=args.data_root,
+                max_samples=args.max_samples,
+                seed=args.seed,
+            )
+        return data_cache[resolution]
+
+    base_data = data_at(args.resolution)  # fails early on bad data options
+    backbone = load_backbone(args.backbone, spec_loader=load_spec)
+    # A user's module takes RGB; grayscale data (digits) is repeated to three channels.
+    rgb_only = isinstance(backbone, CallableBackbone)
+    in_channels = 3 if rgb_only else base_data.in_channels
+    shape = {"num_classes": base_data.num_classes, "in_channels": in_channels}
+
+    def actual_ratio(candidate: Any) -> float:
+        c = candidate.coefficients
+        flops = backbone.flops(
+            width_mult=c.beta, depth_mult=c.alpha, resolution=candidate.resolution, **shape
+        )
+        return flops / base_flops
+
+    base_flops = backbone.flops(width_mult=1.0, depth_mult=1.0, resolution=args.resolution, **shape)
+    candidates = build_candidates(config, actual_ratio)
+
+    def evaluate(build: Any, *, resolution: int, name: str, seed: int) -> Any:
+        evaluator = TrainingEvaluator(data=data_at(resolution), config=training)
+        if rgb_only and base_data.in_channels == 1:
+            return evaluator.evaluate_model(
+                lambda: nn.Sequential(RepeatChannels(3), build()), name=name, seed=seed
+            )
+        return evaluator.evaluate_model(build, name=name, seed=seed)
+
+    settings = {
+        "data": args.data,
+        "data_root": args.data_root,
+        "max_samples": args.max_samples,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "optimizer": args.optimizer,
+    }
+    progress = _bar(len(candidates), enabled=not (args.no_progress or args.json))
+
+    def on_trial(study: Any, trial: Any) -> None:
+        if not trial.user_attrs.get("interrupted"):
+            progress.update(1)
+        write_coefficient_report(
+            study,
+            out,
+            backbone=backbone.name,
+            base_resolution=args.resolution,
+            settings=settings,
+            plot=False,
+        )
+
+    try:
+        study = run_coefficient_search(
+            backbone=backbone,
+            candidates=candidates,
+            evaluate=evaluate,
+            config=config,
+            run_dir=out,
+            storage=args.storage,
+            identity_extra=settings,
+            on_trial=on_trial,
+            on_start=lambda done: progress.update(min(done, len(candidates))),
+            **shape,
+        )
+    finally:
+        progress.close()
+    summary = write_coefficient_report(
+        study, out, backbone=backbone.name, base_resolution=args.resolution, settings=settings
+    )
+    if args.json:
+        print_json(summary)
+    else:
+        print(_render(summary, out))
+    return 0
+
+
+def _bar(total: int, *, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc="coefficients",
+        unit="cand",
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+    )
+
+
+def _render(summary: dict[str, Any], out: Path) -> str:
+    rows = []
+    for kind in ("base", "depth", "width", "resolution"):
+        if kind in summary["references"]:
+            ref = summary["references"][kind]
+            rows.append({"what": kind if kind == "base" else f"{kind} only", **ref})
+    chosen = summary["chosen"]
+    if chosen:
+        rows.append({"what": "compound (chosen)", **chosen})
+    columns = [
+        ("what", ""),
+        ("alpha", "alpha"),
+        ("beta", "beta"),
+        ("gamma", "gamma"),
+        ("actual_ratio", "FLOPs/base"),
+        ("flops", "FLOPs"),
+        ("accuracy", "accuracy"),
+    ]
+    lines = [
+        f"\n{summary['backbone']}: {summary['candidates']} grid candidates "
+        f"({', '.join(f'{n} {s}' for s, n in summary['trials'].items())}).",
+        format_table(rows, columns),
+    ]
+    if chosen:
+        lines.append(
+            f"Chosen: alpha={chosen['alpha']:g}, beta={chosen['beta']:g}, "
+            f"gamma={chosen['gamma']:g} -> {out / 'coefficients.json'}"
+        )
+    else:
+        lines.append("No grid candidate was evaluated successfully; see coefficients.csv.")
+    lines.append(f"Outputs: {out}/coefficients.csv, heatmap.png, summary.json")
+    return "\n".join(lines)
