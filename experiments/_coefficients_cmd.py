@@ -15,6 +15,7 @@ from experiments._common import (
     positive_int,
     print_json,
 )
+from experiments._training_args import add_run_arguments, add_training_arguments, training_config
 
 
 def add_parser(subparsers: Any) -> None:
@@ -29,16 +30,7 @@ def add_parser(subparsers: Any) -> None:
         help="a preset, a spec JSON file (e.g. a search's baseline.json), resnet18/34/50/101, "
         "mobilenetv2, or package.module:function taking (width_mult, depth_mult, num_classes)",
     )
-    parser.add_argument("--data", default="digits", help="digits (built in), cifar10, imagefolder")
-    parser.add_argument(
-        "--data-root", metavar="PATH", help="data directory for cifar10/imagefolder"
-    )
-    parser.add_argument("--max-samples", type=positive_int, help="use a subset of the data")
     parser.add_argument("--resolution", type=positive_int, default=32, help="phi = 0 input size")
-    parser.add_argument("--epochs", type=positive_int, default=3)
-    parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     parser.add_argument("--step", type=float, default=0.05, help="grid spacing (0.05)")
     parser.add_argument("--low", type=float, default=1.0, help="smallest coefficient (1.0)")
     parser.add_argument("--high", type=float, default=2.0, help="largest coefficient (2.0)")
@@ -49,21 +41,15 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="apply --tolerance to the FLOP ratio after rounding instead of the nominal product",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (1)")
-    parser.add_argument(
-        "--storage", metavar="URL", help="Optuna storage (default: SQLite in --out)"
-    )
-    parser.add_argument("--out", default="runs/coefficients", help="run directory")
-    parser.add_argument("--json", action="store_true", help="print summary.json and nothing else")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_training_arguments(parser)
+    add_run_arguments(parser, default_out="runs/coefficients")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from torch import nn
 
-    from nas import TrainingConfig, TrainingEvaluator, load_data
+    from nas import TrainingEvaluator, load_data
     from nas._backbones import CallableBackbone, load_backbone
     from nas._coefficients import (
         CoefficientConfig,
@@ -88,16 +74,7 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         seed=args.seed,
     )
-    try:
-        training = TrainingConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            optimizer=args.optimizer,
-            threads=args.threads,
-        )
-    except ValueError as error:
-        raise CliError(str(error)) from None
+    training = training_config(args)
     data_cache: dict[int, Any] = {}
 
     def data_at(resolution: int) -> Any:

@@ -15,6 +15,7 @@ from experiments._common import (
     positive_int,
     print_json,
 )
+from experiments._training_args import add_run_arguments, add_training_arguments, training_config
 
 _SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9}
 _TARGETS = {"target_flops": "flops", "target_params": "params", "target_latency_ms": "latency"}
@@ -59,16 +60,7 @@ def add_parser(subparsers: Any) -> None:
         choices=("flops", "params", "latency"),
         help="what COST measures (default: the target's kind)",
     )
-    parser.add_argument("--data", default="digits", help="digits (built in), cifar10, imagefolder")
-    parser.add_argument(
-        "--data-root", metavar="PATH", help="data directory for cifar10/imagefolder"
-    )
-    parser.add_argument("--max-samples", type=positive_int, help="use a subset of the data")
     parser.add_argument("--trials", type=positive_int, default=30, help="total trials (default 30)")
-    parser.add_argument("--epochs", type=positive_int, default=3, help="training epochs per trial")
-    parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--lr", type=float, default=0.05, help="peak learning rate (cosine decay)")
-    parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     parser.add_argument("--strategy", choices=("tpe", "nsga2", "random", "rl"), default="tpe")
     parser.add_argument("--objective", choices=("reward", "pareto"), default="reward")
     parser.add_argument(
@@ -98,19 +90,8 @@ def add_parser(subparsers: Any) -> None:
         help="scale the skeleton's stage depths first (default 1.0)",
     )
     parser.add_argument("--space", metavar="FILE", help="JSON file with the choice sets")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--threads",
-        type=positive_int,
-        default=1,
-        help="torch threads per trial (default 1: a second thread is slower on a busy machine)",
-    )
-    parser.add_argument(
-        "--storage", metavar="URL", help="Optuna storage (default: SQLite in --out)"
-    )
-    parser.add_argument("--out", default="runs/search", help="run directory (default runs/search)")
-    parser.add_argument("--json", action="store_true", help="print summary.json and nothing else")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_training_arguments(parser)
+    add_run_arguments(parser, default_out="runs/search")
     parser.set_defaults(run=run)
 
 
@@ -132,7 +113,6 @@ def run(args: argparse.Namespace) -> int:
     # Everything that can be wrong is checked before the run directory is touched.
     from nas import (
         SearchConfig,
-        TrainingConfig,
         build_report,
         load_data,
         run_search,
@@ -192,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             f"space ({format_cost(low, cost)}; largest {format_cost(high, cost)}); "
             "raise the target or widen the space with --space"
         )
-    evaluator = _make_evaluator(args, data, TrainingConfig)
+    evaluator = _make_evaluator(args, data)
     identity = {
         "data": args.data,
         "data_root": args.data_root,
@@ -234,28 +214,25 @@ def run(args: argparse.Namespace) -> int:
 
         print_json(json.loads((Path(out) / "summary.json").read_text()))
     else:
-        print(_render(report, config, out))
+        print(
+            _render(
+                report,
+                config,
+                out,
+                score="accuracy" if args.evaluator == "train" else "synflow log10",
+            )
+        )
     return 0
 
 
-def _make_evaluator(args: argparse.Namespace, data: Any, training_config: Any) -> Any:
+def _make_evaluator(args: argparse.Namespace, data: Any) -> Any:
     if args.evaluator == "zero-cost":
         from nas import SynflowEvaluator
 
         return SynflowEvaluator()
     from nas import TrainingEvaluator
 
-    try:
-        config = training_config(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            optimizer=args.optimizer,
-            threads=args.threads,
-        )
-    except ValueError as error:
-        raise CliError(str(error)) from None
-    return TrainingEvaluator(data=data, config=config)
+    return TrainingEvaluator(data=data, config=training_config(args))
 
 
 class _Progress:
@@ -295,7 +272,7 @@ class _Progress:
         self.bar.close()
 
 
-def _render(report: Any, config: Any, out: Path) -> str:
+def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> str:
     from nas._search import format_cost
 
     trials = report.trials
@@ -318,7 +295,7 @@ def _render(report: Any, config: Any, out: Path) -> str:
     if rows:
         columns = [
             ("trial", "trial"),
-            ("accuracy", "accuracy"),
+            ("accuracy", score),
             ("cost", config.cost),
             ("flops", "FLOPs"),
             ("params", "params"),
@@ -328,7 +305,7 @@ def _render(report: Any, config: Any, out: Path) -> str:
     baseline = report.summary["baseline"]
     if baseline:
         lines.append(
-            f"Baseline: trial {baseline['number']}, accuracy {baseline['accuracy']:.4f}, "
+            f"Baseline: trial {baseline['number']}, {score} {baseline['accuracy']:.4f}, "
             f"{format_cost(baseline['cost'], config.cost)} {config.cost} "
             f"-> {out / 'baseline.json'}"
         )

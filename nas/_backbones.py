@@ -12,7 +12,6 @@ import importlib
 import inspect
 import logging
 import math
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
@@ -20,7 +19,7 @@ import torch
 from torch import nn
 
 from nas._builder import build_model
-from nas._measure import torch_param_count
+from nas._measure import fvcore_count, torch_param_count
 from scaling import scale_network
 from search_spaces import InputError, NetworkSpec, count_flops, count_params
 from search_spaces._rounding import round_filters, round_repeats
@@ -190,28 +189,9 @@ def _fvcore_multiply_adds(
     model: nn.Module, resolution: int, in_channels: int
 ) -> tuple[int, dict[str, int]]:
     """(multiply-adds, {unsupported op: occurrences}) of one zero image through ``model``."""
-    # Not nas._measure.fvcore_count: that one does not report the ops fvcore skipped.
-    with warnings.catch_warnings():
-        # fvcore's last release predates torch 2.14 and warns on import.
-        warnings.simplefilter("ignore", FutureWarning)
-        from fvcore.nn import FlopCountAnalysis
-
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            image = torch.zeros(1, in_channels, resolution, resolution)
-            analysis = FlopCountAnalysis(model, image)
-            analysis.unsupported_ops_warnings(False)
-            analysis.uncalled_modules_warnings(False)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # TorchScript tracer chatter
-                by_operator = analysis.by_operator()
-                unsupported = dict(analysis.unsupported_ops())
-    finally:
-        model.train(was_training)
-    macs = sum(int(by_operator.get(name, 0)) for name in _MULTIPLY_ADD_OPERATORS)
-    return macs, unsupported
+    counted = fvcore_count(model, resolution, in_channels)
+    macs = sum(int(counted.by_operator.get(name, 0)) for name in _MULTIPLY_ADD_OPERATORS)
+    return macs, counted.unsupported
 
 
 # --- ResNet ---------------------------------------------------------------------------------

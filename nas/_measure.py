@@ -23,6 +23,7 @@ class FvcoreCount:
     conv_linear: int  # the paper's convention: conv + linear multiply-adds
     total: int  # fvcore's .total(): also batch norm, pooling and whatever else it counts
     by_operator: dict[str, int]
+    unsupported: dict[str, int]  # ops fvcore skipped (activations, adds, ...): name -> count
 
 
 def fvcore_count(model: nn.Module, resolution: int, in_channels: int = 3) -> FvcoreCount:
@@ -44,10 +45,13 @@ def fvcore_count(model: nn.Module, resolution: int, in_channels: int = 3) -> Fvc
                 warnings.simplefilter("ignore")  # TorchScript tracer chatter
                 by_operator = dict(analysis.by_operator())
                 total = int(analysis.total())
+                unsupported = dict(analysis.unsupported_ops())
     finally:
         model.train(was_training)
     conv_linear = int(by_operator.get("conv", 0) + by_operator.get("linear", 0))
-    return FvcoreCount(conv_linear=conv_linear, total=total, by_operator=by_operator)
+    return FvcoreCount(
+        conv_linear=conv_linear, total=total, by_operator=by_operator, unsupported=unsupported
+    )
 
 
 def measure_spec(spec: NetworkSpec, resolution: int | None = None) -> tuple[int, FvcoreCount]:

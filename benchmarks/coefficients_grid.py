@@ -1,0 +1,119 @@
+"""Coefficient grid search: grid size under the defaults, time per grid point on digits.
+
+The default grid (step 0.05 in [1, 2], |alpha*beta^2*gamma^2 - 2| <= 0.1) plus the
+base and three single-dimension references is timed on an evenly spaced sample
+of ``--sample`` candidates with the `cnas coefficients` defaults (3 epochs,
+32 px, all of digits) on the search proxy backbone (small-input skeleton at
+width 0.5, depth 0.5); the whole-grid time is that sample's mean times the
+number of candidates, an estimate, and says so. Prints one JSON line.
+
+    .venv/bin/python benchmarks/coefficients_grid.py [--sample 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import torch
+
+from nas import SpecBackbone, TrainingConfig, TrainingEvaluator, load_data
+from nas._coefficients import CoefficientConfig, build_candidates
+from scaling import scale_network
+from search_spaces import skeleton
+
+
+def machine() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"{model}, {os.cpu_count()} cores"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sample", type=int, default=6, help="grid points to time")
+    parser.add_argument("--resolution", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=3)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    reference = skeleton("small-input", in_channels=1, num_classes=10, resolution=args.resolution)
+    spec = scale_network(
+        reference, width_mult=0.5, depth_mult=0.5, resolution=args.resolution, resolution_divisor=1
+    )
+    backbone = SpecBackbone(spec)
+    config = CoefficientConfig(resolution=args.resolution)
+    shape = {"num_classes": 10, "in_channels": 1}
+    base_flops = backbone.flops(width_mult=1, depth_mult=1, resolution=args.resolution, **shape)
+
+    def ratio(candidate):
+        c = candidate.coefficients
+        flops = backbone.flops(
+            width_mult=c.beta, depth_mult=c.alpha, resolution=candidate.resolution, **shape
+        )
+        return flops / base_flops
+
+    grid_started = time.perf_counter()
+    candidates = build_candidates(config, ratio)
+    grid_seconds = time.perf_counter() - grid_started
+    compound = [c for c in candidates if c.kind == "compound"]
+    picks = compound[:: max(1, len(compound) // args.sample)][: args.sample]
+    training = TrainingConfig(epochs=args.epochs, threads=1)
+    seconds = []
+    for index, candidate in enumerate(picks):
+        data = load_data("digits", resolution=candidate.resolution, seed=0)
+        evaluator = TrainingEvaluator(data=data, config=training)
+        c = candidate.coefficients
+        tick = time.perf_counter()
+        evaluation = evaluator.evaluate_model(
+            lambda c=c: backbone.build(width_mult=c.beta, depth_mult=c.alpha, **shape),
+            name=candidate.label,
+            seed=index,
+        )
+        seconds.append(time.perf_counter() - tick)
+        print(
+            f"{candidate.label} at {candidate.resolution} px: {seconds[-1]:.1f} s, "
+            f"accuracy {evaluation.accuracy:.3f}",
+            flush=True,
+        )
+    per_point = statistics.mean(seconds)
+    print(
+        json.dumps(
+            {
+                "benchmark": "coefficients_grid",
+                "command": "python benchmarks/coefficients_grid.py "
+                f"--sample {args.sample} --resolution {args.resolution} --epochs {args.epochs}",
+                "machine": machine(),
+                "torch": torch.__version__,
+                "torch_threads": 1,
+                "date": time.strftime("%Y-%m-%d"),
+                "grid": {
+                    "step": config.step,
+                    "range": [config.low, config.high],
+                    "base": config.base,
+                    "tolerance": config.tolerance,
+                    "compound_candidates": len(compound),
+                    "with_references": len(candidates),
+                    "build_seconds": round(grid_seconds, 3),
+                },
+                "per_point_seconds": {
+                    "mean": round(per_point, 2),
+                    "min": round(min(seconds), 2),
+                    "max": round(max(seconds), 2),
+                    "sampled": len(seconds),
+                },
+                "whole_grid_seconds_estimate": round(per_point * len(candidates)),
+                "wall_seconds": round(time.perf_counter() - started, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
