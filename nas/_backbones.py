@@ -408,6 +408,11 @@ class SpecBackbone(Backbone):
             num_classes=num_classes,
             in_channels=in_channels,
         )
+        if resolution < spec.total_stride:
+            raise BackboneError(
+                f"resolution {resolution} is smaller than {spec.name}'s total stride "
+                f"{spec.total_stride}; use a resolution >= {spec.total_stride}"
+            )
         # At the resolution as given: the caller decides how it is rounded.
         return count_flops(spec, resolution)
 
