@@ -15,7 +15,12 @@ from experiments._common import (
     positive_int,
     print_json,
 )
-from experiments._training_args import add_run_arguments, add_training_arguments, training_config
+from experiments._training_args import (
+    add_run_arguments,
+    add_training_arguments,
+    apply_threads,
+    training_config,
+)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -64,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         if value != value or value in (float("inf"), float("-inf")):  # NaN or inf
             raise CliError(f"--{name} must be a finite number, got {value}")
     out = check_writable_dir(args.out, "--out")
+    apply_threads(args)
     config = CoefficientConfig(
         step=args.step,
         low=args.low,

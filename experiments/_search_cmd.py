@@ -15,7 +15,12 @@ from experiments._common import (
     positive_int,
     print_json,
 )
-from experiments._training_args import add_run_arguments, add_training_arguments, training_config
+from experiments._training_args import (
+    add_run_arguments,
+    add_training_arguments,
+    apply_threads,
+    training_config,
+)
 
 _SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9}
 _TARGETS = {"target_flops": "flops", "target_params": "params", "target_latency_ms": "latency"}
@@ -124,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     from search_spaces import MBConvSpace, skeleton
 
     target, cost = _target(args)
+    apply_threads(args)
     config = SearchConfig(
         target=target,
         cost=cost,

@@ -7,7 +7,7 @@ from typing import Any
 
 from experiments._common import CliError, positive_int
 
-__all__ = ["add_run_arguments", "add_training_arguments", "training_config"]
+__all__ = ["add_run_arguments", "add_training_arguments", "apply_threads", "training_config"]
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,3 +54,10 @@ def training_config(args: argparse.Namespace) -> Any:
         )
     except ValueError as error:
         raise CliError(str(error)) from None
+
+
+def apply_threads(args: argparse.Namespace) -> None:
+    """Every evaluator (zero-cost and latency included) runs on ``--threads`` torch threads."""
+    import torch
+
+    torch.set_num_threads(args.threads)

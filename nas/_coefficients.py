@@ -232,7 +232,7 @@ def run_coefficient_search(
             direction="maximize",
             load_if_exists=True,
         )
-        recover_interrupted(study, storage_obj)
+        recover_interrupted(study, storage_obj, n_params=1)
         objective = _Objective(
             backbone=backbone,
             candidates=candidates,

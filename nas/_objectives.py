@@ -45,8 +45,10 @@ def reward_form(name: str) -> RewardForm:
 
 def mnas_reward(accuracy: float, cost: float, target: float, form: RewardForm) -> float:
     """ACC(m) * (COST(m) / T)^w, with w = a if COST <= T else b."""
-    if cost <= 0 or target <= 0:
-        raise ValueError(f"cost and target must be positive, got cost={cost}, target={target}")
+    if not (math.isfinite(cost) and math.isfinite(target)) or cost <= 0 or target <= 0:
+        raise ValueError(
+            f"cost and target must be positive finite numbers, got cost={cost}, target={target}"
+        )
     exponent = form.a if cost <= target else form.b
     return accuracy * (cost / target) ** exponent
 
@@ -62,9 +64,10 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     best_accuracy = -math.inf
     for index in order:
         accuracy, _ = points[index]
-        if accuracy > best_accuracy:
+        # An exact copy of the last front point is not dominated by it either.
+        if accuracy > best_accuracy or (front and points[index] == points[front[-1]]):
             front.append(index)
-            best_accuracy = accuracy
+            best_accuracy = max(best_accuracy, accuracy)
     return front
 
 

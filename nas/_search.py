@@ -212,7 +212,7 @@ def run_search(
             directions=["maximize", "minimize"] if multi else ["maximize"],
             load_if_exists=True,
         )
-        recovered = recover_interrupted(probe, rdb)
+        recovered = recover_interrupted(probe, rdb, n_params=len(space.parameters()))
         if recovered:
             logger.warning(
                 "marked %d interrupted trial(s) failed; their points run again", recovered

@@ -13,6 +13,7 @@ import json
 import os
 import socket
 from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,16 @@ def mark_started(trial: optuna.Trial) -> None:
     trial.set_user_attr("pid", os.getpid())
 
 
+# A trial is created a moment before its process records itself; one that has recorded
+# nothing this long after it started belongs to a process that died in between.
+_UNCLAIMED_SECONDS = 120.0
+
+
 def process_alive(trial: FrozenTrial) -> bool:
-    """Whether the process that started ``trial`` still runs (unknown hosts count as alive)."""
+    """Whether the process that started ``trial`` still runs (other hosts count as alive)."""
+    if "host" not in trial.user_attrs:
+        started = trial.datetime_start
+        return started is None or (datetime.now() - started).total_seconds() < _UNCLAIMED_SECONDS
     if trial.user_attrs.get("host") != socket.gethostname():
         return True
     try:
@@ -76,6 +85,8 @@ def check_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:
         recorded = json.loads(path.read_text(encoding="utf-8")).get("identity", {})
     except (OSError, json.JSONDecodeError, AttributeError):
         raise RunDirError(f"{path} is unreadable; use a new --out directory") from None
+    # Compare as JSON reads it back: a tuple given now equals the list recorded then.
+    identity = json.loads(json.dumps(dict(identity)))
     differs = sorted(
         key for key in set(recorded) | set(identity) if recorded.get(key) != identity.get(key)
     )
@@ -100,8 +111,14 @@ def open_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:
         os.replace(tmp, path)
 
 
-def recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorage) -> int:
-    """Fail the trials whose process died, and queue every interrupted point once more."""
+def recover_interrupted(
+    study: optuna.Study, storage: optuna.storages.BaseStorage, *, n_params: int
+) -> int:
+    """Fail the trials whose process died, and queue every interrupted point once more.
+
+    Only points with all ``n_params`` parameters are queued again: a trial killed while
+    still choosing them had not started its evaluation, so nothing of it is lost.
+    """
     recovered = 0
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if process_alive(trial):
@@ -115,7 +132,7 @@ def recover_interrupted(study: optuna.Study, storage: optuna.storages.BaseStorag
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         if not trial.user_attrs.get("interrupted") or trial.number in requeued:
             continue
-        if trial.params and len(trial.params) == len(trial.distributions):
+        if len(trial.params) == n_params:
             study.enqueue_trial(trial.params, skip_if_exists=False)
         requeued.add(trial.number)
         recovered += 1

@@ -1,0 +1,182 @@
+"""`cnas search` end to end: one JSON summary, the run directory, one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import nas
+from experiments._search_cmd import parse_quantity
+from experiments.cli import main
+from search_spaces import NetworkSpec, count_flops
+
+# A small, fast space: small-input skeleton at 16 px, half width and depth.
+SMALL = "--resolution 16 --width-mult 0.5 --depth-mult 0.5 --max-samples 200 --no-progress"
+ZERO_COST = ["--evaluator", "zero-cost", *SMALL.split()]
+FILES = {"trials.csv", "pareto.csv", "pareto.png", "baseline.json", "summary.json"}
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    # cnas search applies --threads to training only; synflow on two busy cores is ~50x slower.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def cnas(*argv: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of `cnas argv` in-process; argparse errors raise SystemExit."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), one_torch_thread():
+        try:
+            code = main(list(argv))
+        except SystemExit as exit_:
+            code = exit_.code
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("search") / "run"
+    argv = [*ZERO_COST, "--target-flops", "3M", "--trials", "4", "--json", "--out", str(out)]
+    code, stdout, stderr = cnas("search", *argv)
+    assert (code, stderr) == (0, "")
+    return out, json.loads(stdout)  # the whole of stdout is one JSON document
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_json_summary_and_run_dir(searched):
+    out, summary = searched
+    assert {p.name for p in out.iterdir()} >= FILES
+    assert summary == json.loads((out / "summary.json").read_text())
+    assert (summary["target"], summary["target_text"], summary["cost"]) == (3e6, "3M", "flops")
+    assert (summary["strategy"], summary["objective"]) == ("tpe", "reward")
+    assert summary["trials"] == {"complete": 4} and summary["trials_requested"] == 4
+    rows = read_csv(out / "trials.csv")
+    best = max(rows, key=lambda r: float(r["reward"]))
+    assert summary["baseline"]["number"] == int(best["number"])
+    assert summary["baseline"]["flops"] == int(best["flops"])
+    baseline = NetworkSpec.load(out / "baseline.json")
+    assert count_flops(baseline) == int(best["flops"])
+    assert (baseline.resolution, baseline.in_channels, baseline.num_classes) == (16, 1, 10)
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_count_and_family_accept_the_baseline(searched):
+    out, summary = searched
+    code, stdout, stderr = cnas("count", str(out / "baseline.json"), "--json")
+    assert (code, stderr) == (0, "")
+    counted = json.loads(stdout)
+    assert (counted["name"], counted["flops"]) == ("baseline", summary["baseline"]["flops"])
+    assert counted["params"] == summary["baseline"]["params"]
+    args = ("--coefficients", "1.2,1.1,1.15", "--phis", "0-2", "--json")
+    code, stdout, stderr = cnas("family", str(out / "baseline.json"), *args)
+    assert (code, stderr) == (0, "")
+    rows = json.loads(stdout)
+    assert [r["name"] for r in rows] == ["baseline-phi0", "baseline-phi1", "baseline-phi2"]
+    assert rows[0]["flops"] == summary["baseline"]["flops"]
+    assert rows[0]["flops"] < rows[1]["flops"] < rows[2]["flops"]
+
+
+def test_a_different_target_on_the_same_out_is_refused(searched):
+    out, _ = searched
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    code, stdout, stderr = cnas(
+        "search", *ZERO_COST, "--target-flops", "4M", "--trials", "4", "--out", str(out)
+    )
+    assert (code, stdout) == (2, "") and len(stderr.splitlines()) == 1
+    assert "holds a different search (target 3000000.0 -> 4000000.0)" in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("3M", 3e6), ("500k", 5e5), ("1.5G", 1.5e9), ("2e3", 2e3), (" 7 ", 7.0), (".5K", 500.0)],
+)
+def test_targets_accept_k_m_g_suffixes(text, value):
+    assert parse_quantity(text) == value
+
+
+@pytest.mark.parametrize("text", ["abc", "0", "-1M", "1T", "M", "1.2.3", ""])
+def test_bad_quantities_are_refused(text):
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_quantity(text)
+
+
+B0 = ["--evaluator", "zero-cost", "--skeleton", "efficientnet-b0", "--resolution", "16"]
+T3M = ["--target-flops", "3M"]
+BAD = {
+    "target-too-small": (
+        ["--target-flops", "100K", *ZERO_COST],
+        "target 100K is below the smallest network in the space (596K; largest 24.8M)",
+    ),
+    "unknown-data": ([*T3M, "--data", "mnist", *ZERO_COST], "unknown dataset 'mnist'"),
+    "unknown-strategy": ([*T3M, "--strategy", "grid", *ZERO_COST], "invalid choice: 'grid'"),
+    "no-data-root": ([*T3M, "--data", "cifar10", *ZERO_COST], "needs a data directory"),
+    "missing-data-root": (
+        [*T3M, "--data", "cifar10", "--data-root", "missing", *ZERO_COST],
+        "data root missing does not exist",
+    ),
+    "resolution-too-small": ([*T3M, *B0], "smaller than the network's total stride 32"),
+    "zero-trials": ([*T3M, "--trials", "0", *ZERO_COST], "expected a whole number >= 1"),
+    "cost-mismatch": ([*T3M, "--cost", "params", *ZERO_COST], "but --cost is params"),
+    "rl-pareto": (
+        [*T3M, "--strategy", "rl", "--objective", "pareto", *ZERO_COST],
+        "strategy rl learns from one reward",
+    ),
+    "target-not-a-number": (
+        ["--target-flops", "abc", *ZERO_COST],
+        "expected a number with optional K/M/G, got 'abc'",
+    ),
+    "no-target": (ZERO_COST, "one of the arguments --target-flops"),
+}
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD.values(), ids=BAD.keys())
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)  # "missing" is relative to here
+    out = tmp_path / "out"
+    code, stdout, stderr = cnas("search", *argv, "--out", str(out))
+    assert (code, stdout) == (2, "")
+    assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("cnas search: error: ")
+    assert message in stderr and "Traceback" not in stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_real_training_finds_a_better_than_chance_baseline_and_resumes(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    argv = ["search", "--data", "digits", "--epochs", "2", "--trials", "3"]
+    argv += [*SMALL.split(), "--target-flops", "3M", "--json", "--out", str(out)]
+    code, stdout, stderr = cnas(*argv)
+    assert (code, stderr) == (0, "")
+    summary = json.loads(stdout)
+    assert summary["trials"] == {"complete": 3}
+    # 10 classes, 40 validation images: chance is 0.1; measured 0.425 (trial 1).
+    assert 0.3 < summary["baseline"]["accuracy"] <= 1.0
+    rows = read_csv(out / "trials.csv")
+    assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in rows)
+    assert [float(r["metric_epochs"]) for r in rows] == [2.0] * 3
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the continued run trained again")
+
+    monkeypatch.setattr(nas.TrainingEvaluator, "evaluate", no_training)
+    code, again, stderr = cnas(*argv)
+    assert (code, stderr) == (0, "")
+    assert json.loads(again)["baseline"] == summary["baseline"]
+    assert read_csv(out / "trials.csv") == rows

@@ -1,0 +1,131 @@
+"""make_sampler, and one shared suite that every search strategy must pass."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from nas import (
+    STRATEGIES,
+    Evaluation,
+    Evaluator,
+    ReinforceSampler,
+    SearchConfig,
+    build_report,
+    make_sampler,
+    run_search,
+    write_report,
+)
+from scaling import scale_network
+from search_spaces import MBConvSpace, StageChoices, count_flops, skeleton
+
+SKELETON = scale_network(
+    skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
+    width_mult=0.5,
+    depth_mult=0.5,
+    resolution=16,
+    resolution_divisor=1,
+)
+SPACE = MBConvSpace.uniform(
+    SKELETON, StageChoices(kernels=(3, 5, 7), expand_ratios=(1, 6), se_ratios=(0.0, 0.25))
+)
+TARGET = 2e6
+FILES = {
+    "baseline.json",
+    "config.json",
+    "pareto.csv",
+    "pareto.png",
+    "study.db",
+    "summary.json",
+    "trials.csv",
+}
+
+
+class FakeEvaluator(Evaluator):
+    """Accuracy from FLOPs alone: deterministic, instant, not monotone in cost."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def evaluate(self, spec, *, seed, progress=None):
+        self.calls += 1
+        return Evaluation(accuracy=0.5 + 0.004 * (count_flops(spec) // 1000 % 101))
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("tpe", optuna.samplers.TPESampler),
+        ("nsga2", optuna.samplers.NSGAIISampler),
+        ("random", optuna.samplers.RandomSampler),
+        ("rl", ReinforceSampler),
+    ],
+)
+def test_make_sampler_types(name, kind):
+    assert type(make_sampler(name, seed=1, multi_objective=False, n_trials=12)) is kind
+    if name != "rl":
+        assert type(make_sampler(name, seed=1, multi_objective=True, n_trials=12)) is kind
+    assert STRATEGIES == ("tpe", "nsga2", "random", "rl")
+
+
+def test_rl_refuses_multi_objective():
+    with pytest.raises(ValueError, match="use --objective reward"):
+        make_sampler("rl", seed=0, multi_objective=True, n_trials=10)
+
+
+@pytest.mark.parametrize("name", ["cmaes", "", "TPE"])
+def test_unknown_strategy(name):
+    with pytest.raises(ValueError, match=r"unknown strategy.*tpe, nsga2, random, rl"):
+        make_sampler(name, seed=0, multi_objective=False, n_trials=10)
+
+
+def search(run_dir: Path, strategy: str, trials: int = 8, **config: object) -> optuna.Study:
+    return run_search(
+        space=SPACE,
+        evaluator=FakeEvaluator(),
+        config=SearchConfig(target=TARGET, strategy=strategy, trials=trials, **config),
+        run_dir=run_dir,
+    )
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_runs_a_search_and_reports(tmp_path, strategy):
+    config = SearchConfig(target=TARGET, strategy=strategy, trials=8)
+    evaluator = FakeEvaluator()
+    study = run_search(space=SPACE, evaluator=evaluator, config=config, run_dir=tmp_path)
+    trials = study.get_trials()
+    assert [t.number for t in trials] == list(range(8))
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert evaluator.calls == len({t.user_attrs["fingerprint"] for t in trials})
+    for trial in trials:
+        assert set(trial.params) == set(SPACE.parameters())
+        assert trial.value == pytest.approx(trial.user_attrs["reward"])
+    report = build_report(study, config, space_size=SPACE.size)
+    write_report(report, tmp_path, config)
+    assert {p.name for p in tmp_path.iterdir()} == FILES
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (summary["strategy"], summary["trials"]) == (strategy, {"complete": 8})
+    best = max(trials, key=lambda t: (t.value, -t.user_attrs["cost"]))
+    assert summary["baseline"]["number"] == best.number
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_strategy_is_reproducible_from_its_seed(tmp_path, strategy):
+    first = search(tmp_path / "a", strategy, trials=4, seed=3)
+    again = search(tmp_path / "b", strategy, trials=4, seed=3)
+    other = search(tmp_path / "c", strategy, trials=4, seed=4)
+    assert [t.params for t in first.trials] == [t.params for t in again.trials]
+    assert [t.params for t in first.trials] != [t.params for t in other.trials]
+
+
+@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "rl"])
+def test_every_multi_objective_strategy_records_accuracy_and_cost(tmp_path, strategy):
+    study = search(tmp_path, strategy, trials=4, objective="pareto")
+    assert len(study.directions) == 2
+    for trial in study.trials:
+        assert trial.state == TrialState.COMPLETE
+        assert trial.values == [trial.user_attrs["accuracy"], trial.user_attrs["cost"]]
