@@ -132,8 +132,9 @@ def recover_interrupted(
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
         if not trial.user_attrs.get("interrupted") or trial.number in requeued:
             continue
-        if len(trial.params) == n_params:
-            study.enqueue_trial(trial.params, skip_if_exists=False)
+        if len(trial.params) != n_params:
+            continue  # killed while still choosing its point: it never started, nothing to redo
+        study.enqueue_trial(trial.params, skip_if_exists=False)
         requeued.add(trial.number)
         recovered += 1
     if recovered:

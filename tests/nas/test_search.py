@@ -160,6 +160,24 @@ def test_a_trial_whose_process_died_is_failed_and_its_point_run_once_more(tmp_pa
     assert len(study.trials) == 5 and study.user_attrs["requeued_trials"] == [2]
 
 
+def test_a_trial_killed_while_choosing_its_point_is_not_queued_again(tmp_path):
+    search(tmp_path, trials=1)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    study = open_study(tmp_path)
+    trial = study.ask()
+    key, options = next(iter(SPACE.parameters().items()))
+    trial.suggest_categorical(key, options)  # one of 42 choices: it never reached training
+    trial.set_user_attr("host", socket.gethostname())
+    trial.set_user_attr("pid", dead.pid)
+
+    evaluator = Fake()
+    study = search(tmp_path, evaluator, trials=3)
+    assert study.trials[1].state == TrialState.FAIL and study.trials[1].user_attrs["interrupted"]
+    assert "requeued_trials" not in study.user_attrs
+    assert len(evaluator.calls) == 2 and len(study.trials) == 4  # 3 counted + the interrupted
+
+
 def test_a_keyboard_interrupt_leaves_a_trial_the_next_run_repeats(tmp_path):
     def stop_on_second_call(spec):
         if len(evaluator.calls) == 2:
