@@ -17,8 +17,12 @@ __all__ = [
     "USER_ERRORS",
     "CliError",
     "OneLineParser",
+    "check_writable_dir",
+    "check_writable_file",
     "format_table",
+    "gflops",
     "load_spec",
+    "positive_int",
     "print_json",
     "write_text_atomic",
 ]
