@@ -19,6 +19,7 @@ from experiments._training_args import (
     add_run_arguments,
     add_training_arguments,
     apply_threads,
+    prepare_backend,
     training_config,
 )
 
@@ -110,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
     base_flops = backbone.flops(width_mult=1.0, depth_mult=1.0, resolution=args.resolution, **shape)
     candidates = build_candidates(config, actual_ratio)
+    ray = prepare_backend(args)
 
     def evaluate(build: Any, *, resolution: int, name: str, seed: int) -> Any:
         evaluator = TrainingEvaluator(data=data_at(resolution), config=training)
@@ -150,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             config=config,
             run_dir=out,
             storage=args.storage,
+            ray=ray,
             identity_extra=settings,
             on_trial=on_trial,
             on_start=lambda done: progress.update(min(done, len(candidates))),

@@ -19,6 +19,7 @@ from experiments._training_args import (
     add_run_arguments,
     add_training_arguments,
     apply_threads,
+    prepare_backend,
     training_config,
 )
 
@@ -76,6 +77,12 @@ def add_parser(subparsers: Any) -> None:
         "are screened out before training",
     )
     parser.add_argument("--evaluator", choices=("train", "zero-cost"), default="train")
+    parser.add_argument(
+        "--early-stopping",
+        choices=("asha",),
+        help="asha: stop trials whose reward after an epoch is in the bottom half of "
+        "their rung (reward objective only)",
+    )
     parser.add_argument("--resolution", type=positive_int, default=32, help="input size (32)")
     parser.add_argument(
         "--skeleton",
@@ -138,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         trials=args.trials,
         seed=args.seed,
+        early_stopping=args.early_stopping,
     )
     out = check_writable_dir(args.out, "--out")
     data = load_data(
@@ -179,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
             "raise the target or widen the space with --space"
         )
     evaluator = _make_evaluator(args, data)
+    ray = prepare_backend(args)
     identity = {
         "data": args.data,
         "data_root": args.data_root,
@@ -207,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
             config=config,
             run_dir=out,
             storage=args.storage,
+            ray=ray,
             identity_extra=identity,
             on_trial=on_trial,
             on_start=progress.start,
@@ -270,6 +280,7 @@ class _Progress:
         if value is not None and not attrs.get("screened"):
             self.best = value if self.best is None else max(self.best, value)
         state = "screened" if attrs.get("screened") else trial.state.name.lower()
+        state = "stopped" if state == "pruned" else state
         best = "-" if self.best is None else f"{self.best:.4f}"
         self.bar.set_postfix_str(f"last {state}, best {best}")
         self.bar.update(1)

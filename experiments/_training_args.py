@@ -7,7 +7,13 @@ from typing import Any
 
 from experiments._common import CliError, positive_int
 
-__all__ = ["add_run_arguments", "add_training_arguments", "apply_threads", "training_config"]
+__all__ = [
+    "add_run_arguments",
+    "add_training_arguments",
+    "apply_threads",
+    "prepare_backend",
+    "training_config",
+]
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +39,34 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> N
     """Seed, storage, run directory and output options of a study-backed run."""
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--storage", metavar="URL", help="Optuna storage (default: SQLite in --out)"
+        "--storage",
+        metavar="URL",
+        help="Optuna storage shared by several processes or machines: an SQLAlchemy URL "
+        "(postgresql://user@host/db, sqlite:///path.db) or journal:PATH (default: SQLite in --out)",
+    )
+    backend = parser.add_argument_group("where trials run")
+    backend.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one trial at a time in this process; ray: Ray Tune trials (default local)",
+    )
+    backend.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="join a running Ray cluster: auto or HOST:PORT (default: start a local Ray)",
+    )
+    backend.add_argument(
+        "--cpus-per-trial", type=float, default=1.0, help="Ray CPUs per trial (default 1)"
+    )
+    backend.add_argument(
+        "--gpus-per-trial", type=float, default=0.0, help="Ray GPUs per trial (default 0)"
+    )
+    backend.add_argument(
+        "--max-concurrent",
+        type=positive_int,
+        metavar="N",
+        help="trials at once on Ray (default: CPUs / --cpus-per-trial)",
     )
     parser.add_argument("--out", default=default_out, help=f"run directory (default {default_out})")
     parser.add_argument("--json", action="store_true", help="print summary.json and nothing else")
@@ -61,3 +94,34 @@ def apply_threads(args: argparse.Namespace) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+
+
+def prepare_backend(args: argparse.Namespace) -> Any:
+    """Check the storage URL and the backend options, and join Ray; before anything is written.
+
+    Returns the ``RayOptions`` for ``--backend ray``, else None.
+    """
+    from nas._ray_runner import RayOptions, connect_ray
+    from nas._storage import check_storage
+
+    if args.storage is not None:
+        check_storage(args.storage)
+    ray_only = {
+        "--ray-address": args.ray_address is not None,
+        "--cpus-per-trial": args.cpus_per_trial != 1.0,
+        "--gpus-per-trial": args.gpus_per_trial != 0.0,
+        "--max-concurrent": args.max_concurrent is not None,
+    }
+    if args.backend == "local":
+        given = [flag for flag, set_ in ray_only.items() if set_]
+        if given:
+            raise CliError(f"{', '.join(given)} only apply to Ray; add --backend ray")
+        return None
+    options = RayOptions(
+        address=args.ray_address,
+        cpus_per_trial=args.cpus_per_trial,
+        gpus_per_trial=args.gpus_per_trial,
+        max_concurrent=args.max_concurrent,
+    )
+    connect_ray(options)
+    return options

@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -27,7 +26,10 @@ from torch import nn
 
 from nas._backbones import Backbone
 from nas._evaluation import Evaluation, TrialError
-from nas._study import finished_count, mark_started, open_run_dir, quiet_optuna, recover_interrupted
+from nas._ray_runner import RayOptions
+from nas._runner import Outcome, Reporter, StudyTask, run_local
+from nas._storage import open_study
+from nas._study import finished_count
 from scaling import CompoundCoefficients
 from scaling._grid import coefficient_grid, filter_by_actual_ratio, single_dimension_baselines
 from search_spaces import InputError, round_resolution
@@ -130,7 +132,48 @@ def build_candidates(
     return (*extra, *(_candidate("compound", c, config) for c in grid))
 
 
-class _Objective:
+@dataclass(frozen=True)
+class CandidateJob:
+    index: int
+    seed: int
+
+
+class _CandidateExecutor:
+    """Trains one candidate; picklable (backbone, candidates, evaluate), no study."""
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        candidates: Sequence[Candidate],
+        evaluate: CandidateEvaluator,
+        shape: Mapping[str, int],
+    ) -> None:
+        self.backbone = backbone
+        self.candidates = tuple(candidates)
+        self.evaluate = evaluate
+        self.shape = dict(shape)
+
+    def __call__(self, job: CandidateJob, report: Reporter) -> Outcome:
+        candidate = self.candidates[job.index]
+        c = candidate.coefficients
+        evaluation = self.evaluate(
+            lambda: self.backbone.build(width_mult=c.beta, depth_mult=c.alpha, **self.shape),
+            resolution=candidate.resolution,
+            name=f"{self.backbone.name}-{candidate.label}",
+            seed=job.seed,
+        )
+        accuracy = float(evaluation.accuracy)
+        if not math.isfinite(accuracy):
+            raise TrialError(f"the evaluator returned a non-finite accuracy {accuracy}")
+        metrics = {k: float(v) for k, v in dict(getattr(evaluation, "metrics", {})).items()}
+        return Outcome(accuracy=accuracy, score=accuracy, metrics=metrics)
+
+
+class CoefficientTask(StudyTask):
+    """One grid point: scale the backbone, count it, train it, record it."""
+
+    n_params = 1
+
     def __init__(
         self,
         *,
@@ -143,10 +186,15 @@ class _Objective:
     ) -> None:
         self.backbone = backbone
         self.candidates = candidates
-        self.evaluate = evaluate
         self.config = config
         self.shape = {"num_classes": num_classes, "in_channels": in_channels}
         self.base_flops = self.flops(candidates[0])
+        self._execute = _CandidateExecutor(backbone, candidates, evaluate, self.shape)
+        self._started: dict[int, float] = {}
+
+    @property
+    def execute(self) -> _CandidateExecutor:
+        return self._execute
 
     def flops(self, candidate: Candidate) -> int:
         c = candidate.coefficients
@@ -154,9 +202,8 @@ class _Objective:
             width_mult=c.beta, depth_mult=c.alpha, resolution=candidate.resolution, **self.shape
         )
 
-    def __call__(self, trial: optuna.Trial) -> float:
-        started = time.perf_counter()
-        mark_started(trial)
+    def prepare(self, trial: optuna.Trial) -> CandidateJob:
+        self._started[trial.number] = time.perf_counter()
         index = trial.suggest_categorical("candidate", list(range(len(self.candidates))))
         candidate = self.candidates[index]
         c = candidate.coefficients
@@ -171,34 +218,20 @@ class _Objective:
         )
         trial.set_user_attr("nominal_ratio", c.flops_base)
         trial.set_user_attr("actual_ratio", flops / self.base_flops)
-        try:
-            evaluation = self.evaluate(
-                lambda: self._build(candidate),
-                resolution=candidate.resolution,
-                name=f"{self.backbone.name}-{candidate.label}",
-                seed=self.config.seed * 100_003 + index,
-            )
-            accuracy = float(evaluation.accuracy)
-            if not math.isfinite(accuracy):
-                raise TrialError(f"the evaluator returned a non-finite accuracy {accuracy}")
-        except KeyboardInterrupt:
-            trial.set_user_attr("interrupted", True)
-            raise
-        except Exception as error:
-            message = f"{type(error).__name__}: {error}"
-            trial.set_user_attr("error", message[:2000])
-            logger.warning(
-                "candidate %s failed: %s", candidate.label, message.splitlines()[0][:300]
-            )
-            raise
-        finally:
-            trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
-        trial.set_user_attr("accuracy", accuracy)
-        return accuracy
+        return CandidateJob(index=index, seed=self.config.seed * 100_003 + index)
 
-    def _build(self, candidate: Candidate) -> nn.Module:
-        c = candidate.coefficients
-        return self.backbone.build(width_mult=c.beta, depth_mult=c.alpha, **self.shape)
+    def finish(self, trial: optuna.Trial, job: CandidateJob, outcome: Outcome) -> float:
+        started = self._started.pop(trial.number, time.perf_counter())
+        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+        trial.set_user_attr("accuracy", outcome.accuracy)
+        return float(outcome.accuracy if outcome.accuracy is not None else math.nan)
+
+
+class _GridSampler(optuna.samplers.GridSampler):
+    # Optuna's grid sampler stops the study once every point ran; the runners stop at
+    # the budget themselves, and study.stop() cannot be called outside optimize (Ray).
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
 
 
 def run_coefficient_search(
@@ -211,29 +244,26 @@ def run_coefficient_search(
     num_classes: int,
     in_channels: int,
     storage: str | None = None,
+    ray: RayOptions | None = None,
     identity_extra: Mapping[str, Any] | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> optuna.Study:
-    """Evaluate every candidate once (continuing a stored grid), and return the study."""
-    run_dir = Path(run_dir)
-    open_run_dir(
-        run_dir, {**config.identity(), "backbone": backbone.name, **(identity_extra or {})}
-    )
-    storage_obj = optuna.storages.get_storage(
-        storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
-    )
-    grid = {"candidate": list(range(len(candidates)))}
-    with quiet_optuna():
-        study = optuna.create_study(
-            study_name=STUDY_NAME,
-            storage=storage_obj,
-            sampler=optuna.samplers.GridSampler(grid, seed=config.seed),
-            direction="maximize",
-            load_if_exists=True,
+    """Evaluate every candidate once (continuing a stored grid), here or on Ray Tune."""
+    identity = {**config.identity(), "backbone": backbone.name, **(identity_extra or {})}
+    with open_study(
+        run_dir,
+        identity,
+        study_name=STUDY_NAME,
+        storage=storage,
+        directions=["maximize"],
+        n_params=1,
+    ) as (_, opened):
+        grid = {"candidate": list(range(len(candidates)))}
+        study = optuna.load_study(
+            study_name=STUDY_NAME, storage=opened, sampler=_GridSampler(grid, seed=config.seed)
         )
-        recover_interrupted(study, storage_obj, n_params=1)
-        objective = _Objective(
+        task = CoefficientTask(
             backbone=backbone,
             candidates=candidates,
             evaluate=evaluate,
@@ -241,11 +271,14 @@ def run_coefficient_search(
             num_classes=num_classes,
             in_channels=in_channels,
         )
-        finished = finished_count(study)
         if on_start is not None:
-            on_start(finished)
-        remaining = len(candidates) - finished
-        if remaining > 0:
-            callbacks = [on_trial] if on_trial is not None else []
-            study.optimize(objective, n_trials=remaining, catch=(Exception,), callbacks=callbacks)
+            on_start(finished_count(study))
+        if ray is None:
+            run_local(study, task, storage=opened, budget=len(candidates), on_trial=on_trial)
+        else:
+            from nas._ray_runner import run_on_ray
+
+            run_on_ray(
+                study, task, storage=opened, budget=len(candidates), options=ray, on_trial=on_trial
+            )
     return study

@@ -16,6 +16,8 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from nas._study import interrupted_numbers, is_surplus, trial_state
+
 __all__ = ["choose_coefficients", "coefficient_table", "write_coefficient_report"]
 
 _COLUMNS = [
@@ -38,9 +40,12 @@ _COLUMNS = [
 
 def coefficient_table(study: optuna.Study) -> pd.DataFrame:
     rows = []
+    interrupted = interrupted_numbers(study)
     for trial in study.get_trials(deepcopy=False):
+        if is_surplus(trial):
+            continue  # never ran: another process had taken the last slot
         attrs = trial.user_attrs
-        state = "interrupted" if attrs.get("interrupted") else trial.state.name.lower()
+        state = trial_state(trial, interrupted)
         rows.append(
             {
                 "number": trial.number,

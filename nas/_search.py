@@ -5,7 +5,8 @@ A trial decodes a point of the space into a spec, counts its cost analytically
 evaluates it, and stores everything a report needs as trial attributes. The
 study lives in the run directory (SQLite by default), so running the same
 search again continues it: finished trials are kept, trials a killed process
-left running are marked failed and their point is tried again.
+left running are marked failed and their point is tried again. Trials run in
+this process or on Ray Tune (``nas._runner``, ``nas._ray_runner``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -24,11 +24,31 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas._evaluation import Evaluator, TrialError
 from nas._objectives import mnas_reward, reward_form
+from nas._ray_runner import RayOptions
+from nas._runner import (
+    EARLY_STOPPING,
+    Done,
+    Outcome,
+    Reporter,
+    StudyTask,
+    early_stopping_pruner,
+    run_local,
+)
+from nas._storage import open_study
 from nas._strategies import STRATEGIES, make_sampler
-from nas._study import finished_count, mark_started, open_run_dir, quiet_optuna, recover_interrupted
+from nas._study import finished_count
 from search_spaces import InputError, MBConvSpace, NetworkSpec, count_flops, count_params
 
-__all__ = ["COSTS", "SearchConfig", "SearchError", "format_cost", "run_search", "space_cost_range"]
+__all__ = [
+    "COSTS",
+    "SearchConfig",
+    "SearchError",
+    "SearchJob",
+    "SearchTask",
+    "format_cost",
+    "run_search",
+    "space_cost_range",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +70,7 @@ class SearchConfig:
     trials: int = 30  # total trials of the study, counting those of earlier runs
     seed: int = 0
     latency_threads: int = 1  # torch threads when latency is the cost
+    early_stopping: str | None = None  # "asha": stop trials weak after an epoch (reward only)
 
     def __post_init__(self) -> None:
         if self.cost not in COSTS:
@@ -71,6 +92,17 @@ class SearchConfig:
             or self.target <= 0
         ):
             raise SearchError(f"the target must be a positive number, got {self.target!r}")
+        if self.early_stopping is not None:
+            if self.early_stopping not in EARLY_STOPPING:
+                raise SearchError(
+                    f"unknown early stopping {self.early_stopping!r}; "
+                    f"choose {', '.join(EARLY_STOPPING)}"
+                )
+            if self.objective != "reward":
+                raise SearchError(
+                    "early stopping compares one score per epoch; use it with "
+                    "--objective reward, not pareto"
+                )
         if isinstance(self.trials, bool) or not isinstance(self.trials, int) or self.trials < 1:
             raise SearchError(f"trials must be a whole number >= 1, got {self.trials!r}")
 
@@ -108,49 +140,83 @@ def space_cost_range(space: MBConvSpace, config: SearchConfig) -> tuple[float, f
     return low, high
 
 
-class _Objective:
-    """One trial: decode, count, screen, de-duplicate, evaluate, record."""
+@dataclass(frozen=True)
+class SearchJob:
+    """One candidate to train: what crosses to wherever it trains."""
+
+    spec: NetworkSpec
+    seed: int
+    cost: float
+
+
+class _SearchExecutor:
+    """Trains one candidate; picklable, knows nothing of the study."""
+
+    def __init__(self, evaluator: Evaluator, config: SearchConfig) -> None:
+        self.evaluator = evaluator
+        self.target = config.target
+        self.form = reward_form(config.constraint)
+        self.pareto = config.objective == "pareto"
+
+    def score(self, accuracy: float, cost: float) -> float:
+        return accuracy if self.pareto else mnas_reward(accuracy, cost, self.target, self.form)
+
+    def __call__(self, job: SearchJob, report: Reporter) -> Outcome:
+        def progress(epoch: int, accuracy: float) -> None:
+            if math.isfinite(accuracy):
+                report(epoch, self.score(accuracy, job.cost))
+
+        evaluation = self.evaluator.evaluate(job.spec, seed=job.seed, progress=progress)
+        accuracy = float(evaluation.accuracy)
+        if not math.isfinite(accuracy):
+            raise TrialError(f"the evaluator returned a non-finite score {accuracy}")
+        return Outcome(
+            accuracy=accuracy,
+            score=self.score(accuracy, job.cost),
+            metrics={k: float(v) for k, v in evaluation.metrics.items()},
+        )
+
+
+class SearchTask(StudyTask):
+    """One search trial: decode, count, screen, de-duplicate; then train; then record."""
 
     def __init__(
         self, space: MBConvSpace, evaluator: Evaluator, config: SearchConfig, study: optuna.Study
     ) -> None:
         self.space = space
-        self.evaluator = evaluator
         self.config = config
         self.form = reward_form(config.constraint)
         self.pareto = config.objective == "pareto"
+        self.n_params = len(space.parameters())
+        self._execute = _SearchExecutor(evaluator, config)
+        self._started: dict[int, float] = {}
         # fingerprint -> the finished trial that already evaluated that network
         self.evaluated: dict[str, FrozenTrial] = {}
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             self.remember(trial)
+
+    @property
+    def execute(self) -> _SearchExecutor:
+        return self._execute
 
     def remember(self, trial: FrozenTrial) -> None:
         attrs = trial.user_attrs
         if trial.state == TrialState.COMPLETE and not attrs.get("screened"):
             self.evaluated.setdefault(attrs.get("fingerprint", ""), trial)
 
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float]:
-        started = time.perf_counter()
-        mark_started(trial)
+    def _values(self, accuracy: float, cost: float, reward: float) -> Any:
+        return (accuracy, cost) if self.pareto else reward
+
+    def _done(self, trial: optuna.Trial) -> None:
+        started = self._started.pop(trial.number, time.perf_counter())
+        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+
+    def prepare(self, trial: optuna.Trial) -> Done | SearchJob:
+        self._started[trial.number] = time.perf_counter()
         point = {
             key: trial.suggest_categorical(key, options)
             for key, options in self.space.parameters().items()
         }
-        try:
-            return self._run(trial, point, started)
-        except KeyboardInterrupt:
-            # Optuna marks it failed; the flag makes the next run try the point again.
-            trial.set_user_attr("interrupted", True)
-            trial.set_user_attr("error", "interrupted")
-            raise
-        except Exception as error:
-            message = f"{type(error).__name__}: {error}"
-            trial.set_user_attr("error", message[:2000])
-            trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
-            logger.warning("trial %d failed: %s", trial.number, message.splitlines()[0][:300])
-            raise
-
-    def _run(self, trial: optuna.Trial, point: dict[str, Any], started: float) -> Any:
         spec = self.space.decode(point, name=f"trial-{trial.number}")
         cost, measured = cost_of(spec, self.config)
         fingerprint = spec.fingerprint()
@@ -162,24 +228,27 @@ class _Objective:
         if self.config.constraint == "hard" and cost > self.config.target:
             # The hard limit is known before training: record the candidate, spend nothing.
             trial.set_user_attr("screened", True)
-            trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
-            return (0.0, cost) if self.pareto else 0.0
+            self._done(trial)
+            return Done(self._values(0.0, cost, 0.0))
         previous = self.evaluated.get(fingerprint)
         if previous is not None:
             accuracy = previous.user_attrs["accuracy"]
+            reward = mnas_reward(accuracy, cost, self.config.target, self.form)
             trial.set_user_attr("duplicate_of", previous.number)
-        else:
-            seed = self.config.seed * 100_003 + trial.number
-            evaluation = self.evaluator.evaluate(spec, seed=seed)
-            accuracy = float(evaluation.accuracy)
-            if not math.isfinite(accuracy):
-                raise TrialError(f"the evaluator returned a non-finite score {accuracy}")
-            trial.set_user_attr("metrics", {k: float(v) for k, v in evaluation.metrics.items()})
-        reward = mnas_reward(accuracy, cost, self.config.target, self.form)
+            trial.set_user_attr("accuracy", accuracy)
+            trial.set_user_attr("reward", reward)
+            self._done(trial)
+            return Done(self._values(accuracy, cost, reward))
+        return SearchJob(spec=spec, seed=self.config.seed * 100_003 + trial.number, cost=cost)
+
+    def finish(self, trial: optuna.Trial, job: SearchJob, outcome: Outcome) -> Any:
+        accuracy = float(outcome.accuracy if outcome.accuracy is not None else math.nan)
+        reward = mnas_reward(accuracy, job.cost, self.config.target, self.form)
+        trial.set_user_attr("metrics", dict(outcome.metrics))
         trial.set_user_attr("accuracy", accuracy)
         trial.set_user_attr("reward", reward)
-        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
-        return (accuracy, cost) if self.pareto else reward
+        self._done(trial)
+        return self._values(accuracy, job.cost, reward)
 
 
 def run_search(
@@ -189,53 +258,61 @@ def run_search(
     config: SearchConfig,
     run_dir: str | os.PathLike[str],
     storage: str | None = None,
+    ray: RayOptions | None = None,
     identity_extra: Mapping[str, Any] | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> optuna.Study:
     """Run (or continue) a search until the study has ``config.trials`` finished trials.
 
-    ``identity_extra`` adds settings (data, evaluator, space) that a continued run must
-    repeat; ``on_start(finished)`` is told how many trials earlier runs finished and
-    ``on_trial(study, trial)`` is called after every trial (progress, outputs).
+    Trials run in this process, or on Ray Tune when ``ray`` is given (``connect_ray``
+    first). ``identity_extra`` adds settings (data, evaluator, space) that a continued
+    run must repeat; ``on_start(finished)`` is told how many trials earlier runs
+    finished and ``on_trial(study, trial)`` is called after every trial.
     """
-    run_dir = Path(run_dir)
     identity = {**config.identity(), **(identity_extra or {})}
-    open_run_dir(run_dir, identity)
-    url = storage or f"sqlite:///{(run_dir / 'study.db').resolve()}"
-    rdb = optuna.storages.get_storage(url)
     multi = config.objective == "pareto"
-    with quiet_optuna():
-        probe = optuna.create_study(
-            study_name=STUDY_NAME,
-            storage=rdb,
-            directions=["maximize", "minimize"] if multi else ["maximize"],
-            load_if_exists=True,
-        )
-        recovered = recover_interrupted(probe, rdb, n_params=len(space.parameters()))
-        if recovered:
-            logger.warning(
-                "marked %d interrupted trial(s) failed; their points run again", recovered
-            )
+    with open_study(
+        run_dir,
+        identity,
+        study_name=STUDY_NAME,
+        storage=storage,
+        directions=["maximize", "minimize"] if multi else ["maximize"],
+        n_params=len(space.parameters()),
+    ) as (probe, rdb):
         # A continued search must not replay the random stream of the first run.
         seed = config.seed * 1009 + len(probe.trials)
         sampler = make_sampler(
             config.strategy, seed=seed, multi_objective=multi, n_trials=config.trials
         )
-        study = optuna.load_study(study_name=STUDY_NAME, storage=rdb, sampler=sampler)
-        objective = _Objective(space, evaluator, config, study)
-
-        def after_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-            objective.remember(trial)
-            if on_trial is not None:
-                on_trial(study, trial)
-
-        finished = finished_count(study)
+        study = optuna.load_study(
+            study_name=STUDY_NAME,
+            storage=rdb,
+            sampler=sampler,
+            pruner=early_stopping_pruner(config.early_stopping if ray is None else None),
+        )
+        task = SearchTask(space, evaluator, config, study)
         if on_start is not None:
-            on_start(finished)
-        remaining = config.trials - finished
-        if remaining > 0:
-            study.optimize(
-                objective, n_trials=remaining, catch=(Exception,), callbacks=[after_trial]
+            on_start(finished_count(study))
+        if ray is None:
+            run_local(
+                study,
+                task,
+                storage=rdb,
+                budget=config.trials,
+                early_stopping=config.early_stopping,
+                on_trial=on_trial,
+            )
+        else:
+            from nas._ray_runner import run_on_ray
+
+            run_on_ray(
+                study,
+                task,
+                storage=rdb,
+                budget=config.trials,
+                options=ray,
+                early_stopping=config.early_stopping,
+                on_trial=on_trial,
             )
     return study

@@ -19,6 +19,7 @@ import pandas as pd
 
 from nas._objectives import hypervolume, pareto_front
 from nas._search import SearchConfig, format_cost
+from nas._study import interrupted_numbers, is_surplus, trial_state
 from search_spaces import NetworkSpec
 
 __all__ = ["SearchReport", "build_report", "write_report"]
@@ -38,17 +39,16 @@ class SearchReport:
     summary: dict[str, Any]
 
 
-def _trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+def _trial_row(trial: optuna.trial.FrozenTrial, interrupted: set[int]) -> dict[str, Any]:
     attrs = trial.user_attrs
-    state = trial.state.name.lower()
-    if attrs.get("interrupted"):
-        state = "interrupted"
-    elif attrs.get("screened"):
+    state = trial_state(trial, interrupted)
+    if state == "complete" and attrs.get("screened"):
         state = "screened"
     row: dict[str, Any] = {"number": trial.number, "state": state}
     row.update(trial.params)
     for key in ("flops", "params", "latency_ms", "cost", "accuracy", "reward", "duration_s"):
         row[key] = attrs.get(key)
+    row["stopped_at_epoch"] = attrs.get("stopped_at_epoch")
     row["duplicate_of"] = attrs.get("duplicate_of")
     row["error"] = attrs.get("error")
     for key, value in (attrs.get("metrics") or {}).items():
@@ -58,7 +58,14 @@ def _trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
 
 def build_report(study: optuna.Study, config: SearchConfig, *, space_size: int) -> SearchReport:
-    trials = pd.DataFrame([_trial_row(t) for t in study.get_trials(deepcopy=False)])
+    interrupted = interrupted_numbers(study)
+    trials = pd.DataFrame(
+        [
+            _trial_row(t, interrupted)
+            for t in study.get_trials(deepcopy=False)
+            if not is_surplus(t)  # never ran: another process had taken the last slot
+        ]
+    )
     if trials.empty:
         trials = pd.DataFrame(columns=["number", "state", "accuracy", "cost", "reward", "spec"])
     evaluated = trials[(trials["state"] == "complete") & trials["accuracy"].notna()]

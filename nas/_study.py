@@ -2,8 +2,11 @@
 
 A run directory holds ``config.json`` (the settings a continued run must repeat)
 and, by default, the Optuna study in ``study.db``. Trials that a killed process
-left RUNNING are failed and flagged ``interrupted``; their points are queued
-once more, and they do not count towards the requested number of trials.
+left RUNNING are failed and flagged ``interrupted`` (found by their pid on this host,
+or by a stale heartbeat on RDB storage); their points are queued once more, and
+they do not count towards the requested number of trials. Several processes may
+share one study: each starts a trial only while the budget has room, and a trial
+that lost a race for the last slot is marked ``surplus`` and never run.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import json
 import os
 import socket
+import warnings
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -24,12 +28,20 @@ from search_spaces import InputError
 
 __all__ = [
     "RunDirError",
+    "budget_used",
     "check_run_dir",
+    "experimental_ok",
     "finished_count",
+    "interrupted_numbers",
+    "is_surplus",
     "mark_started",
     "open_run_dir",
+    "over_budget",
     "quiet_optuna",
+    "record_stale",
     "recover_interrupted",
+    "requeued_numbers",
+    "trial_state",
 ]
 
 
@@ -62,6 +74,15 @@ def process_alive(trial: FrozenTrial) -> bool:
     except PermissionError:
         return True
     return True
+
+
+@contextlib.contextmanager
+def experimental_ok() -> Iterator[None]:
+    # Heartbeats have been "experimental" in Optuna since 2.9 and are what RDB recovery
+    # rests on; the warning says nothing a user can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        yield
 
 
 @contextlib.contextmanager
@@ -111,6 +132,45 @@ def open_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:
         os.replace(tmp, path)
 
 
+def _flagged(study: optuna.Study, prefix: str) -> set[int]:
+    # One study attribute per trial ("stale:7"): processes sharing the study never
+    # overwrite each other's entries, as they would in one shared list.
+    return {
+        int(key.split(":", 1)[1])
+        for key in study.user_attrs
+        if key.startswith(prefix + ":") and key.split(":", 1)[1].isdigit()
+    }
+
+
+def record_stale(study: optuna.Study, trial: FrozenTrial) -> None:
+    """Heartbeat callback: a trial whose process stopped beating was failed; redo its point."""
+    study.set_user_attr(f"stale:{trial.number}", True)
+
+
+def interrupted_numbers(study: optuna.Study) -> set[int]:
+    """Trials whose process died (flagged by the process, by pid, or by heartbeat)."""
+    flagged = _flagged(study, "stale")
+    return flagged | {
+        trial.number
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        if trial.user_attrs.get("interrupted")
+    }
+
+
+def is_surplus(trial: FrozenTrial) -> bool:
+    """A trial started after the budget was already taken by other processes; never run."""
+    return bool(trial.user_attrs.get("surplus"))
+
+
+def trial_state(trial: FrozenTrial, interrupted: set[int]) -> str:
+    """The state a report shows: Optuna's, with "interrupted" and "stopped" (early) named."""
+    if trial.number in interrupted:
+        return "interrupted"
+    if trial.state == TrialState.PRUNED:
+        return "stopped"
+    return trial.state.name.lower()
+
+
 def recover_interrupted(
     study: optuna.Study, storage: optuna.storages.BaseStorage, *, n_params: int
 ) -> int:
@@ -120,33 +180,74 @@ def recover_interrupted(
     still choosing them had not started its evaluation, so nothing of it is lost.
     """
     recovered = 0
+    # On RDB storage, trials whose heartbeat stopped (a process on any host) fail now,
+    # and record_stale flags them for the loop below.
+    with experimental_ok():
+        optuna.storages.fail_stale_trials(study)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if process_alive(trial):
             continue
         # FrozenTrial exposes no public id; the storage API needs it.
-        storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
-        storage.set_trial_user_attr(trial._trial_id, "error", "interrupted: its process died")
-        storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "interrupted", True)
+            storage.set_trial_user_attr(trial._trial_id, "error", "interrupted: its process died")
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # another process sharing the study got there first
     # Finished trials are read-only, so which points were queued again is kept on the study.
-    requeued = set(study.user_attrs.get("requeued_trials", []))
+    requeued = _flagged(study, "requeued") | set(study.user_attrs.get("requeued_trials", []))
+    stale = _flagged(study, "stale")
     for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
-        if not trial.user_attrs.get("interrupted") or trial.number in requeued:
+        if not (trial.user_attrs.get("interrupted") or trial.number in stale):
             continue
-        if len(trial.params) != n_params:
+        if trial.number in requeued or len(trial.params) != n_params:
             continue  # killed while still choosing its point: it never started, nothing to redo
         study.enqueue_trial(trial.params, skip_if_exists=False)
-        requeued.add(trial.number)
+        study.set_user_attr(f"requeued:{trial.number}", True)
         recovered += 1
-    if recovered:
-        study.set_user_attr("requeued_trials", sorted(requeued))
     return recovered
+
+
+def requeued_numbers(study: optuna.Study) -> set[int]:
+    """Interrupted trials whose point was queued to run again."""
+    return _flagged(study, "requeued") | set(study.user_attrs.get("requeued_trials", []))
+
+
+def _counts(trial: FrozenTrial, interrupted: set[int]) -> bool:
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state == TrialState.FAIL and not (trial.number in interrupted or is_surplus(trial))
 
 
 def finished_count(study: optuna.Study) -> int:
     """Trials that count towards the budget: all finished ones but the interrupted."""
+    interrupted = interrupted_numbers(study)
+    return sum(1 for trial in study.get_trials(deepcopy=False) if _counts(trial, interrupted))
+
+
+def budget_used(study: optuna.Study) -> int:
+    """Finished trials that count, plus those running now (here or in another process)."""
+    interrupted = interrupted_numbers(study)
     return sum(
         1
         for trial in study.get_trials(deepcopy=False)
-        if trial.state in (TrialState.COMPLETE, TrialState.PRUNED)
-        or (trial.state == TrialState.FAIL and not trial.user_attrs.get("interrupted"))
+        if _counts(trial, interrupted)
+        or (trial.state == TrialState.RUNNING and process_alive(trial))
     )
+
+
+def over_budget(study: optuna.Study, number: int, budget: int) -> bool:
+    """Whether trial ``number`` came after the budget was taken.
+
+    Two processes sharing a study can both see one free slot and both start a trial;
+    the one with the higher number yields. Trials are numbered in the order they were
+    created, so counting those before it settles who was first.
+    """
+    interrupted = interrupted_numbers(study)
+    ahead = sum(
+        1
+        for trial in study.get_trials(deepcopy=False)
+        if trial.number < number
+        and (_counts(trial, interrupted) or trial.state == TrialState.RUNNING)
+    )
+    return ahead >= budget

@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 import nas
 from nas import Evaluation, Evaluator, SearchConfig, SearchError, TrialError, run_search
 from nas._search import STUDY_NAME
+from nas._study import requeued_numbers
 from scaling import scale_network
 from search_spaces import InputError, MBConvSpace, NetworkSpec, StageChoices, count_flops, skeleton
 
@@ -152,12 +153,12 @@ def test_a_trial_whose_process_died_is_failed_and_its_point_run_once_more(tmp_pa
     assert [t.number for t in study.trials if t.params == lost] == [2, 3]
     assert study.trials[3].state == TrialState.COMPLETE and len(study.trials) == 5
     assert evaluator.calls[0] == SPACE.decode(lost).fingerprint()
-    assert study.user_attrs["requeued_trials"] == [2]
+    assert requeued_numbers(study) == {2}
     rows, _, summary = report(study, tmp_path, trials=4)
     assert rows[2]["state"] == "interrupted" and summary["trials"]["complete"] == 4
 
     study = search(tmp_path, trials=4)  # nothing to recover, nothing left to run
-    assert len(study.trials) == 5 and study.user_attrs["requeued_trials"] == [2]
+    assert len(study.trials) == 5 and requeued_numbers(study) == {2}
 
 
 def test_a_trial_killed_while_choosing_its_point_is_not_queued_again(tmp_path):
@@ -174,7 +175,7 @@ def test_a_trial_killed_while_choosing_its_point_is_not_queued_again(tmp_path):
     evaluator = Fake()
     study = search(tmp_path, evaluator, trials=3)
     assert study.trials[1].state == TrialState.FAIL and study.trials[1].user_attrs["interrupted"]
-    assert "requeued_trials" not in study.user_attrs
+    assert not requeued_numbers(study)
     assert len(evaluator.calls) == 2 and len(study.trials) == 4  # 3 counted + the interrupted
 
 
@@ -229,7 +230,7 @@ def test_sigkill_mid_search_then_rerun_completes_the_budget(tmp_path):
         if len(lost.params) == n_params:  # it was evaluating: the same point runs again
             assert lost.params in later
         else:  # killed while still choosing: it had not started, nothing is queued
-            assert lost.number not in open_study(out).user_attrs.get("requeued_trials", [])
+            assert lost.number not in requeued_numbers(open_study(out))
     assert json.loads(done.stdout)["trials"]["complete"] == 40
 
 
