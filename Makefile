@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 RUN ?= runs/demo
 
-.PHONY: install test test-fast lint demo bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install postgres test test-fast lint demo bench clean
 
 install: $(STAMP)
 
@@ -20,7 +22,16 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: install lint
+# The shared-storage tests start a throwaway PostgreSQL server on loopback; install
+# Debian's postgresql if it is missing. If that fails, the test says so and fails.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { echo "make: installing Debian's postgresql for the storage tests"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; } || \
+	  echo "make: could not install postgresql; the PostgreSQL storage test will fail and say why"
+
+test: install lint postgres
 	$(PY) -m pytest -q
 
 test-fast: install

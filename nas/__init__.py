@@ -21,9 +21,12 @@ from nas._data import DATASETS, DataError, DataSplits, load_data
 from nas._evaluation import Evaluation, Evaluator, ProgressCallback, TrialError
 from nas._measure import FvcoreCount, fvcore_count, measure_spec, torch_param_count
 from nas._objectives import REWARD_FORMS, hypervolume, mnas_reward, pareto_front, reward_form
+from nas._ray_runner import RayError, RayOptions, connect_ray
 from nas._rl_sampler import ReinforceSampler
+from nas._runner import Outcome, StudyTask
 from nas._search import COSTS, SearchConfig, SearchError, run_search, space_cost_range
 from nas._search_report import SearchReport, build_report, write_report
+from nas._storage import StorageError, open_storage
 from nas._strategies import STRATEGIES, make_sampler
 from nas._training import TrainingConfig, TrainingEvaluator
 from nas._zero_cost import SynflowEvaluator
@@ -45,7 +48,10 @@ __all__ = [
     "FvcoreCount",
     "MBConv",
     "MBConvNet",
+    "Outcome",
     "ProgressCallback",
+    "RayError",
+    "RayOptions",
     "ReinforceSampler",
     "RepeatChannels",
     "ResNetBackbone",
@@ -54,6 +60,8 @@ __all__ = [
     "SearchReport",
     "SpecBackbone",
     "SqueezeExcite",
+    "StorageError",
+    "StudyTask",
     "SynflowEvaluator",
     "TrainingConfig",
     "TrainingEvaluator",
@@ -62,6 +70,7 @@ __all__ = [
     "build_model",
     "build_report",
     "choose_coefficients",
+    "connect_ray",
     "fvcore_count",
     "hypervolume",
     "load_backbone",
@@ -69,6 +78,7 @@ __all__ = [
     "make_sampler",
     "measure_spec",
     "mnas_reward",
+    "open_storage",
     "pareto_front",
     "reward_form",
     "run_coefficient_search",
