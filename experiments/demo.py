@@ -2,10 +2,11 @@
 
 1. Search a baseline for a FLOP target on digits (sklearn's built-in images):
    MnasNet's reward with TPE over per-stage MBConv choices, each candidate
-   trained for two epochs (a narrow 16 px proxy skeleton keeps it fast).
+   trained for two epochs (a narrow 16 px proxy skeleton keeps it fast), two
+   trials at a time as Ray Tune trials on a local Ray instance.
 2. Grid-search compound coefficients alpha, beta, gamma for the found
    baseline (alpha * beta^2 * gamma^2 ~= 2), beside the unscaled baseline and
-   the depth-, width- and resolution-only baselines at the same FLOPs.
+   the depth-, width- and resolution-only baselines at the same FLOPs (on Ray too).
 3. Scale the baseline into a family with those coefficients, every member
    built and cross-checked with fvcore.
 4. Reproduce the official EfficientNet B0..B7 table from B0, also verified.
@@ -23,13 +24,17 @@ from pathlib import Path
 
 from experiments.cli import main as cnas
 
+# Two trials at a time on a local Ray instance: both cores train (1 torch thread each).
+RAY = ["--backend", "ray", "--max-concurrent", "2"]
+
 
 def steps(out: Path) -> list[tuple[str, list[str]]]:
     search = out / "search"
     coefficients = out / "coefficients"
     return [
         (
-            "1. Search a baseline for 5M FLOPs on digits (TPE, MnasNet reward, 2 epochs a trial)",
+            "1. Search a baseline for 5M FLOPs on digits (TPE, MnasNet reward, 2 epochs a trial, "
+            "2 trials at a time on Ray Tune)",
             [
                 "search",
                 "--target-flops",
@@ -56,6 +61,7 @@ def steps(out: Path) -> list[tuple[str, list[str]]]:
                 "tpe",
                 "--seed",
                 "0",
+                *RAY,
                 "--out",
                 str(search),
             ],
@@ -83,6 +89,7 @@ def steps(out: Path) -> list[tuple[str, list[str]]]:
                 "0.05",
                 "--seed",
                 "0",
+                *RAY,
                 "--out",
                 str(coefficients),
             ],

@@ -240,22 +240,24 @@ def test_sigkill_of_a_ray_search_then_rerun_keeps_finished_trials(tmp_path):
     url = f"sqlite:///{out / 'study.db'}"
 
     def states() -> list[TrialState]:
-        if not (out / "study.db").exists():
+        # trials.csv appears after the first trial: by then the study's tables exist, and
+        # reading does not race the run creating them.
+        if not (out / "trials.csv").exists():
             return []
-        try:
-            study = optuna.load_study(study_name=STUDY_NAME, storage=url)
-        except KeyError:
-            return []
+        study = optuna.load_study(study_name=STUDY_NAME, storage=url)
         return [t.state for t in study.get_trials(deepcopy=False)]
 
-    while process.poll() is None and time.monotonic() < deadline:
-        now = states()
-        if TrialState.COMPLETE in now and TrialState.RUNNING in now:
-            break
-        time.sleep(0.2)
-    assert process.poll() is None, "the search ended (or stalled) before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=30) == -signal.SIGKILL
+    try:
+        while process.poll() is None and time.monotonic() < deadline:
+            now = states()
+            if TrialState.COMPLETE in now and TrialState.RUNNING in now:
+                break
+            time.sleep(0.2)
+        assert process.poll() is None, "the search ended (or stalled) before it could be killed"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
     before = {
         t.number: (t.params, t.user_attrs["accuracy"])
         for t in optuna.load_study(study_name=STUDY_NAME, storage=url).trials
