@@ -84,6 +84,8 @@ def training_config(args: argparse.Namespace) -> Any:
             learning_rate=args.lr,
             optimizer=args.optimizer,
             threads=args.threads,
+            # A trial that asks Ray for a GPU trains on the one Ray gives it.
+            device="cuda" if getattr(args, "gpus_per_trial", 0) > 0 else "cpu",
         )
     except ValueError as error:
         raise CliError(str(error)) from None

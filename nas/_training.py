@@ -71,6 +71,7 @@ class TrainingConfig:
     label_smoothing: float = 0.0
     threads: int | None = None
     max_seconds: float | None = None
+    device: str = "cpu"  # "cuda" trains on the GPU (Ray assigns one with --gpus-per-trial)
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -100,6 +101,10 @@ class TrainingConfig:
                 f"threads must be an integer >= 1, or None to keep torch's setting, "
                 f"got {self.threads!r}"
             )
+        if not isinstance(self.device, str) or not (
+            self.device == "cpu" or self.device.startswith("cuda")
+        ):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
         if self.max_seconds is not None and (
             not _is_number(self.max_seconds) or self.max_seconds <= 0
         ):
@@ -164,7 +169,7 @@ class TrainingEvaluator(Evaluator):
             # fork_rng: seeding for this trial must not reset the caller's global RNG.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                return self._train(build(), name, seed, progress)
+                return self._train(build().to(self.config.device), name, seed, progress)
         finally:
             torch.set_num_threads(previous_threads)
 
@@ -183,6 +188,7 @@ class TrainingEvaluator(Evaluator):
         self, model: nn.Module, name: str, seed: int, progress: ProgressCallback | None
     ) -> Evaluation:
         config = self.config
+        device = torch.device(config.device)
         start = time.perf_counter()
         loader = DataLoader(
             self.data.train,
@@ -206,6 +212,7 @@ class TrainingEvaluator(Evaluator):
             model.train()
             total_loss = 0.0
             for step, (images, labels) in enumerate(loader, start=1):
+                images, labels = images.to(device), labels.to(device)
                 loss = criterion(model(images), labels)
                 value = loss.item()
                 if not math.isfinite(value):
@@ -219,8 +226,8 @@ class TrainingEvaluator(Evaluator):
                 scheduler.step()
                 total_loss += value * len(labels)
             mean_loss = total_loss / len(self.data.train)
-            _recalibrate_batch_norm(model, self.data.train)
-            accuracy = _accuracy(model, self.data.valid)
+            _recalibrate_batch_norm(model, self.data.train, device)
+            accuracy = _accuracy(model, self.data.valid, device)
             epochs_run = epoch
             elapsed = time.perf_counter() - start
             logger.debug(
@@ -273,7 +280,9 @@ def _make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Opt
     return torch.optim.RMSprop(groups, lr=config.learning_rate, alpha=0.9, eps=1e-3, momentum=0.9)
 
 
-def _recalibrate_batch_norm(model: nn.Module, dataset: TensorDataset) -> None:
+def _recalibrate_batch_norm(
+    model: nn.Module, dataset: TensorDataset, device: torch.device | None = None
+) -> None:
     """Replace batch norm running statistics by exact averages over (part of) ``dataset``.
 
     With the reference momentum (0.01 per step) the running statistics of a few hundred
@@ -296,20 +305,22 @@ def _recalibrate_batch_norm(model: nn.Module, dataset: TensorDataset) -> None:
     try:
         with torch.no_grad():
             for begin in range(0, len(images), _EVAL_BATCH):
-                model(images[begin : begin + _EVAL_BATCH])
+                model(images[begin : begin + _EVAL_BATCH].to(device))
     finally:
         for norm, momentum in zip(norms, momenta, strict=True):
             norm.momentum = momentum
         model.eval()
 
 
-def _accuracy(model: nn.Module, dataset: TensorDataset) -> float:
+def _accuracy(
+    model: nn.Module, dataset: TensorDataset, device: torch.device | None = None
+) -> float:
     """Top-1 accuracy in eval mode (running batch-norm stats, no dropout)."""
     images, labels = dataset.tensors
     model.eval()
     correct = 0
     with torch.no_grad():
         for begin in range(0, len(labels), _EVAL_BATCH):
-            logits = model(images[begin : begin + _EVAL_BATCH])
+            logits = model(images[begin : begin + _EVAL_BATCH].to(device)).cpu()
             correct += int((logits.argmax(dim=1) == labels[begin : begin + _EVAL_BATCH]).sum())
     return correct / len(labels)

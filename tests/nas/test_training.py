@@ -190,6 +190,7 @@ def test_evaluator_identity():
         ({"threads": 0}, "threads must be an integer >= 1, or None"),
         ({"max_seconds": 0}, "max_seconds must be a number > 0, or None"),
         ({"max_seconds": math.nan}, "max_seconds"),
+        ({"device": "tpu"}, "device must be 'cpu' or 'cuda"),
     ],
 )
 def test_config_validation(kwargs, message):
@@ -201,3 +202,10 @@ def test_config_defaults_are_valid():
     config = TrainingConfig()
     assert (config.epochs, config.batch_size, config.optimizer) == (3, 64, "sgd")
     assert (config.threads, config.max_seconds) == (None, None)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_learns_digits_on_the_gpu_too(digits):
+    # What a Ray trial with --gpus-per-trial runs (not exercised on CPU-only machines).
+    config = TrainingConfig(batch_size=16, learning_rate=0.1, device="cuda")
+    assert TrainingEvaluator(data=digits, config=config).evaluate(TINY, seed=0).accuracy > 0.6
