@@ -33,9 +33,18 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from nas._runner import Done, Outcome, Reporter, StudyTask, record_failure, run_job
+from nas._runner import (
+    Done,
+    Outcome,
+    Reporter,
+    StudyTask,
+    is_heartbeat_enabled,
+    record_failure,
+    run_job,
+    wait_for_running,
+)
 from nas._storage import HEARTBEAT_SECONDS
-from nas._study import budget_used, mark_started, over_budget
+from nas._study import budget_used, finished_count, mark_started, over_budget
 from search_spaces import InputError
 
 __all__ = ["RayError", "RayOptions", "connect_ray", "make_searcher", "run_on_ray"]
@@ -193,12 +202,11 @@ def make_searcher(
             super().__init__(metric="score", mode="max")
             self.inflight: dict[str, tuple[optuna.Trial, Any, float]] = {}
             self.last: dict[str, dict[str, Any]] = {}
-            self.lost_race = False
             self.lock = threading.Lock()
 
         def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
             while True:
-                if self.lost_race or budget_used(study) >= budget:
+                if budget_used(study) >= budget:
                     return Searcher.FINISHED
                 with warnings.catch_warnings():
                     # "Heartbeat ... supposed to be used with Study.optimize": the heartbeat
@@ -206,12 +214,11 @@ def make_searcher(
                     warnings.simplefilter("ignore", UserWarning)
                     trial = study.ask()
                 started = time.perf_counter()
+                mark_started(trial)
                 if over_budget(study, trial.number, budget):
                     trial.set_user_attr("surplus", True)
                     study.tell(trial, state=TrialState.FAIL)
-                    self.lost_race = True
                     return Searcher.FINISHED
-                mark_started(trial)
                 try:
                     step = task.prepare(trial)
                 except Exception as error:
@@ -324,6 +331,8 @@ def run_on_ray(
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
 ) -> None:
     """Run trials on Ray Tune until the study has ``budget`` finished trials."""
+    if finished_count(study) >= budget:
+        return  # a finished run asked again: nothing to start Ray for
     import ray
     from ray import tune
 
@@ -343,32 +352,36 @@ def run_on_ray(
         1, int(ray.cluster_resources().get("CPU", 1) // options.cpus_per_trial)
     )
     scratch = tempfile.mkdtemp(prefix="cnas-tune-")
-    beating = hasattr(storage, "record_heartbeat") and _heartbeat_enabled(storage)
+    beating = is_heartbeat_enabled(storage)
     stop = threading.Event()
     beat = None
     if beating:
         beat = threading.Thread(target=_heartbeat, args=(storage, searcher, stop), daemon=True)
         beat.start()
     try:
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                metric="score",
-                mode="max",
-                search_alg=searcher,
-                scheduler=scheduler,
-                num_samples=-1,
-                max_concurrent_trials=concurrent,
-                reuse_actors=True,
-            ),
-            run_config=tune.RunConfig(
-                name="cnas",
-                storage_path=scratch,
-                verbose=0,
-                failure_config=tune.FailureConfig(max_failures=0),
-            ),
-        )
-        tuner.fit()
+        while True:
+            tune.Tuner(
+                trainable,
+                tune_config=tune.TuneConfig(
+                    metric="score",
+                    mode="max",
+                    search_alg=searcher,
+                    scheduler=scheduler,
+                    num_samples=-1,
+                    max_concurrent_trials=concurrent,
+                    reuse_actors=True,
+                ),
+                run_config=tune.RunConfig(
+                    name="cnas",
+                    storage_path=scratch,
+                    verbose=0,
+                    failure_config=tune.FailureConfig(max_failures=0),
+                ),
+            ).fit()
+            # The searcher stops asking once the budget is taken; if trials of another
+            # process held part of it and died, their points come back: run them too.
+            if not wait_for_running(study, storage, budget=budget, n_params=task.n_params):
+                break
     finally:
         stop.set()
         if beat is not None:
@@ -377,12 +390,3 @@ def run_on_ray(
         shutil.rmtree(scratch, ignore_errors=True)
         if started_ray:
             ray.shutdown()
-
-
-def _heartbeat_enabled(storage: optuna.storages.BaseStorage) -> bool:
-    from optuna.storages._heartbeat import is_heartbeat_enabled
-
-    try:
-        return bool(is_heartbeat_enabled(storage))
-    except Exception:
-        return False

@@ -21,9 +21,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
-from nas._study import budget_used, mark_started, over_budget, recover_interrupted
+from nas._study import (
+    budget_used,
+    can_tell_if_alive,
+    finished_count,
+    mark_started,
+    over_budget,
+    recover_interrupted,
+)
 
 __all__ = [
     "Done",
@@ -140,16 +147,12 @@ def run_local(
     slot of the budget, so together they finish exactly ``budget`` trials.
     """
 
-    lost_race = False
-
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
-        nonlocal lost_race
         started = time.perf_counter()
+        mark_started(trial)
         if over_budget(study, trial.number, budget):
-            lost_race = True
             trial.set_user_attr("surplus", True)
             raise _TrialFailed("surplus: the budget was taken by another process")
-        mark_started(trial)
         try:
             step = task.prepare(trial)
             if isinstance(step, Done):
@@ -188,7 +191,51 @@ def run_local(
         if on_trial is not None:
             on_trial(study, trial)
 
-    while not lost_race and budget_used(study) < budget:
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[after_trial])
-        # A process sharing the study may have died meanwhile: give its points back.
-        recover_interrupted(study, storage, n_params=task.n_params)
+    while True:
+        if budget_used(study) < budget:
+            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[after_trial])
+            # A process sharing the study may have died meanwhile: give its points back.
+            recover_interrupted(study, storage, n_params=task.n_params)
+        elif not wait_for_running(study, storage, budget=budget, n_params=task.n_params):
+            return
+
+
+def wait_for_running(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    *,
+    budget: int,
+    n_params: int,
+    poll_seconds: float = 1.0,
+) -> bool:
+    """Wait while the rest of the budget is running elsewhere; True if a slot came free.
+
+    Another process's last trials, or those of a process that died a moment ago and is
+    not yet known dead, hold the slots. Wait until they finish (False: the study is
+    done) or are found dead and their points given back (True: run them). Trials on
+    another host that nothing can declare dead (a journal has no heartbeat) are not
+    waited for: False, with a warning.
+    """
+    heartbeat = is_heartbeat_enabled(storage)
+    while finished_count(study) < budget:
+        if budget_used(study) < budget:
+            return True
+        running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if not all(can_tell_if_alive(t, heartbeat=heartbeat) for t in running):
+            logger.warning(
+                "%d trial(s) still run on other hosts; the study reaches %d finished trials "
+                "when they end (or a later run recovers them)",
+                len(running),
+                budget,
+            )
+            return False
+        time.sleep(poll_seconds)
+        recover_interrupted(study, storage, n_params=n_params)
+    return False
+
+
+def is_heartbeat_enabled(storage: optuna.storages.BaseStorage) -> bool:
+    from optuna.storages._heartbeat import BaseHeartbeat
+    from optuna.storages._heartbeat import is_heartbeat_enabled as enabled
+
+    return isinstance(storage, BaseHeartbeat) and bool(enabled(storage))

@@ -29,6 +29,7 @@ from search_spaces import InputError
 __all__ = [
     "RunDirError",
     "budget_used",
+    "can_tell_if_alive",
     "check_run_dir",
     "experimental_ok",
     "finished_count",
@@ -55,9 +56,17 @@ def mark_started(trial: optuna.Trial) -> None:
     trial.set_user_attr("pid", os.getpid())
 
 
-# A trial is created a moment before its process records itself; one that has recorded
-# nothing this long after it started belongs to a process that died in between.
-_UNCLAIMED_SECONDS = 120.0
+# A trial is created a moment (milliseconds; a storage round trip) before its process
+# records itself; one that has recorded nothing this long after it started belongs to a
+# process that died in between.
+_UNCLAIMED_SECONDS = 30.0
+
+
+def can_tell_if_alive(trial: FrozenTrial, *, heartbeat: bool) -> bool:
+    """Whether a running trial's death would be noticed: by pid here, by age if it never
+    recorded a process, or by heartbeat on RDB storage (a journal has none)."""
+    host = trial.user_attrs.get("host")
+    return heartbeat or host is None or host == socket.gethostname()
 
 
 def process_alive(trial: FrozenTrial) -> bool:
@@ -248,6 +257,9 @@ def over_budget(study: optuna.Study, number: int, budget: int) -> bool:
         1
         for trial in study.get_trials(deepcopy=False)
         if trial.number < number
-        and (_counts(trial, interrupted) or trial.state == TrialState.RUNNING)
+        and (
+            _counts(trial, interrupted)
+            or (trial.state == TrialState.RUNNING and process_alive(trial))
+        )
     )
     return ahead >= budget

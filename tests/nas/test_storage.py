@@ -14,6 +14,7 @@ import pytest
 from optuna.trial import TrialState
 
 import nas._storage
+import nas._study
 from nas import Evaluation, Evaluator, SearchConfig, run_search
 from nas._search import STUDY_NAME
 from nas._storage import StorageError, check_storage, open_storage
@@ -111,6 +112,25 @@ def test_over_budget_lets_the_lower_numbered_trial_win(tmp_path):
     assert not over_budget(study, first.number, 3)
     assert over_budget(study, second.number, 3)
     assert not over_budget(study, second.number, 4)
+
+
+def test_a_trial_orphaned_before_it_recorded_its_process_is_waited_out(tmp_path, monkeypatch):
+    # A kill between Optuna creating a trial and the trial recording its pid leaves a
+    # RUNNING trial nothing claims. It holds its slot until it is old enough to be
+    # declared dead; then the run fills the slot and ends with the count asked for.
+    monkeypatch.setattr(nas._study, "_UNCLAIMED_SECONDS", 1.5)
+    search(tmp_path, None, trials=2)
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        orphan = study.ask()
+    study = search(tmp_path, None, trials=4)
+    trials = study.get_trials(deepcopy=False)
+    assert trials[orphan.number].state == TrialState.FAIL
+    assert orphan.number in interrupted_numbers(study)
+    assert finished_count(study) == 4
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
 
 
 @pytest.mark.slow
