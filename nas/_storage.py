@@ -137,8 +137,31 @@ def open_storage(url: str) -> optuna.storages.BaseStorage:
             f"cannot reach storage {parsed.render_as_string(hide_password=True)!r}: "
             f"{reason[0] if reason else type(error).__name__}; check the server and the URL"
         ) from None
+    if parsed.get_backend_name() == "sqlite":
+        _fast_sqlite(rdb.engine)
     # What Optuna itself wraps an RDB storage in: caches the trials this process runs.
     return optuna.storages.get_storage(rdb)
+
+
+def _fast_sqlite(engine: Any) -> None:
+    """Write-ahead log with normal sync: a commit no longer waits for the disk.
+
+    A trial commits some 60 times (one per sampled parameter and attribute); in the
+    default rollback-journal mode each waits for a sync. In WAL mode with
+    ``synchronous=NORMAL`` a commit survives the process being killed (the point of
+    resumption); only a power cut can lose the last commits. WAL needs a local disk
+    (not NFS): use journal: or a server URL to share a study across machines.
+    """
+    from sqlalchemy import event
+
+    def on_connect(connection: Any, _: Any) -> None:
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    event.listen(engine, "connect", on_connect)
+    engine.dispose()  # connections opened while creating the tables predate the listener
 
 
 @contextlib.contextmanager
