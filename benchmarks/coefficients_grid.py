@@ -14,26 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 
 import torch
+from _machine import machine
 
 from nas import SpecBackbone, TrainingConfig, TrainingEvaluator, load_data
 from nas._coefficients import CoefficientConfig, build_candidates
 from scaling import scale_network
 from search_spaces import skeleton
-
-
-def machine() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import time
 import timeit
 
 import torch
+from _machine import cpu_model
 
 from nas import build_model, fvcore_count
 from scaling import preset
@@ -27,12 +28,7 @@ CASES = (("efficientnet-b0", 224), ("efficientnet-b7", 600))
 
 
 def machine_description() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
-    except (OSError, StopIteration):
-        pass
+    model = cpu_model()
     return f"{model}, {os.cpu_count()} cores, {platform.system()}"
 
 

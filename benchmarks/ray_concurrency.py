@@ -16,26 +16,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _machine import machine
 
 from nas import SearchConfig, TrainingConfig, TrainingEvaluator, load_data, run_search
 from nas._ray_runner import RayOptions, connect_ray
 from scaling import scale_network
 from search_spaces import MBConvSpace, skeleton
-
-
-def machine() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def main() -> None:

@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _machine import cpu_model
 
 from nas import (
     DataSplits,
@@ -91,12 +92,7 @@ def log(message: str) -> None:
 
 
 def machine_description() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
-    except (OSError, StopIteration):
-        pass
+    model = cpu_model()
     try:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from _machine import machine
 
 from nas import Evaluation, Evaluator, SearchConfig, run_search
 from scaling import scale_network
@@ -32,15 +32,6 @@ class Instant(Evaluator):
 
     def evaluate(self, spec, *, seed, progress=None):
         return Evaluation(accuracy=0.5 + 0.004 * (count_flops(spec) // 1000 % 101))
-
-
-def machine() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {os.cpu_count()} cores"
 
 
 def main() -> None:
