@@ -1,4 +1,4 @@
-"""Fixtures of the nas tests: a throwaway PostgreSQL server on loopback (RDB storage).
+"""Fixtures of the nas tests: one Ray instance, a throwaway PostgreSQL server on loopback.
 
 `make test` installs Debian's postgresql when it is missing; this starts a fresh
 cluster in a temporary folder (trust auth, loopback only) and removes it after.
@@ -37,6 +37,19 @@ def _fail(message: str) -> None:
         "postgresql (apt-get install postgresql); install it, or run as a user who may.",
         pytrace=False,
     )
+
+
+@pytest.fixture(scope="session")
+def ray_instance() -> Iterator[None]:
+    """One local Ray for the session; the runners join it instead of starting their own."""
+    import ray
+
+    from nas import RayOptions, connect_ray
+
+    started = connect_ray(RayOptions()) if not ray.is_initialized() else False
+    yield
+    if started:
+        ray.shutdown()
 
 
 @pytest.fixture(scope="session")

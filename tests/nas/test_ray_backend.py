@@ -52,17 +52,6 @@ SPACE = MBConvSpace.uniform(SKELETON, StageChoices(kernels=(3, 5, 7), expand_rat
 TARGET = 4e6
 
 
-@pytest.fixture(scope="module")
-def ray_instance():
-    """One local Ray for this module; the runners join it instead of starting their own."""
-    already = ray.is_initialized()
-    if not already:
-        assert connect_ray(RayOptions())
-    yield
-    if not already:
-        ray.shutdown()
-
-
 class Scripted(Evaluator):
     """Per-epoch accuracy falls with the trial's seed (its number): deterministic early stops.
 
