@@ -128,9 +128,6 @@ def connect_ray(options: RayOptions) -> bool:
                     f"cannot reach Ray at {options.address} ({error.strerror or error}); start "
                     "it with `ray start --head` there, or fix --ray-address"
                 ) from None
-        # Tune's per-trial loggers (JSON, CSV, TensorBoard) would only duplicate the study.
-        os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
-        os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
         kwargs: dict[str, Any] = {
             "include_dashboard": False,
             "log_to_driver": False,
@@ -336,6 +333,12 @@ def run_on_ray(
     import ray
     from ray import tune
 
+    # Tune's per-trial loggers (JSON, CSV, TensorBoard) would only duplicate the study.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    # Ctrl-C must reach this function as KeyboardInterrupt, which flags the running trials
+    # interrupted; Tune's own handler would stop them as if finished and return.
+    os.environ.setdefault("TUNE_DISABLE_SIGINT_HANDLER", "1")
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     started_ray = connect_ray(options)
     searcher = make_searcher(study, task, budget=budget, on_trial=on_trial)
     resources = {"cpu": options.cpus_per_trial, "gpu": options.gpus_per_trial}

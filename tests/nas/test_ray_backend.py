@@ -269,3 +269,38 @@ def test_sigkill_of_a_ray_search_then_rerun_keeps_finished_trials(tmp_path):
             assert point in [t.params for t in finished if t.number > number]
         # else it was killed while its point was still being chosen: nothing had started
     assert json.loads(done.stdout)["trials"]["complete"] == 6
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_ray_search_flags_running_trials_interrupted(tmp_path):
+    out = tmp_path / "run"
+    options = "--target-flops 3M --trials 4 --resolution 16 --epochs 3 --strategy random "
+    options += "--width-mult 0.5 --depth-mult 0.5 --max-samples 300 --no-progress "
+    options += "--backend ray --max-concurrent 2 --out"
+    command = [sys.executable, "-m", "experiments.cli", "search", *options.split(), str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(
+        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url = f"sqlite:///{out / 'study.db'}"
+    try:
+        deadline = time.monotonic() + 240
+        while process.poll() is None and time.monotonic() < deadline:
+            if (out / "trials.csv").exists():
+                study = optuna.load_study(study_name=STUDY_NAME, storage=url)
+                if TrialState.RUNNING in [t.state for t in study.get_trials(deepcopy=False)]:
+                    break
+            time.sleep(0.2)
+        assert process.poll() is None, "the search ended (or stalled) before Ctrl-C"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err.decode()[-2000:]
+    assert err.decode().strip().endswith("cnas search: interrupted")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=url)
+    flagged = [t for t in study.trials if t.user_attrs.get("interrupted")]
+    assert flagged and all(t.state == TrialState.FAIL for t in flagged)
+    assert not [t for t in study.trials if t.state in (TrialState.RUNNING, TrialState.PRUNED)]
