@@ -214,31 +214,37 @@ def test_more_cpus_per_trial_than_the_cluster_has_is_refused(ray_instance):
         connect_ray(RayOptions(cpus_per_trial=1000))
 
 
+def ray_search_command(out: Path, trials: int) -> list[str]:
+    options = f"--target-flops 3M --trials {trials} --resolution 16 --epochs 3 "
+    options += "--strategy random --width-mult 0.5 --depth-mult 0.5 --max-samples 300 "
+    options += "--no-progress --json --backend ray --max-concurrent 2 --out"
+    return [sys.executable, "-m", "experiments.cli", "search", *options.split(), str(out)]
+
+
+def trial_states(out: Path) -> list[TrialState]:
+    # trials.csv appears after the first trial: by then the study's tables exist, and
+    # reading does not race the run creating them.
+    if not (out / "trials.csv").exists():
+        return []
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+    return [t.state for t in study.get_trials(deepcopy=False)]
+
+
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
 @pytest.mark.slow
 def test_sigkill_of_a_ray_search_then_rerun_keeps_finished_trials(tmp_path):
     out = tmp_path / "run"
-    options = "--target-flops 3M --trials 6 --resolution 16 --epochs 3 --strategy random "
-    options += "--width-mult 0.5 --depth-mult 0.5 --max-samples 300 --no-progress --json "
-    options += "--backend ray --max-concurrent 2 --out"
-    command = [sys.executable, "-m", "experiments.cli", "search", *options.split(), str(out)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = ray_search_command(out, trials=6)
     process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, env=ONE_THREAD, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 240
     url = f"sqlite:///{out / 'study.db'}"
-
-    def states() -> list[TrialState]:
-        # trials.csv appears after the first trial: by then the study's tables exist, and
-        # reading does not race the run creating them.
-        if not (out / "trials.csv").exists():
-            return []
-        study = optuna.load_study(study_name=STUDY_NAME, storage=url)
-        return [t.state for t in study.get_trials(deepcopy=False)]
-
     try:
         while process.poll() is None and time.monotonic() < deadline:
-            now = states()
+            now = trial_states(out)
             if TrialState.COMPLETE in now and TrialState.RUNNING in now:
                 break
             time.sleep(0.2)
@@ -252,7 +258,7 @@ def test_sigkill_of_a_ray_search_then_rerun_keeps_finished_trials(tmp_path):
         for t in optuna.load_study(study_name=STUDY_NAME, storage=url).trials
         if t.state == TrialState.COMPLETE
     }
-    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=400)
+    done = subprocess.run(command, env=ONE_THREAD, cwd=tmp_path, capture_output=True, timeout=400)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     study = optuna.load_study(study_name=STUDY_NAME, storage=open_storage(url))
     after = {t.number: (t.params, t.user_attrs.get("accuracy")) for t in study.trials}
@@ -274,22 +280,19 @@ def test_sigkill_of_a_ray_search_then_rerun_keeps_finished_trials(tmp_path):
 @pytest.mark.slow
 def test_ctrl_c_on_a_ray_search_flags_running_trials_interrupted(tmp_path):
     out = tmp_path / "run"
-    options = "--target-flops 3M --trials 4 --resolution 16 --epochs 3 --strategy random "
-    options += "--width-mult 0.5 --depth-mult 0.5 --max-samples 300 --no-progress "
-    options += "--backend ray --max-concurrent 2 --out"
-    command = [sys.executable, "-m", "experiments.cli", "search", *options.split(), str(out)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        ray_search_command(out, trials=4),
+        env=ONE_THREAD,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"sqlite:///{out / 'study.db'}"
     try:
         deadline = time.monotonic() + 240
         while process.poll() is None and time.monotonic() < deadline:
-            if (out / "trials.csv").exists():
-                study = optuna.load_study(study_name=STUDY_NAME, storage=url)
-                if TrialState.RUNNING in [t.state for t in study.get_trials(deepcopy=False)]:
-                    break
+            if TrialState.RUNNING in trial_states(out):
+                break
             time.sleep(0.2)
         assert process.poll() is None, "the search ended (or stalled) before Ctrl-C"
         process.send_signal(signal.SIGINT)
