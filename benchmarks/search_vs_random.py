@@ -34,9 +34,9 @@ is paired by seed. TPE's and NSGA-II's random start-up trials use a RandomSample
 same seed as random search, so they repeat its first trials (cache hits: common starting
 points, a fairer comparison); the RL controller draws its own.
 
-Defaults: 4 strategies x 3 seeds x 16 trials, 2 epochs on 600 samples, about 25 minutes on
-a 2-core machine at one torch thread (a trial trains for 3-10 s). 16 trials rather than 20:
-20 would take about 30 minutes; pass --trials 20 for the larger budget.
+Defaults: 4 strategies x 3 seeds x 16 trials, 2 epochs on 600 samples, 13 minutes on an idle
+2-core machine at one torch thread (28 minutes on a loaded one; a trial trains for 2-10 s).
+Pass --trials 20 or more for a larger budget.
 
     .venv/bin/python benchmarks/search_vs_random.py
     .venv/bin/python benchmarks/search_vs_random.py --trials 4 --seeds 0 --epochs 1 \\
