@@ -221,12 +221,16 @@ def ray_search_command(out: Path, trials: int) -> list[str]:
     return [sys.executable, "-m", "experiments.cli", "search", *options.split(), str(out)]
 
 
+def study_url(out: Path) -> str:
+    return f"sqlite:///{out / 'study.db'}"
+
+
 def trial_states(out: Path) -> list[TrialState]:
     # trials.csv appears after the first trial: by then the study's tables exist, and
     # reading does not race the run creating them.
     if not (out / "trials.csv").exists():
         return []
-    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{out / 'study.db'}")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=study_url(out))
     return [t.state for t in study.get_trials(deepcopy=False)]
 
 
@@ -241,7 +245,7 @@ def test_sigkill_of_a_ray_search_then_rerun_keeps_finished_trials(tmp_path):
         command, env=ONE_THREAD, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     deadline = time.monotonic() + 240
-    url = f"sqlite:///{out / 'study.db'}"
+    url = study_url(out)
     try:
         while process.poll() is None and time.monotonic() < deadline:
             now = trial_states(out)
@@ -287,7 +291,7 @@ def test_ctrl_c_on_a_ray_search_flags_running_trials_interrupted(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    url = f"sqlite:///{out / 'study.db'}"
+    url = study_url(out)
     try:
         deadline = time.monotonic() + 240
         while process.poll() is None and time.monotonic() < deadline:
