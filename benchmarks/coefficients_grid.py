@@ -21,9 +21,8 @@ import torch
 from _machine import machine
 
 from nas import SpecBackbone, TrainingConfig, TrainingEvaluator, load_data
-from nas._coefficients import CoefficientConfig, build_candidates
-from scaling import scale_network
-from search_spaces import skeleton
+from nas.coefficients import CoefficientConfig, build_candidates
+from scaling import search_proxy
 
 
 def main() -> None:
@@ -33,9 +32,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     started = time.perf_counter()
-    reference = skeleton("small-input", in_channels=1, num_classes=10, resolution=args.resolution)
-    spec = scale_network(
-        reference, width_mult=0.5, depth_mult=0.5, resolution=args.resolution, resolution_divisor=1
+    spec = search_proxy(
+        skeleton_name="small-input",
+        resolution=args.resolution,
+        in_channels=1,
+        num_classes=10,
+        width_mult=0.5,
+        depth_mult=0.5,
     )
     backbone = SpecBackbone(spec)
     config = CoefficientConfig(resolution=args.resolution)

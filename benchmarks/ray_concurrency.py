@@ -24,9 +24,9 @@ import torch
 from _machine import machine
 
 from nas import SearchConfig, TrainingConfig, TrainingEvaluator, load_data, run_search
-from nas._ray_runner import RayOptions, connect_ray
-from scaling import scale_network
-from search_spaces import MBConvSpace, skeleton
+from nas.runs import RayOptions, connect_ray
+from scaling import search_proxy
+from search_spaces import MBConvSpace
 
 
 def main() -> None:
@@ -38,13 +38,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"  # Ray workers inherit it: one thread per trial
-    reference = skeleton("small-input", in_channels=1, num_classes=10, resolution=args.resolution)
-    reference = scale_network(
-        reference,
+    reference = search_proxy(
+        skeleton_name="small-input",
+        resolution=args.resolution,
+        in_channels=1,
+        num_classes=10,
         width_mult=0.5,
         depth_mult=0.5,
-        resolution=args.resolution,
-        resolution_divisor=1,
     )
     space = MBConvSpace.uniform(reference)
     data = load_data("digits", resolution=args.resolution, max_samples=args.max_samples, seed=0)

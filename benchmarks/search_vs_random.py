@@ -76,8 +76,8 @@ from nas import (
     load_data,
     run_search,
 )
-from scaling import scale_network
-from search_spaces import MBConvSpace, NetworkSpec, count_flops, count_params, skeleton
+from scaling import search_proxy
+from search_spaces import MBConvSpace, NetworkSpec, count_flops, count_params
 
 STRATEGIES = ("random", "tpe", "nsga2", "rl")
 RESOLUTION = 16
@@ -155,18 +155,13 @@ def reference_skeleton(data: DataSplits, width: float = 1.0, divisor: int = 8) -
     does, to multiples of ``divisor``; ``width`` 1.0 and ``divisor`` 8 give exactly the
     skeleton the search space is built around.
     """
-    spec = skeleton(
-        "small-input",
+    return search_proxy(
+        skeleton_name="small-input",
+        resolution=RESOLUTION,
         in_channels=data.in_channels,
         num_classes=data.num_classes,
-        resolution=RESOLUTION,
-    )
-    return scale_network(
-        spec,
         width_mult=WIDTH_MULT * width,
         depth_mult=DEPTH_MULT,
-        resolution=RESOLUTION,
-        resolution_divisor=1,
         channel_divisor=divisor,
         name="reference" if width == 1.0 else f"reference-x{width:.3f}",
     )

@@ -21,8 +21,8 @@ from pathlib import Path
 from _machine import machine
 
 from nas import Evaluation, Evaluator, SearchConfig, run_search
-from scaling import scale_network
-from search_spaces import MBConvSpace, count_flops, skeleton
+from scaling import search_proxy
+from search_spaces import MBConvSpace, count_flops
 
 TRAINING_SECONDS = 8.0  # a proxy trial's training on digits (benchmarks/search_vs_random.py)
 
@@ -40,12 +40,13 @@ def main() -> None:
     parser.add_argument("--storage", choices=("sqlite", "journal"), default="sqlite")
     parser.add_argument("--strategy", default="tpe")
     args = parser.parse_args()
-    reference = scale_network(
-        skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
+    reference = search_proxy(
+        skeleton_name="small-input",
+        resolution=16,
+        in_channels=1,
+        num_classes=10,
         width_mult=0.5,
         depth_mult=0.5,
-        resolution=16,
-        resolution_divisor=1,
     )
     space = MBConvSpace.uniform(reference)
     finished: list[float] = []

@@ -11,7 +11,6 @@ from experiments._common import (
     CliError,
     check_writable_dir,
     format_table,
-    load_spec,
     positive_int,
     print_json,
 )
@@ -53,17 +52,14 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from torch import nn
-
-    from nas import TrainingEvaluator, load_data
-    from nas._backbones import CallableBackbone, load_backbone
-    from nas._coefficients import (
+    from nas import load_backbone
+    from nas.coefficients import (
+        CandidateTrainer,
         CoefficientConfig,
-        RepeatChannels,
         build_candidates,
         run_coefficient_search,
+        write_coefficient_report,
     )
-    from nas._coefficients_report import write_coefficient_report
 
     for name in ("step", "low", "high", "base", "tolerance", "lr"):
         value = getattr(args, name)
@@ -81,26 +77,16 @@ def run(args: argparse.Namespace) -> int:
         resolution=args.resolution,
         seed=args.seed,
     )
-    training = training_config(args)
-    data_cache: dict[int, Any] = {}
-
-    def data_at(resolution: int) -> Any:
-        if resolution not in data_cache:
-            data_cache[resolution] = load_data(
-                args.data,
-                resolution=resolution,
-                root=args.data_root,
-                max_samples=args.max_samples,
-                seed=args.seed,
-            )
-        return data_cache[resolution]
-
-    base_data = data_at(args.resolution)  # fails early on bad data options
-    backbone = load_backbone(args.backbone, spec_loader=load_spec)
-    # A user's module takes RGB; grayscale data (digits) is repeated to three channels.
-    rgb_only = isinstance(backbone, CallableBackbone)
-    in_channels = 3 if rgb_only else base_data.in_channels
-    shape = {"num_classes": base_data.num_classes, "in_channels": in_channels}
+    trainer = CandidateTrainer(
+        dataset=args.data,
+        config=training_config(args),
+        root=args.data_root,
+        max_samples=args.max_samples,
+        seed=args.seed,
+    )
+    trainer.data_at(args.resolution)  # fails early on bad data options
+    backbone = load_backbone(args.backbone)
+    shape = trainer.shape_for(backbone, args.resolution)
 
     def actual_ratio(candidate: Any) -> float:
         c = candidate.coefficients
@@ -112,15 +98,7 @@ def run(args: argparse.Namespace) -> int:
     base_flops = backbone.flops(width_mult=1.0, depth_mult=1.0, resolution=args.resolution, **shape)
     candidates = build_candidates(config, actual_ratio)
     ray = prepare_backend(args)
-
-    def evaluate(build: Any, *, resolution: int, name: str, seed: int) -> Any:
-        evaluator = TrainingEvaluator(data=data_at(resolution), config=training)
-        if rgb_only and base_data.in_channels == 1:
-            return evaluator.evaluate_model(
-                lambda: nn.Sequential(RepeatChannels(3), build()), name=name, seed=seed
-            )
-        return evaluator.evaluate_model(build, name=name, seed=seed)
-
+    # What the report shows of how candidates were trained.
     settings = {
         "data": args.data,
         "data_root": args.data_root,
@@ -148,12 +126,11 @@ def run(args: argparse.Namespace) -> int:
         study = run_coefficient_search(
             backbone=backbone,
             candidates=candidates,
-            evaluate=evaluate,
+            evaluate=trainer,
             config=config,
             run_dir=out,
             storage=args.storage,
             ray=ray,
-            identity_extra=settings,
             on_trial=on_trial,
             on_start=lambda done: progress.update(min(done, len(candidates))),
             **shape,

@@ -10,8 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from scaling import preset, preset_names
-from search_spaces import InputError, NetworkSpec
+from search_spaces import InputError
 
 __all__ = [
     "USER_ERRORS",
@@ -21,10 +20,8 @@ __all__ = [
     "check_writable_file",
     "format_table",
     "gflops",
-    "load_spec",
     "positive_int",
     "print_json",
-    "write_text_atomic",
 ]
 
 
@@ -44,15 +41,6 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def load_spec(text: str) -> NetworkSpec:
-    """A preset name or a path to a spec JSON file."""
-    if text in preset_names():
-        return preset(text)
-    if text.endswith(".json") or os.sep in text or Path(text).exists():
-        return NetworkSpec.load(text)
-    return preset(text)  # raises with the list of known presets
-
-
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -66,14 +54,6 @@ def positive_int(text: str) -> int:
 def print_json(document: Any) -> None:
     """The single JSON document a --json run prints on stdout."""
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
-
-
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write to a temporary sibling, then rename: readers never see half a file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def check_writable_dir(path: str | os.PathLike[str], option: str) -> Path:

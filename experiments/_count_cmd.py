@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 from typing import Any
 
-from experiments._common import format_table, gflops, load_spec, positive_int, print_json
+from experiments._common import format_table, gflops, positive_int, print_json
+from scaling import load_spec
 from search_spaces import NetworkSpec, count_by_part, count_flops, count_params
 
 FLOP_CONVENTION = "multiply-adds of conv and linear layers (the EfficientNet paper's FLOPs)"

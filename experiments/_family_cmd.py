@@ -9,15 +9,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from experiments._backbone_family import backbone_family, is_backbone_name
 from experiments._common import (
     CliError,
     check_writable_dir,
     check_writable_file,
     format_table,
-    load_spec,
     print_json,
-    write_text_atomic,
 )
 from experiments._count_cmd import FLOP_CONVENTION
 from experiments._plots import plot_family
@@ -31,7 +28,7 @@ from scaling import (
     parse_phis,
     read_coefficients_file,
 )
-from search_spaces import NetworkSpec
+from search_spaces import NetworkSpec, write_text_atomic
 
 
 def add_parser(subparsers: Any) -> None:
@@ -156,9 +153,12 @@ def render(rows: list[dict[str, Any]], title: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    if is_backbone_name(args.spec):
-        return _run_backbone(args)
-    spec = load_spec(args.spec)
+    from nas import SpecBackbone, load_backbone
+
+    backbone = load_backbone(args.spec)
+    if not isinstance(backbone, SpecBackbone):
+        return _run_backbone(args, backbone)
+    spec = backbone.spec
     out_dir = check_writable_dir(args.out, "--out") if args.out else None
     csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
     members = build_family(spec, args)
@@ -198,7 +198,7 @@ def _write_out_dir(out_dir: Path, members: tuple[FamilyMember, ...], table_csv: 
     write_text_atomic(out_dir / "family.csv", table_csv)
 
 
-def _run_backbone(args: argparse.Namespace) -> int:
+def _run_backbone(args: argparse.Namespace, backbone: Any) -> int:
     if args.table:
         raise CliError(
             f"{args.spec} is not a spec, so a published table cannot scale it; "
@@ -208,7 +208,23 @@ def _run_backbone(args: argparse.Namespace) -> int:
         raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
     out_dir = check_writable_dir(args.out, "--out") if args.out else None
     csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
-    title, rows = backbone_family(args, _coefficients(args), parse_phis(args.phis or "0-7"))
+    from nas import BackboneCounts
+
+    coefficients = _coefficients(args)
+    members = family_from_coefficients(
+        BackboneCounts(backbone),
+        coefficients,
+        phis=parse_phis(args.phis or "0-7"),
+        match_flops=args.match_flops,
+        progress=lambda name, resolution: print(
+            f"counting {name} at {resolution} px ...", file=sys.stderr
+        ),
+    )
+    rows = [member.row() for member in members]
+    title = (
+        f"{backbone.name} scaled by alpha={coefficients.alpha:g}, beta={coefficients.beta:g}, "
+        f"gamma={coefficients.gamma:g}; FLOPs counted by fvcore on each built model"
+    )
     table_csv = rows_to_csv(rows)
     if csv_path is not None:
         write_text_atomic(csv_path, table_csv)

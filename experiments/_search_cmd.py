@@ -131,9 +131,9 @@ def run(args: argparse.Namespace) -> int:
         space_cost_range,
         write_report,
     )
-    from nas._search import format_cost
-    from scaling import scale_network
-    from search_spaces import MBConvSpace, skeleton
+    from nas.search import format_cost
+    from scaling import search_proxy
+    from search_spaces import MBConvSpace
 
     target, cost = _target(args)
     apply_threads(args)
@@ -155,26 +155,14 @@ def run(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
         seed=args.seed,
     )
-    skeleton_name = args.skeleton
-    if skeleton_name == "auto":
-        skeleton_name = "small-input" if args.resolution < 128 else "efficientnet-b0"
-    reference = skeleton(
-        skeleton_name,
+    reference = search_proxy(
+        skeleton_name=args.skeleton,
+        resolution=args.resolution,
         in_channels=data.in_channels,
         num_classes=data.num_classes,
-        resolution=args.resolution,
+        width_mult=args.width_mult,
+        depth_mult=args.depth_mult,
     )
-    if not (args.width_mult > 0 and args.depth_mult > 0):
-        raise CliError("--width-mult and --depth-mult must be positive, e.g. 0.5")
-    if (args.width_mult, args.depth_mult) != (1.0, 1.0):
-        # A narrower, shallower skeleton is a cheaper proxy; the space searches around it.
-        reference = scale_network(
-            reference,
-            width_mult=args.width_mult,
-            depth_mult=args.depth_mult,
-            resolution=args.resolution,
-            resolution_divisor=1,
-        )
     if args.space:
         space = MBConvSpace.from_file(args.space, reference)
     else:
@@ -188,21 +176,6 @@ def run(args: argparse.Namespace) -> int:
         )
     evaluator = _make_evaluator(args, data)
     ray = prepare_backend(args)
-    identity = {
-        "data": args.data,
-        "data_root": args.data_root,
-        "max_samples": args.max_samples,
-        "resolution": args.resolution,
-        "skeleton": skeleton_name,
-        "width_mult": args.width_mult,
-        "depth_mult": args.depth_mult,
-        "space": {key: list(options) for key, options in space.parameters().items()},
-        "evaluator": args.evaluator,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "optimizer": args.optimizer,
-    }
     progress = _Progress(config, enabled=not (args.no_progress or args.json))
 
     def on_trial(study: Any, trial: Any) -> None:
@@ -217,7 +190,6 @@ def run(args: argparse.Namespace) -> int:
             run_dir=out,
             storage=args.storage,
             ray=ray,
-            identity_extra=identity,
             on_trial=on_trial,
             on_start=progress.start,
         )
@@ -290,7 +262,7 @@ class _Progress:
 
 
 def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> str:
-    from nas._search import format_cost
+    from nas.search import format_cost
 
     trials = report.trials
     evaluated = trials[trials["accuracy"].notna() & (trials["state"] == "complete")]

@@ -103,8 +103,7 @@ def prepare_backend(args: argparse.Namespace) -> Any:
 
     Returns the ``RayOptions`` for ``--backend ray``, else None.
     """
-    from nas._ray_runner import RayOptions, connect_ray
-    from nas._storage import check_storage
+    from nas.runs import RayOptions, check_storage, connect_ray
 
     if args.storage is not None:
         check_storage(args.storage)

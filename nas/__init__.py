@@ -1,35 +1,79 @@
-"""Architecture search and the torch side of specs: building, measuring, evaluating."""
+"""Architecture search and the torch side of specs, in sub-packages that follow the flow.
 
-from nas._backbones import (
-    Backbone,
-    BackboneError,
-    CallableBackbone,
-    ResNetBackbone,
-    SpecBackbone,
-    load_backbone,
-)
-from nas._builder import MBConv, MBConvNet, SqueezeExcite, build_model
-from nas._coefficients import (
+- ``nas.models``: spec -> ``nn.Module`` (the one builder), counts of built models,
+  latency, and the backbones the coefficient search scales.
+- ``nas.data``: proxy data sets, from local files or a package that ships them.
+- ``nas.evaluate``: evaluators, behind one interface (proxy training, zero-cost).
+- ``nas.runs``: an Optuna study run to a budget, resumably, here or on Ray Tune.
+- ``nas.search``: the MnasNet-style search (objectives, strategies, report).
+- ``nas.coefficients``: the compound-coefficient grid (its training, its report).
+
+The most used names are re-exported here.
+"""
+
+from nas.coefficients import (
     Candidate,
+    CandidateTrainer,
     CoefficientConfig,
     RepeatChannels,
     build_candidates,
+    choose_coefficients,
     run_coefficient_search,
+    write_coefficient_report,
 )
-from nas._coefficients_report import choose_coefficients, write_coefficient_report
-from nas._data import DATASETS, DataError, DataSplits, load_data
-from nas._evaluation import Evaluation, Evaluator, ProgressCallback, TrialError
-from nas._measure import FvcoreCount, fvcore_count, measure_spec, torch_param_count
-from nas._objectives import REWARD_FORMS, hypervolume, mnas_reward, pareto_front, reward_form
-from nas._ray_runner import RayError, RayOptions, connect_ray
-from nas._rl_sampler import ReinforceSampler
-from nas._runner import Outcome, StudyTask
-from nas._search import COSTS, SearchConfig, SearchError, run_search, space_cost_range
-from nas._search_report import SearchReport, build_report, write_report
-from nas._storage import StorageError, open_storage
-from nas._strategies import STRATEGIES, make_sampler
-from nas._training import TrainingConfig, TrainingEvaluator
-from nas._zero_cost import SynflowEvaluator
+from nas.data import DATASETS, DataError, DataSplits, load_data
+from nas.evaluate import (
+    Evaluation,
+    Evaluator,
+    ProgressCallback,
+    SynflowEvaluator,
+    TrainingConfig,
+    TrainingEvaluator,
+    TrialError,
+)
+from nas.models import (
+    Backbone,
+    BackboneError,
+    CallableBackbone,
+    FvcoreCount,
+    MBConv,
+    MBConvNet,
+    ResNetBackbone,
+    SpecBackbone,
+    SqueezeExcite,
+    build_model,
+    fvcore_count,
+    load_backbone,
+    measure_spec,
+    torch_param_count,
+)
+from nas.runs import (
+    Outcome,
+    RayError,
+    RayOptions,
+    StorageError,
+    StudyTask,
+    connect_ray,
+    open_storage,
+)
+from nas.search import (
+    COSTS,
+    REWARD_FORMS,
+    STRATEGIES,
+    ReinforceSampler,
+    SearchConfig,
+    SearchError,
+    SearchReport,
+    build_report,
+    hypervolume,
+    make_sampler,
+    mnas_reward,
+    pareto_front,
+    reward_form,
+    run_search,
+    space_cost_range,
+    write_report,
+)
 
 __all__ = [
     "COSTS",
@@ -40,6 +84,7 @@ __all__ = [
     "BackboneError",
     "CallableBackbone",
     "Candidate",
+    "CandidateTrainer",
     "CoefficientConfig",
     "DataError",
     "DataSplits",

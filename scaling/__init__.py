@@ -9,23 +9,32 @@ from scaling._compound import (
     read_coefficients_file,
     scale_network,
 )
-from scaling._family import FamilyMember, family_from_coefficients, family_from_table
+from scaling._family import (
+    FamilyMember,
+    ScalableNetwork,
+    family_from_coefficients,
+    family_from_table,
+    resolution_for_flops,
+)
 from scaling._grid import (
     SINGLE_DIMENSION,
     coefficient_grid,
     filter_by_actual_ratio,
     single_dimension_baselines,
 )
-from scaling._presets import preset, preset_names
+from scaling._presets import load_spec, preset, preset_names
+from scaling._proxy import SMALL_INPUT_BELOW, search_proxy, skeleton_for
 from scaling._tables import TABLES, ScalingTable, TableRow
 from search_spaces._rounding import round_filters, round_repeats, round_resolution
 
 __all__ = [
     "MAX_PHI",
     "SINGLE_DIMENSION",
+    "SMALL_INPUT_BELOW",
     "TABLES",
     "CompoundCoefficients",
     "FamilyMember",
+    "ScalableNetwork",
     "ScalingError",
     "ScalingTable",
     "TableRow",
@@ -33,14 +42,18 @@ __all__ = [
     "family_from_coefficients",
     "family_from_table",
     "filter_by_actual_ratio",
+    "load_spec",
     "parse_coefficients",
     "parse_phis",
     "preset",
     "preset_names",
     "read_coefficients_file",
+    "resolution_for_flops",
     "round_filters",
     "round_repeats",
     "round_resolution",
     "scale_network",
+    "search_proxy",
     "single_dimension_baselines",
+    "skeleton_for",
 ]

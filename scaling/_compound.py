@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from search_spaces import InputError, NetworkSpec
+from search_spaces import InputError, NetworkSpec, is_numeric
 from search_spaces._rounding import round_filters, round_repeats, round_resolution
 
 __all__ = [
@@ -44,7 +44,7 @@ class CompoundCoefficients:
     def __post_init__(self) -> None:
         for name in ("alpha", "beta", "gamma"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
+            if not is_numeric(value):
                 raise ScalingError(f"{name} must be a number >= 1, got {value!r}")
             if not math.isfinite(value) or value < 1:
                 raise ScalingError(

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Iterable
 
 from scaling._compound import CompoundCoefficients, ScalingError
+from search_spaces import is_number, is_numeric
 
 __all__ = [
     "MAX_GRID_VALUES",
@@ -33,7 +34,7 @@ MAX_GRID_VALUES = 401
 
 
 def _check_number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_number(value):
         raise ScalingError(f"{name} must be a finite number, got {value!r}")
     return float(value)
 
@@ -151,7 +152,7 @@ def filter_by_actual_ratio(
     closest: tuple[float, CompoundCoefficients, float] | None = None  # (gap, candidate, ratio)
     for candidate in candidates:
         ratio = actual_ratio(candidate)
-        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+        if not is_numeric(ratio):
             raise ScalingError(
                 f"the FLOP ratio of {_describe(candidate)} must be a number, got {ratio!r}"
             )

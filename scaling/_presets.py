@@ -1,12 +1,16 @@
-"""Named presets: the base architectures plus every row of the published tables."""
+"""Named presets (the base architectures plus every row of the published tables), and
+loading a spec by preset name or file path."""
 
 from __future__ import annotations
+
+import os
+from pathlib import Path
 
 from scaling._compound import scale_network
 from scaling._tables import TABLES
 from search_spaces import BASE_ARCHITECTURES, NetworkSpec, SpecError
 
-__all__ = ["preset", "preset_names"]
+__all__ = ["load_spec", "preset", "preset_names"]
 
 
 def _table_members() -> dict[str, tuple[str, int]]:
@@ -48,3 +52,12 @@ def preset(name: str) -> NetworkSpec:
         f"unknown preset {name!r}; known presets: {', '.join(preset_names())} "
         "(or give a path to a spec JSON file)"
     )
+
+
+def load_spec(text: str) -> NetworkSpec:
+    """A preset name or a path to a spec JSON file."""
+    if text in preset_names():
+        return preset(text)
+    if text.endswith(".json") or os.sep in text or Path(text).exists():
+        return NetworkSpec.load(text)
+    return preset(text)  # raises with the list of known presets

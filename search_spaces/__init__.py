@@ -1,6 +1,7 @@
 """Architecture specs: frozen, validated data that never imports torch."""
 
 from search_spaces._architectures import BASE_ARCHITECTURES, base_architecture
+from search_spaces._checks import is_int, is_number, is_numeric
 from search_spaces._counting import (
     PartCount,
     count_by_part,
@@ -8,6 +9,7 @@ from search_spaces._counting import (
     count_params,
     feature_size,
 )
+from search_spaces._files import write_atomic, write_text_atomic
 from search_spaces._mbconv_space import (
     CHOICE_FIELDS,
     SKELETONS,
@@ -36,8 +38,13 @@ __all__ = [
     "count_flops",
     "count_params",
     "feature_size",
+    "is_int",
+    "is_number",
+    "is_numeric",
     "round_filters",
     "round_repeats",
     "round_resolution",
     "skeleton",
+    "write_atomic",
+    "write_text_atomic",
 ]

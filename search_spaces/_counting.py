@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from search_spaces._checks import is_int
 from search_spaces._network import NetworkSpec
 
 __all__ = ["PartCount", "count_by_part", "count_flops", "count_params", "feature_size"]
@@ -73,7 +74,7 @@ class PartCount:
 def count_by_part(spec: NetworkSpec, resolution: int | None = None) -> tuple[PartCount, ...]:
     """Per-part counts that sum to the totals: where a model's cost actually sits."""
     resolution = spec.resolution if resolution is None else resolution
-    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
+    if not is_int(resolution) or resolution < 1:
         raise ValueError(f"resolution must be a positive integer, got {resolution!r}")
     size = (resolution - 1) // spec.stem_stride + 1
     stem = spec.stem_channels

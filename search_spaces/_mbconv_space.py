@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from search_spaces._checks import is_int
 from search_spaces._network import NetworkSpec
 from search_spaces._rounding import round_filters
 from search_spaces._stage import SpecError, StageSpec
@@ -55,16 +56,13 @@ class StageChoices:
             if len(set(values)) != len(values):
                 raise SpecError(f"choice set {name!r} repeats a value: {list(values)}")
             object.__setattr__(self, name, tuple(values))
-        if any(
-            isinstance(k, bool) or not isinstance(k, int) or k < 1 or k % 2 == 0
-            for k in self.kernels
-        ):
+        if any(not is_int(k) or k < 1 or k % 2 == 0 for k in self.kernels):
             raise SpecError(f"kernels must be odd positive integers, got {list(self.kernels)}")
-        if any(isinstance(e, bool) or not isinstance(e, int) or e < 1 for e in self.expand_ratios):
+        if any(not is_int(e) or e < 1 for e in self.expand_ratios):
             raise SpecError(f"expand_ratios must be integers >= 1, got {list(self.expand_ratios)}")
         if any(not isinstance(s, (int, float)) or not 0 <= s <= 1 for s in self.se_ratios):
             raise SpecError(f"se_ratios must be in [0, 1] (0 = no SE), got {list(self.se_ratios)}")
-        if any(isinstance(d, bool) or not isinstance(d, int) for d in self.layer_deltas):
+        if any(not is_int(d) for d in self.layer_deltas):
             raise SpecError(f"layer_deltas must be integers, got {list(self.layer_deltas)}")
         if any(not isinstance(w, (int, float)) or w <= 0 for w in self.width_mults):
             raise SpecError(f"width_mults must be positive numbers, got {list(self.width_mults)}")

@@ -7,6 +7,7 @@ repeats are the built numbers, already rounded; scaling makes new specs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from search_spaces._checks import is_int, is_numeric
+from search_spaces._files import write_text_atomic
 from search_spaces._stage import SpecError, StageSpec
 
 __all__ = ["ACTIVATIONS", "NetworkSpec"]
@@ -61,7 +64,7 @@ class NetworkSpec:
         object.__setattr__(self, "stages", stages)
         for name in ("stem_channels", "head_channels", "resolution", "num_classes", "in_channels"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise SpecError(f"{name} must be an integer >= 1, got {value!r}")
         if self.activation not in ACTIVATIONS:
             raise SpecError(
@@ -69,14 +72,14 @@ class NetworkSpec:
             )
         for name in ("dropout", "drop_connect_rate"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            if not is_numeric(value) or not 0 <= value < 1:
                 raise SpecError(f"{name} must be a number in [0, 1), got {value!r}")
             object.__setattr__(self, name, float(value))
-        if isinstance(self.stem_stride, bool) or self.stem_stride not in (1, 2):
+        if not is_int(self.stem_stride) or self.stem_stride not in (1, 2):
             raise SpecError(f"stem_stride must be 1 or 2, got {self.stem_stride!r}")
         for name in ("bn_momentum", "bn_eps"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+            if not is_numeric(value) or not 0 < value < 1:
                 raise SpecError(f"{name} must be a number in (0, 1), got {value!r}")
         if not isinstance(self.fix_stem_head, bool):
             raise SpecError(f"fix_stem_head must be true or false, got {self.fix_stem_head!r}")
@@ -174,14 +177,26 @@ class NetworkSpec:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write atomically, so a killed run never leaves half a spec."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(self.to_json() + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, self.to_json() + "\n")
+
+    def canonical(self) -> NetworkSpec:
+        """The same network with every flag that cannot change it normalised.
+
+        A stage whose blocks can have no identity shortcut (``StageSpec.skip_matters``
+        is false) builds the same model with ``skip`` true or false; the canonical form
+        says true. Two specs that build the same network have the same canonical form
+        (nasbench prunes its matrices the same way before hashing).
+        """
+        stages = tuple(
+            stage if stage.skip or stage.skip_matters else dataclasses.replace(stage, skip=True)
+            for stage in self.stages
+        )
+        return self if stages == self.stages else dataclasses.replace(self, stages=stages)
 
     def fingerprint(self) -> str:
-        """Hash of everything that changes the built model, for de-duplication."""
-        data = self.to_dict()
+        """Hash of the canonical form without name and metadata: equal for two specs exactly
+        when they build the same model, for de-duplication."""
+        data = self.canonical().to_dict()
         for key in ("name", "metadata"):
             data.pop(key, None)
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))

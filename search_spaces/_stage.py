@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from search_spaces._checks import is_int, is_numeric
+
 __all__ = ["InputError", "SpecError", "StageSpec"]
 
 
@@ -42,7 +44,7 @@ class StageSpec:
     def __post_init__(self) -> None:
         for name in ("repeats", "kernel", "stride", "expand_ratio", "in_channels", "out_channels"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not is_int(value):
                 raise SpecError(f"{name} must be an integer, got {value!r}")
         if self.repeats < 1:
             raise SpecError(f"repeats must be >= 1, got {self.repeats}; drop the stage instead")
@@ -61,7 +63,7 @@ class StageSpec:
             )
         if self.se_ratio is not None:
             ratio = self.se_ratio
-            if isinstance(ratio, bool) or not isinstance(ratio, (int, float)):
+            if not is_numeric(ratio):
                 raise SpecError(f"se ratio must be a number in (0, 1], got {ratio!r}")
             if not 0 < ratio <= 1:
                 raise SpecError(f"se ratio must be in (0, 1], got {ratio}; leave it out for no SE")
@@ -72,6 +74,16 @@ class StageSpec:
     @property
     def has_se(self) -> bool:
         return self.se_ratio is not None
+
+    @property
+    def skip_matters(self) -> bool:
+        """Whether any block of the stage can have an identity shortcut.
+
+        The builder adds one only where a block keeps its shape (stride 1, input width =
+        output width): the repeats after the first always do, the first block only
+        without a stride or a width change. Elsewhere the skip flag builds nothing.
+        """
+        return self.repeats > 1 or (self.stride == 1 and self.in_channels == self.out_channels)
 
     def to_string(self) -> str:
         """The official block string, e.g. ``r2_k3_s22_e6_i16_o24_se0.25``."""

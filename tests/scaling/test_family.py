@@ -12,6 +12,7 @@ from scaling import (
     parse_coefficients,
     parse_phis,
     preset,
+    resolution_for_flops,
     round_resolution,
     scale_network,
 )
@@ -158,3 +159,59 @@ def test_match_flops_brings_each_member_near_the_growth_target():
         assert member.flop_ratio == pytest.approx(2.0**phi, rel=0.05)
         assert abs(member.flop_ratio - 2.0**phi) <= abs(plain[phi].flop_ratio - 2.0**phi)
     assert [m.resolution for m in matched] == [224, 228, 276, 332, 388, 480]
+
+
+def _linear_scan(flops_at, target, divisor, lowest):
+    """The rule written out: the closest multiple of ``divisor``, ties to the lowest."""
+    resolution = max(divisor, -(-lowest // divisor) * divisor)
+    best, best_gap = resolution, abs(flops_at(resolution) - target)
+    while flops_at(resolution) <= target:
+        resolution += divisor
+        gap = abs(flops_at(resolution) - target)
+        if gap < best_gap:
+            best, best_gap = resolution, gap
+    return best
+
+
+@pytest.mark.parametrize("divisor", [1, 4, 8])
+def test_resolution_for_flops_is_the_closest_multiple(divisor):
+    spec = preset("efficientnet-b0")
+    for target in (1e6, 2.3e7, 3.9e8, 7.71e8, 4e9):
+        got = resolution_for_flops(
+            lambda r: count_flops(spec, r), target, divisor=divisor, lowest=spec.total_stride
+        )
+        assert got == _linear_scan(lambda r: count_flops(spec, r), target, divisor, 32)
+    # A run of equal FLOPs below the target goes to its lowest resolution.
+    steps = {4: 10, 8: 10, 12: 10, 16: 30}
+    assert resolution_for_flops(steps.__getitem__, 11, divisor=4) == 4
+    assert resolution_for_flops(steps.__getitem__, 25, divisor=4) == 16
+
+
+class _Counted:
+    """A network that is not a spec: conv 3x3 from 3 to 8*w channels, one linear layer."""
+
+    name = "toy"
+    base_resolution = 20
+    flops_source = "by hand"
+
+    def width(self, width_mult):
+        return round(8 * width_mult)
+
+    def flops(self, *, width_mult, depth_mult, resolution):
+        return 27 * self.width(width_mult) * resolution**2 * depth_mult
+
+    def params(self, *, width_mult, depth_mult):
+        return 27 * self.width(width_mult) + self.width(width_mult) * 10
+
+
+def test_a_network_that_is_not_a_spec_scales_through_the_same_loop():
+    members = family_from_coefficients(_Counted(), PAPER, phis=range(4))
+    assert [m.name for m in members] == [f"toy-phi{phi}" for phi in range(4)]
+    assert [m.resolution for m in members] == [20] + [
+        round_resolution(20 * 1.15**phi) for phi in range(1, 4)
+    ]
+    assert all(m.spec is None and m.row()["flops_source"] == "by hand" for m in members)
+    matched = family_from_coefficients(_Counted(), PAPER, phis=range(4), match_flops=2.0)
+    for phi, member in enumerate(matched):
+        assert member.resolution % 4 == 0
+        assert member.flop_ratio == pytest.approx(2.0**phi, rel=0.25)

@@ -55,6 +55,21 @@ def test_fingerprint_ignores_name_but_not_architecture():
     assert spec.fingerprint() == renamed.fingerprint() != wider.fingerprint()
 
 
+def test_a_skip_flag_that_builds_nothing_does_not_change_the_fingerprint():
+    spec = BASE_ARCHITECTURES["efficientnet-b0"]
+    # Stage 0 (r1, 32 -> 16) and stage 1 (stride 2) have no block that keeps its shape.
+    first, second, *rest = spec.stages
+    assert not first.skip_matters and second.skip_matters  # stage 1 repeats twice
+    inert = dataclasses.replace(
+        spec, stages=(dataclasses.replace(first, skip=False), second, *rest)
+    )
+    assert inert.fingerprint() == spec.fingerprint()
+    assert inert.canonical().stages[0].skip and inert.stages[0].skip is False  # spec unchanged
+    live = dataclasses.replace(spec, stages=(first, dataclasses.replace(second, skip=False), *rest))
+    assert live.fingerprint() != spec.fingerprint()
+    assert spec.canonical() is spec
+
+
 @pytest.mark.parametrize(
     ("change", "phrase"),
     [

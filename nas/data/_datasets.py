@@ -1,0 +1,313 @@
+"""Dataset loading for proxy training during architecture search.
+
+Search jobs run on machines without network access, so nothing here downloads: ``digits``
+ships with scikit-learn, and ``cifar10`` / ``imagefolder`` are read from a local ``root``.
+Every dataset is loaded fully into tensors because proxy datasets are small; use
+``max_samples`` to keep it that way for large pools.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from torch.utils.data import TensorDataset
+
+from search_spaces import InputError
+
+__all__ = ["DATASETS", "DataError", "DataSplits", "load_data"]
+
+logger = logging.getLogger(__name__)
+
+DATASETS: tuple[str, ...] = ("digits", "cifar10", "imagefolder")
+
+_MIN_RESOLUTION = 8
+_MIN_PER_SPLIT = 2  # a class with one valid sample gives a meaningless per-class accuracy
+_CIFAR_DIR = "cifar-10-batches-py"
+_CIFAR_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+# fmt: off
+_CIFAR_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                  "dog", "frog", "horse", "ship", "truck")
+# fmt: on
+
+
+class DataError(InputError):
+    """Bad data input; the message says what is wrong and how to fix it (one line)."""
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """Train/valid splits for proxy training, already resized and normalised.
+
+    ``train`` and ``valid`` hold images as float32 ``(N, in_channels, resolution, resolution)``
+    and labels as int64 ``(N,)``. Both are normalised per channel with the train split's
+    mean/std, so validation data never leaks into the statistics.
+    """
+
+    name: str
+    train: TensorDataset
+    valid: TensorDataset
+    num_classes: int
+    in_channels: int
+    resolution: int
+    # load_data's arguments (dataset, root, subset, split, seed): what made these splits.
+    source: Mapping[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> dict[str, Any]:
+        """What a run must repeat to train on the same splits (JSON-ready)."""
+        return {"name": self.name, "resolution": self.resolution, **self.source}
+
+
+@dataclass(frozen=True)
+class _Pool:
+    """All labelled samples of a dataset; images are only materialised for chosen indices."""
+
+    labels: np.ndarray  # int64 (N,)
+    class_names: Sequence[str]
+    in_channels: int
+    fetch: Callable[[np.ndarray], torch.Tensor]  # indices -> float32 (n, C, H, W) in [0, 1]
+
+
+def load_data(
+    name: str,
+    *,
+    resolution: int,
+    root: str | os.PathLike[str] | None = None,
+    valid_fraction: float = 0.2,
+    max_samples: int | None = None,
+    seed: int = 0,
+) -> DataSplits:
+    """Load dataset ``name`` and split it into stratified, seeded train/valid sets.
+
+    Args:
+        name: one of :data:`DATASETS`.
+        resolution: side length (pixels) that every image is resized to; at least 8.
+        root: data directory; must be ``None`` for ``digits`` and is required otherwise.
+            For ``cifar10`` it is the directory holding ``cifar-10-batches-py/`` or the batch
+            files themselves (these are pickles: only point it at files you trust). For
+            ``imagefolder`` it holds one sub-directory of images per class.
+        valid_fraction: share of the pool that goes to the valid split, in (0, 1).
+        max_samples: if given, a stratified subset of this many samples is drawn from the
+            pool before splitting (for fast tests and quick searches).
+        seed: controls the subset and the split; the same seed gives identical splits.
+
+    Raises:
+        DataError: on any bad argument or unreadable data.
+    """
+    if name not in DATASETS:
+        raise DataError(f"unknown dataset {name!r}: choose one of {', '.join(DATASETS)}")
+    if resolution < _MIN_RESOLUTION:
+        raise DataError(f"resolution {resolution} is too small: use at least {_MIN_RESOLUTION}")
+    if not 0.0 < valid_fraction < 1.0:
+        raise DataError(f"valid_fraction {valid_fraction} must be strictly between 0 and 1")
+    pool = _open_pool(name, root, resolution)
+    num_classes = len(pool.class_names)
+
+    # The smaller split gets min(f, 1 - f) of each class, which must round to >= 2 samples;
+    # the epsilon stops float noise (2 / 0.19999999999999996) from adding a sample.
+    per_class = math.ceil(_MIN_PER_SPLIT / min(valid_fraction, 1.0 - valid_fraction) - 1e-9)
+    idx = np.arange(len(pool.labels))
+    if max_samples is not None:
+        minimum = per_class * num_classes
+        if max_samples < minimum:
+            raise DataError(
+                f"max_samples={max_samples} is too small for {num_classes} classes at "
+                f"valid_fraction={valid_fraction}: use at least {minimum} so every class has "
+                f"{_MIN_PER_SPLIT} samples in each split"
+            )
+        if max_samples < len(idx):
+            idx = _stratified_subset(pool.labels, max_samples, per_class, seed)
+    counts = np.bincount(pool.labels[idx], minlength=num_classes)
+    if counts.min() < per_class:
+        worst = int(counts.argmin())
+        raise DataError(
+            f"class {pool.class_names[worst]!r} has only {counts[worst]} sample(s) but "
+            f"valid_fraction={valid_fraction} needs {per_class} per class to put "
+            f"{_MIN_PER_SPLIT} in each split: add data or move valid_fraction towards 0.5"
+        )
+
+    train_idx, valid_idx = train_test_split(
+        idx, test_size=valid_fraction, stratify=pool.labels[idx], random_state=seed
+    )
+    for split, part in (("train", train_idx), ("valid", valid_idx)):
+        # sklearn rounds per class, so a split can still fall short when valid_fraction > 0.5.
+        if np.bincount(pool.labels[part], minlength=num_classes).min() < _MIN_PER_SPLIT:
+            raise DataError(
+                f"the {split} split has a class with fewer than {_MIN_PER_SPLIT} samples: "
+                "raise max_samples or move valid_fraction towards 0.5"
+            )
+
+    x_train = _resize(pool.fetch(train_idx), resolution)
+    x_valid = _resize(pool.fetch(valid_idx), resolution)
+    mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
+    std = x_train.std(dim=(0, 2, 3), keepdim=True)
+    # A constant channel would otherwise divide by ~0 and blow up the valid split.
+    std = torch.where(std > 1e-6, std, torch.ones_like(std))
+    train = TensorDataset((x_train - mean) / std, torch.from_numpy(pool.labels[train_idx]))
+    valid = TensorDataset((x_valid - mean) / std, torch.from_numpy(pool.labels[valid_idx]))
+    logger.info("loaded %s: %d train / %d valid samples, %d classes, %d px",
+                name, len(train), len(valid), num_classes, resolution)  # fmt: skip
+    source = {
+        "root": None if root is None else str(root),
+        "max_samples": max_samples,
+        "valid_fraction": valid_fraction,
+        "seed": seed,
+    }
+    return DataSplits(name, train, valid, num_classes, pool.in_channels, resolution, source)
+
+
+def _open_pool(name: str, root: str | os.PathLike[str] | None, resolution: int) -> _Pool:
+    if name == "digits":
+        if root is not None:
+            raise DataError(
+                "dataset 'digits' ships with scikit-learn and takes no root: drop --data-root"
+            )
+        return _digits_pool()
+    if root is None:
+        raise DataError(f"dataset {name!r} needs a data directory: pass --data-root (root=)")
+    path = Path(root).expanduser()
+    if not path.is_dir():
+        raise DataError(f"data root {path} does not exist or is not a directory: fix --data-root")
+    return _cifar10_pool(path) if name == "cifar10" else _imagefolder_pool(path, resolution)
+
+
+def _digits_pool() -> _Pool:
+    digits = load_digits()
+    # Pixel values are 0..16; the 8x8 images are upsampled later with everything else.
+    images = torch.from_numpy(digits.images.astype(np.float32) / 16.0).unsqueeze(1)
+    return _Pool(
+        labels=np.asarray(digits.target, dtype=np.int64),
+        class_names=[str(c) for c in range(10)],
+        in_channels=1,
+        fetch=lambda idx: images[torch.from_numpy(idx)],
+    )
+
+
+# Read by hand: torchvision.datasets.CIFAR10 demands the md5 of all six full-size files, so it
+# cannot read a subset of batches, batches beside root, or the small files the tests make.
+def _cifar10_pool(root: Path) -> _Pool:
+    # Only the train batches form the search pool: test_batch is held out for the final
+    # evaluation of the chosen architecture, so the search must never see it.
+    folder = next((d for d in (root / _CIFAR_DIR, root) if (d / _CIFAR_BATCHES[0]).is_file()), None)
+    if folder is None:
+        raise DataError(
+            f"no {_CIFAR_BATCHES[0]} in {root / _CIFAR_DIR} or {root}: extract the CIFAR-10 "
+            f"python version there (files {', '.join(_CIFAR_BATCHES)}, test_batch)"
+        )
+    batches = [_read_cifar_batch(folder / b) for b in _CIFAR_BATCHES if (folder / b).is_file()]
+    data = np.concatenate([d for d, _ in batches]).reshape(-1, 3, 32, 32)
+    labels = np.concatenate([lab for _, lab in batches])
+    return _Pool(
+        labels=labels,
+        class_names=_CIFAR_CLASSES,
+        in_channels=3,
+        fetch=lambda idx: torch.from_numpy(data[idx]).float().div_(255.0),
+    )
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with path.open("rb") as f:
+            batch = pickle.load(f, encoding="bytes")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[b"labels"], dtype=np.int64)
+    # Unpickling damaged bytes can raise almost any exception type, so catch them all here.
+    except Exception as exc:
+        reason = (str(exc).splitlines() or [""])[0]
+        raise DataError(
+            f"cannot read CIFAR-10 batch {path} ({type(exc).__name__}: {reason}): "
+            "re-extract cifar-10-python.tar.gz"
+        ) from exc
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != (len(data),):
+        raise DataError(
+            f"CIFAR-10 batch {path} has data {data.shape} and labels {labels.shape}, "
+            "expected (N, 3072) and (N,): re-extract cifar-10-python.tar.gz"
+        )
+    if len(labels) and not 0 <= labels.min() <= labels.max() < len(_CIFAR_CLASSES):
+        raise DataError(
+            f"CIFAR-10 batch {path} has labels outside 0..9: re-extract cifar-10-python.tar.gz"
+        )
+    return data, labels
+
+
+def _imagefolder_pool(root: Path, resolution: int) -> _Pool:
+    # torchvision is slow to import and only needed here.
+    from torchvision import transforms
+    from torchvision.datasets import ImageFolder
+
+    # Folders often mix grayscale, palette and RGBA files; the network expects 3 channels.
+    to_rgb = transforms.Lambda(lambda im: im.convert("RGB"))
+    size = (resolution, resolution)
+    transform = transforms.Compose([to_rgb, transforms.Resize(size), transforms.ToTensor()])
+    try:
+        folder = ImageFolder(str(root), transform=transform)
+    except FileNotFoundError as exc:
+        raise DataError(
+            f"no usable images under {root} ({exc}): put each class's .png/.jpg "
+            "files in its own sub-directory of --data-root"
+        ) from exc
+    if len(folder.classes) < 2:
+        raise DataError(
+            f"{root} has {len(folder.classes)} class sub-directory, need at least 2: "
+            "add one sub-directory of images per class"
+        )
+
+    def fetch(idx: np.ndarray) -> torch.Tensor:
+        images = []
+        for i in idx:
+            try:
+                images.append(folder[int(i)][0])
+            except OSError as exc:
+                raise DataError(
+                    f"cannot read image {folder.samples[int(i)][0]} ({exc}): "
+                    "remove or replace the file"
+                ) from exc
+        return torch.stack(images)
+
+    return _Pool(
+        labels=np.asarray(folder.targets, dtype=np.int64),
+        class_names=folder.classes,
+        in_channels=3,
+        fetch=fetch,
+    )
+
+
+def _stratified_subset(labels: np.ndarray, n: int, per_class: int, seed: int) -> np.ndarray:
+    """Pick ``n`` indices: ``per_class`` from every class first, the rest proportionally.
+
+    Purely proportional sampling can leave a rare class below the minimum that
+    :func:`load_data` promises for ``max_samples``, hence the floor per class.
+    """
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    take = np.minimum(counts, per_class)
+    spare = counts - take
+    quota = spare * (n - take.sum()) / max(spare.sum(), 1)
+    extra = np.floor(quota).astype(np.int64)
+    # Largest remainders get the leftover slots so the subset has exactly n samples.
+    extra[np.argsort(extra - quota, kind="stable")[: n - take.sum() - extra.sum()]] += 1
+    take = take + extra
+    chosen = [
+        rng.choice(np.flatnonzero(labels == c), size=k, replace=False)
+        for c, k in zip(classes, take, strict=True)
+    ]
+    return np.sort(np.concatenate(chosen))
+
+
+def _resize(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    if images.shape[-2:] == (resolution, resolution):
+        return images
+    return F.interpolate(
+        images, size=(resolution, resolution), mode="bilinear", align_corners=False
+    )

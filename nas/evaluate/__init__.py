@@ -1,0 +1,17 @@
+"""Evaluators: what scores a candidate spec, behind one small interface."""
+
+from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
+from nas.evaluate._training import OPTIMIZERS, TrainingConfig, TrainingEvaluator
+from nas.evaluate._zero_cost import SynflowEvaluator, synflow_score
+
+__all__ = [
+    "OPTIMIZERS",
+    "Evaluation",
+    "Evaluator",
+    "ProgressCallback",
+    "SynflowEvaluator",
+    "TrainingConfig",
+    "TrainingEvaluator",
+    "TrialError",
+    "synflow_score",
+]

@@ -1,0 +1,52 @@
+"""The one small interface every evaluator sits behind.
+
+A search strategy never sees a model: it proposes specs and reads back an
+``Evaluation``. Evaluators (proxy training, zero-cost proxies, ...) implement
+``Evaluator.evaluate``; the search records whatever they return.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from search_spaces import NetworkSpec
+
+__all__ = ["Evaluation", "Evaluator", "ProgressCallback", "TrialError"]
+
+# Called after each epoch with (epoch, validation accuracy); may raise to stop early.
+ProgressCallback = Callable[[int, float], None]
+
+
+class TrialError(RuntimeError):
+    """A candidate could not be evaluated (NaN loss, ...); the trial is recorded as failed."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    accuracy: float  # higher is better: validation accuracy in [0, 1], or a proxy score
+    metrics: Mapping[str, float] = field(default_factory=dict)  # extras: loss, seconds, ...
+
+
+class Evaluator(ABC):
+    """Scores one candidate spec. Implementations must be deterministic given ``seed``."""
+
+    name: str = "evaluator"
+    #: True when ``accuracy`` is a real accuracy in [0, 1] (False for proxy scores).
+    gives_accuracy: bool = True
+
+    @abstractmethod
+    def evaluate(
+        self, spec: NetworkSpec, *, seed: int, progress: ProgressCallback | None = None
+    ) -> Evaluation:
+        """Evaluate ``spec``; raise ``TrialError`` when the candidate itself fails."""
+
+    def identity(self) -> dict[str, Any]:
+        """What changes this evaluator's scores, as JSON-ready data.
+
+        A run records it, and a continued run must give the same, so scores taken
+        under other data or settings never land in one study.
+        """
+        return {"evaluator": self.name}

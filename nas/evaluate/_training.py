@@ -1,0 +1,338 @@
+"""Proxy training: a few epochs on a small dataset as a candidate's accuracy signal.
+
+MnasNet trained each sampled model for 5 epochs on a held-out part of ImageNet; this is
+the same idea at laptop scale (digits, CIFAR-10 subsets), on the CPU. Accuracy after a
+short schedule ranks architectures, it does not predict their final accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from nas.data import DataSplits
+from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
+from nas.models import build_model
+from search_spaces import NetworkSpec, is_int, is_number
+
+__all__ = ["OPTIMIZERS", "TrainingConfig", "TrainingEvaluator"]
+
+logger = logging.getLogger(__name__)
+
+OPTIMIZERS: tuple[str, ...] = ("sgd", "rmsprop")
+
+_EVAL_BATCH = 64  # measured fastest on CPU: larger batches fall out of cache
+# Batch norm statistics from this many train images are as good as from all of them
+# (digits, 32 px: same accuracy from 256 to 2048 images).
+_RECALIBRATION_SAMPLES = 1024
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How each candidate is trained.
+
+    ``optimizer`` is ``"sgd"`` (momentum 0.9, Nesterov) or ``"rmsprop"`` with the
+    EfficientNet/MnasNet reference's hyper-parameters (decay ``alpha`` 0.9, momentum 0.9,
+    epsilon 1e-3) in ``torch.optim.RMSprop``. PyTorch adds epsilon outside the square root
+    and starts the square average at zero, where TensorFlow adds it inside and starts at
+    one, so the first PyTorch steps are larger: use a peak ``learning_rate`` of about
+    0.01 or lower with ``"rmsprop"``.
+
+    ``learning_rate`` is the peak; it follows a cosine to zero over all planned steps,
+    updated per step. Weight decay applies to conv and linear weights only, not to batch
+    norm parameters or biases (as in the TF reference, which skips batch norm variables).
+
+    ``threads`` sets ``torch.set_num_threads`` while a trial trains (restored afterwards);
+    ``None`` leaves it alone. ``max_seconds`` is a wall-clock budget per trial, checked after
+    each epoch: when exceeded, training stops with the accuracy reached so far and the
+    evaluation's ``metrics["truncated"]`` is 1.0 (the learning rate has not reached zero).
+    """
+
+    epochs: int = 3
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    learning_rate: float = 0.05
+    weight_decay: float = 1e-5
+    label_smoothing: float = 0.0
+    threads: int | None = None
+    max_seconds: float | None = None
+    device: str = "cpu"  # "cuda" trains on the GPU (Ray assigns one with --gpus-per-trial)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not is_int(value) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
+            )
+        if not is_number(self.learning_rate) or self.learning_rate <= 0:
+            raise ValueError(
+                f"learning_rate must be a finite number > 0, got {self.learning_rate!r}"
+            )
+        if not is_number(self.weight_decay) or self.weight_decay < 0:
+            raise ValueError(
+                f"weight_decay must be a finite number >= 0 (0 disables it), "
+                f"got {self.weight_decay!r}"
+            )
+        if not is_number(self.label_smoothing) or not 0 <= self.label_smoothing < 1:
+            raise ValueError(
+                f"label_smoothing must be a number in [0, 1) (0 disables it), "
+                f"got {self.label_smoothing!r}"
+            )
+        if self.threads is not None and (not is_int(self.threads) or self.threads < 1):
+            raise ValueError(
+                f"threads must be an integer >= 1, or None to keep torch's setting, "
+                f"got {self.threads!r}"
+            )
+        if not isinstance(self.device, str) or not (
+            self.device == "cpu" or self.device.startswith("cuda")
+        ):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if self.max_seconds is not None and (
+            not is_number(self.max_seconds) or self.max_seconds <= 0
+        ):
+            raise ValueError(
+                f"max_seconds must be a number > 0, or None for no time limit, "
+                f"got {self.max_seconds!r}"
+            )
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that change what training computes (JSON-ready).
+
+        Threads and device change how fast a trial runs, not what it computes.
+        """
+        return {
+            key: value
+            for key, value in dataclasses.asdict(self).items()
+            if key not in ("threads", "device")
+        }
+
+
+class TrainingEvaluator(Evaluator):
+    """Trains each candidate from scratch on ``data.train``; accuracy is on ``data.valid``.
+
+    Deterministic for a given seed, config and thread count: the seed fixes the
+    initial weights, dropout / stochastic depth masks and the batch order.
+    """
+
+    name = "train"
+    gives_accuracy = True
+
+    def __init__(self, *, data: DataSplits, config: TrainingConfig = TrainingConfig()) -> None:
+        if len(data.train) == 0 or len(data.valid) == 0:
+            raise ValueError(
+                f"dataset {data.name!r} has {len(data.train)} train and {len(data.valid)} "
+                "valid samples: both splits need at least one (raise max_samples)"
+            )
+        self.data = data
+        self.config = config
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "evaluator": self.name,
+            "data": self.data.identity(),
+            "training": self.config.identity(),
+        }
+
+    def evaluate(
+        self, spec: NetworkSpec, *, seed: int, progress: ProgressCallback | None = None
+    ) -> Evaluation:
+        """Train ``spec`` for ``config.epochs`` epochs and return the final valid accuracy.
+
+        ``progress(epoch, accuracy)`` is called after every epoch (epochs count from 1);
+        an exception it raises stops training and propagates unchanged.
+
+        Raises:
+            ValueError: ``spec`` does not fit the data (channels, classes, resolution).
+            TrialError: the training loss became NaN or infinite.
+        """
+        self._check_fits(spec)
+        return self.evaluate_model(
+            lambda: build_model(spec), name=spec.name, seed=seed, progress=progress
+        )
+
+    def evaluate_model(
+        self,
+        build: Callable[[], nn.Module],
+        *,
+        name: str,
+        seed: int,
+        progress: ProgressCallback | None = None,
+    ) -> Evaluation:
+        """Train the model ``build()`` makes (any backbone, not only specs), as ``evaluate``.
+
+        The model must take this dataset's images and output one logit per class.
+        """
+        previous_threads = torch.get_num_threads()
+        if self.config.threads is not None:
+            torch.set_num_threads(self.config.threads)
+        try:
+            # fork_rng: seeding for this trial must not reset the caller's global RNG.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                return self._train(build().to(self.config.device), name, seed, progress)
+        finally:
+            torch.set_num_threads(previous_threads)
+
+    def _check_fits(self, spec: NetworkSpec) -> None:
+        for field_name in ("in_channels", "num_classes", "resolution"):
+            want = getattr(self.data, field_name)
+            have = getattr(spec, field_name)
+            if have != want:
+                raise ValueError(
+                    f"spec {spec.name!r} has {field_name}={have} but dataset "
+                    f"{self.data.name!r} has {field_name}={want}: set the spec's "
+                    f"{field_name} to {want}"
+                )
+
+    def _train(
+        self, model: nn.Module, name: str, seed: int, progress: ProgressCallback | None
+    ) -> Evaluation:
+        config = self.config
+        device = torch.device(config.device)
+        start = time.perf_counter()
+        loader = DataLoader(
+            self.data.train,
+            batch_size=config.batch_size,
+            shuffle=True,
+            drop_last=False,
+            num_workers=0,
+            generator=torch.Generator().manual_seed(seed),
+        )
+        optimizer = _make_optimizer(model, config)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=config.epochs * len(loader), eta_min=0.0
+        )
+        criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+
+        accuracy = 0.0
+        mean_loss = math.nan
+        epochs_run = 0
+        truncated = False
+        for epoch in range(1, config.epochs + 1):
+            model.train()
+            total_loss = 0.0
+            for step, (images, labels) in enumerate(loader, start=1):
+                images, labels = images.to(device), labels.to(device)
+                loss = criterion(model(images), labels)
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise TrialError(
+                        f"training loss became {value} at epoch {epoch} step {step} of "
+                        f"{name!r}; lower the learning rate (now {config.learning_rate})"
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total_loss += value * len(labels)
+            mean_loss = total_loss / len(self.data.train)
+            _recalibrate_batch_norm(model, self.data.train, device)
+            accuracy = _accuracy(model, self.data.valid, device)
+            epochs_run = epoch
+            elapsed = time.perf_counter() - start
+            logger.debug(
+                "%s epoch %d/%d: loss %.4f, valid accuracy %.4f (%.1f s)",
+                name,
+                epoch,
+                config.epochs,
+                mean_loss,
+                accuracy,
+                elapsed,
+            )
+            if progress is not None:
+                progress(epoch, accuracy)
+            if (
+                config.max_seconds is not None
+                and elapsed > config.max_seconds
+                and epoch < config.epochs
+            ):
+                truncated = True
+                logger.info(
+                    "%s: stopped after epoch %d/%d, %.1f s exceeds max_seconds=%g",
+                    name,
+                    epoch,
+                    config.epochs,
+                    elapsed,
+                    config.max_seconds,
+                )
+                break
+        return Evaluation(
+            accuracy=accuracy,
+            metrics={
+                "train_loss": mean_loss,
+                "epochs": float(epochs_run),
+                "train_seconds": time.perf_counter() - start,
+                "truncated": 1.0 if truncated else 0.0,
+            },
+        )
+
+
+def _make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+    # Decaying batch-norm scales and biases only shrinks them towards zero for no gain.
+    decay = [p for p in model.parameters() if p.ndim > 1]
+    no_decay = [p for p in model.parameters() if p.ndim <= 1]
+    groups = [
+        {"params": decay, "weight_decay": config.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.learning_rate, momentum=0.9, nesterov=True)
+    return torch.optim.RMSprop(groups, lr=config.learning_rate, alpha=0.9, eps=1e-3, momentum=0.9)
+
+
+def _recalibrate_batch_norm(
+    model: nn.Module, dataset: TensorDataset, device: torch.device | None = None
+) -> None:
+    """Replace batch norm running statistics by exact averages over (part of) ``dataset``.
+
+    With the reference momentum (0.01 per step) the running statistics of a few hundred
+    proxy steps still mostly hold their initial values, and eval-mode accuracy stays
+    near chance however well the weights have trained. Recomputing them with the current
+    weights (as Once-for-All does for sub-networks) makes eval mode match the weights.
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    # Everything else in eval mode: stochastic depth must not drop blocks while measuring.
+    model.eval()
+    momenta = []
+    for norm in norms:
+        momenta.append(norm.momentum)
+        norm.reset_running_stats()
+        norm.momentum = None  # None: cumulative average over the batches seen
+        norm.train()
+    images = dataset.tensors[0][:_RECALIBRATION_SAMPLES]
+    try:
+        with torch.no_grad():
+            for begin in range(0, len(images), _EVAL_BATCH):
+                model(images[begin : begin + _EVAL_BATCH].to(device))
+    finally:
+        for norm, momentum in zip(norms, momenta, strict=True):
+            norm.momentum = momentum
+        model.eval()
+
+
+def _accuracy(
+    model: nn.Module, dataset: TensorDataset, device: torch.device | None = None
+) -> float:
+    """Top-1 accuracy in eval mode (running batch-norm stats, no dropout)."""
+    images, labels = dataset.tensors
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for begin in range(0, len(labels), _EVAL_BATCH):
+            logits = model(images[begin : begin + _EVAL_BATCH].to(device)).cpu()
+            correct += int((logits.argmax(dim=1) == labels[begin : begin + _EVAL_BATCH]).sum())
+    return correct / len(labels)

@@ -1,0 +1,39 @@
+"""The torch side of specs: the one builder, counts of built models, latency, backbones."""
+
+from nas.models._backbone import Backbone, BackboneCounts, BackboneError
+from nas.models._builder import MBConv, MBConvNet, SqueezeExcite, build_model
+from nas.models._fvcore import (
+    FvcoreCount,
+    fvcore_count,
+    fvcore_multiply_adds,
+    measure_spec,
+    torch_param_count,
+)
+from nas.models._latency import LatencyResult, measure_latency
+from nas.models._load import load_backbone
+from nas.models._resnet import RESNET_LAYERS, ResNetBackbone, ScalableResNet
+from nas.models._spec_backbone import SpecBackbone
+from nas.models._user_backbone import CallableBackbone
+
+__all__ = [
+    "RESNET_LAYERS",
+    "Backbone",
+    "BackboneCounts",
+    "BackboneError",
+    "CallableBackbone",
+    "FvcoreCount",
+    "LatencyResult",
+    "MBConv",
+    "MBConvNet",
+    "ResNetBackbone",
+    "ScalableResNet",
+    "SpecBackbone",
+    "SqueezeExcite",
+    "build_model",
+    "fvcore_count",
+    "fvcore_multiply_adds",
+    "load_backbone",
+    "measure_latency",
+    "measure_spec",
+    "torch_param_count",
+]

@@ -1,0 +1,44 @@
+"""MnasNet-style search: objectives, strategies, the search itself and its report."""
+
+from nas.search._objectives import (
+    REWARD_FORMS,
+    RewardForm,
+    hypervolume,
+    mnas_reward,
+    pareto_front,
+    reward_form,
+)
+from nas.search._report import SearchReport, build_report, write_report
+from nas.search._rl_sampler import ReinforceSampler
+from nas.search._search import (
+    COSTS,
+    STUDY_NAME,
+    SearchConfig,
+    SearchError,
+    format_cost,
+    run_search,
+    space_cost_range,
+)
+from nas.search._strategies import STRATEGIES, make_sampler
+
+__all__ = [
+    "COSTS",
+    "REWARD_FORMS",
+    "STRATEGIES",
+    "STUDY_NAME",
+    "ReinforceSampler",
+    "RewardForm",
+    "SearchConfig",
+    "SearchError",
+    "SearchReport",
+    "build_report",
+    "format_cost",
+    "hypervolume",
+    "make_sampler",
+    "mnas_reward",
+    "pareto_front",
+    "reward_form",
+    "run_search",
+    "space_cost_range",
+    "write_report",
+]

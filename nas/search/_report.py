@@ -1,0 +1,238 @@
+"""Everything a finished (or interrupted) search leaves in its run directory.
+
+Built from the study alone, so it can be rewritten after every trial and by
+any later command: trials.csv, pareto.csv, pareto.png, baseline.json,
+summary.json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from nas.runs import interrupted_numbers, is_surplus, trial_state
+from nas.search._objectives import hypervolume, pareto_front
+from nas.search._search import SearchConfig, format_cost
+from search_spaces import NetworkSpec, write_atomic, write_text_atomic
+
+__all__ = ["SearchReport", "build_report", "write_report"]
+
+_COST_LABEL = {
+    "flops": "FLOPs (conv + linear multiply-adds)",
+    "params": "parameters",
+    "latency": "latency (ms, batch 1, this CPU)",
+}
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    trials: pd.DataFrame  # one row per trial, every state
+    front: pd.DataFrame  # evaluated trials no other beats on both accuracy and cost
+    baseline: dict[str, Any] | None  # the chosen trial's row, or None if nothing was evaluated
+    summary: dict[str, Any]
+
+
+def _trial_row(trial: optuna.trial.FrozenTrial, interrupted: set[int]) -> dict[str, Any]:
+    attrs = trial.user_attrs
+    state = trial_state(trial, interrupted)
+    if state == "complete" and attrs.get("screened"):
+        state = "screened"
+    row: dict[str, Any] = {"number": trial.number, "state": state}
+    row.update(trial.params)
+    for key in ("flops", "params", "latency_ms", "cost", "accuracy", "reward", "duration_s"):
+        row[key] = attrs.get(key)
+    row["stopped_at_epoch"] = attrs.get("stopped_at_epoch")
+    row["duplicate_of"] = attrs.get("duplicate_of")
+    row["error"] = attrs.get("error")
+    for key, value in (attrs.get("metrics") or {}).items():
+        row[f"metric_{key}"] = value
+    row["spec"] = json.dumps(attrs["spec"]) if "spec" in attrs else None
+    return row
+
+
+def build_report(study: optuna.Study, config: SearchConfig, *, space_size: int) -> SearchReport:
+    interrupted = interrupted_numbers(study)
+    trials = pd.DataFrame(
+        [
+            _trial_row(t, interrupted)
+            for t in study.get_trials(deepcopy=False)
+            if not is_surplus(t)  # never ran: another process had taken the last slot
+        ]
+    )
+    if trials.empty:
+        trials = pd.DataFrame(columns=["number", "state", "accuracy", "cost", "reward", "spec"])
+    evaluated = trials[(trials["state"] == "complete") & trials["accuracy"].notna()]
+    # Duplicates repeat an earlier trial's network and numbers: one point per network.
+    unique = (
+        evaluated[evaluated["duplicate_of"].isna()] if "duplicate_of" in evaluated else evaluated
+    )
+    points = list(zip(unique["accuracy"].astype(float), unique["cost"].astype(float), strict=True))
+    front = unique.iloc[pareto_front(points)] if points else unique
+    baseline = _choose_baseline(unique, front, config)
+    counts = trials["state"].value_counts().to_dict()
+    summary: dict[str, Any] = {
+        "target": config.target,
+        "target_text": format_cost(config.target, config.cost),
+        "cost": config.cost,
+        "objective": config.objective,
+        "constraint": config.constraint,
+        "strategy": config.strategy,
+        "seed": config.seed,
+        "trials_requested": config.trials,
+        "trials": {state: int(count) for state, count in counts.items()},
+        "space_size": space_size,
+        "pareto_size": len(front),
+        # Cost in units of the target, bounded at twice the target: 0 (nothing) to 2 (a
+        # perfect network at zero cost), comparable across runs with the same target.
+        "hypervolume": hypervolume(
+            [(accuracy, cost / config.target) for accuracy, cost in points], max_cost=2.0
+        ),
+        "baseline": None,
+    }
+    if baseline is not None:
+        summary["baseline"] = {
+            key: _plain(baseline.get(key))
+            for key in ("number", "accuracy", "reward", "cost", "flops", "params", "latency_ms")
+        }
+    return SearchReport(trials=trials, front=front, baseline=baseline, summary=summary)
+
+
+def _choose_baseline(
+    evaluated: pd.DataFrame, front: pd.DataFrame, config: SearchConfig
+) -> dict[str, Any] | None:
+    """Best reward; for a Pareto search, the most accurate front point within the target."""
+    if evaluated.empty:
+        return None
+    if config.objective == "reward":
+        best = evaluated.sort_values(["reward", "cost"], ascending=[False, True]).iloc[0]
+    else:
+        within = front[front["cost"] <= config.target]
+        pool = within if not within.empty else front.sort_values("cost").head(1)
+        best = pool.sort_values(["accuracy", "cost"], ascending=[False, True]).iloc[0]
+    return best.to_dict()
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def write_report(
+    report: SearchReport,
+    run_dir: str | os.PathLike[str],
+    config: SearchConfig,
+    *,
+    plot: bool = True,
+) -> dict[str, str]:
+    """Write the run directory's result files; returns name -> path."""
+    run_dir = Path(run_dir)
+    files = {
+        "trials": run_dir / "trials.csv",
+        "pareto": run_dir / "pareto.csv",
+        "summary": run_dir / "summary.json",
+    }
+    write_text_atomic(files["trials"], report.trials.to_csv(index=False))
+    write_text_atomic(files["pareto"], report.front.to_csv(index=False))
+    if report.baseline is not None:
+        spec = NetworkSpec.from_dict(json.loads(report.baseline["spec"]))
+        metadata = {
+            "source": "cnas search",
+            "trial": int(report.baseline["number"]),
+            "accuracy": report.baseline["accuracy"],
+            "cost": config.cost,
+            "target": config.target,
+        }
+        baseline = NetworkSpec.from_dict(
+            {**spec.to_dict(), "name": "baseline", "metadata": metadata}
+        )
+        files["baseline"] = run_dir / "baseline.json"
+        baseline.save(files["baseline"])
+    if plot:
+        files["plot"] = run_dir / "pareto.png"
+        plot_search(report, files["plot"], config)
+    summary = {
+        **report.summary,
+        "run_dir": str(run_dir),
+        "files": {name: str(path) for name, path in files.items()},
+    }
+    write_text_atomic(files["summary"], json.dumps(summary, indent=2) + "\n")
+    return {name: str(path) for name, path in files.items()}
+
+
+def plot_search(report: SearchReport, path: Path, config: SearchConfig) -> None:
+    """Accuracy vs cost of every evaluated trial, the front highlighted, the target marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trials = report.trials
+    evaluated = trials[(trials["state"] == "complete") & trials["accuracy"].notna()]
+    scale = 1e6 if config.cost in ("flops", "params") else 1.0
+    unit = " (M)" if scale == 1e6 else ""
+    fig, axis = plt.subplots(figsize=(7, 4.5))
+    axis.scatter(
+        evaluated["cost"] / scale,
+        evaluated["accuracy"],
+        s=18,
+        color="0.6",
+        label=f"evaluated ({len(evaluated)})",
+    )
+    screened = trials[trials["state"] == "screened"]
+    if not screened.empty:
+        axis.scatter(
+            screened["cost"] / scale,
+            [0] * len(screened),
+            marker="x",
+            s=18,
+            color="tab:orange",
+            label=f"screened ({len(screened)})",
+        )
+    front = report.front.sort_values("cost")
+    if not front.empty:
+        axis.step(front["cost"] / scale, front["accuracy"], where="post", color="tab:red", lw=1)
+        axis.scatter(
+            front["cost"] / scale,
+            front["accuracy"],
+            s=30,
+            color="tab:red",
+            label=f"Pareto front ({len(front)})",
+        )
+    if report.baseline is not None:
+        axis.scatter(
+            [report.baseline["cost"] / scale],
+            [report.baseline["accuracy"]],
+            marker="*",
+            s=220,
+            color="gold",
+            edgecolor="black",
+            zorder=5,
+            label=f"baseline (trial {int(report.baseline['number'])})",
+        )
+    axis.axvline(
+        config.target / scale,
+        color="tab:blue",
+        ls="--",
+        lw=1,
+        label=f"target {format_cost(config.target, config.cost)}",
+    )
+    axis.set(
+        xlabel=_COST_LABEL[config.cost] + unit,
+        ylabel="validation accuracy",
+        title=f"{config.strategy} search, {config.objective} objective",
+    )
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    plt.close(fig)

@@ -1,0 +1,338 @@
+"""MnasNet-style multi-objective search, recorded in one Optuna study per run directory.
+
+A trial decodes a point of the space into a spec, counts its cost analytically
+(or measures latency), screens it against a hard limit before any training,
+evaluates it, and stores everything a report needs as trial attributes. The
+study lives in the run directory (SQLite by default), so running the same
+search again continues it: finished trials are kept, trials a killed process
+left running are marked failed and their point is tried again. Trials run in
+this process or on Ray Tune (``nas.runs``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from nas.evaluate import Evaluator, TrialError
+from nas.runs import (
+    EARLY_STOPPING,
+    Done,
+    Outcome,
+    RayOptions,
+    Reporter,
+    StudyTask,
+    early_stopping_pruner,
+    finished_count,
+    open_study,
+    run_local,
+    run_on_ray,
+)
+from nas.search._objectives import mnas_reward, reward_form
+from nas.search._strategies import STRATEGIES, make_sampler
+from search_spaces import (
+    InputError,
+    MBConvSpace,
+    NetworkSpec,
+    count_flops,
+    count_params,
+    is_int,
+    is_number,
+)
+
+__all__ = [
+    "COSTS",
+    "SearchConfig",
+    "SearchError",
+    "SearchJob",
+    "SearchTask",
+    "format_cost",
+    "run_search",
+    "space_cost_range",
+    "space_identity",
+]
+
+logger = logging.getLogger(__name__)
+
+COSTS: tuple[str, ...] = ("flops", "params", "latency")
+STUDY_NAME = "cnas-search"
+
+
+class SearchError(InputError):
+    """A search cannot start as asked; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    target: float  # T of the reward, in the cost's unit (multiply-adds, parameters, ms)
+    cost: str = "flops"  # what COST(m) measures: flops, params or latency (ms on this CPU)
+    objective: str = "reward"  # reward: maximise ACC * (COST/T)^w; pareto: accuracy vs cost
+    constraint: str = "soft"  # soft: w = -0.07 both sides; hard: a = 0, b = -1, and screening
+    strategy: str = "tpe"
+    trials: int = 30  # total trials of the study, counting those of earlier runs
+    seed: int = 0
+    latency_threads: int = 1  # torch threads when latency is the cost
+    early_stopping: str | None = None  # "asha": stop trials weak after an epoch (reward only)
+
+    def __post_init__(self) -> None:
+        if self.cost not in COSTS:
+            raise SearchError(f"unknown cost {self.cost!r}; choose one of {', '.join(COSTS)}")
+        if self.objective not in ("reward", "pareto"):
+            raise SearchError(f"unknown objective {self.objective!r}; choose reward or pareto")
+        if self.strategy not in STRATEGIES:
+            raise SearchError(
+                f"unknown strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
+            )
+        if self.strategy == "rl" and self.objective == "pareto":
+            raise SearchError("strategy rl learns from one reward; use --objective reward with it")
+        try:
+            reward_form(self.constraint)
+        except ValueError as error:
+            raise SearchError(str(error)) from None
+        if not is_number(self.target) or self.target <= 0:
+            raise SearchError(f"the target must be a positive number, got {self.target!r}")
+        if self.early_stopping is not None:
+            if self.early_stopping not in EARLY_STOPPING:
+                raise SearchError(
+                    f"unknown early stopping {self.early_stopping!r}; "
+                    f"choose {', '.join(EARLY_STOPPING)}"
+                )
+            if self.objective != "reward":
+                raise SearchError(
+                    "early stopping compares one score per epoch; use it with "
+                    "--objective reward, not pareto"
+                )
+        if not is_int(self.trials) or self.trials < 1:
+            raise SearchError(f"trials must be a whole number >= 1, got {self.trials!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """Settings a continued search must share with the run that started it."""
+        settings = asdict(self)
+        settings.pop("trials")  # asking for more trials continues the same search
+        return settings
+
+
+def format_cost(value: float, cost: str) -> str:
+    if cost == "latency":
+        return f"{value:.2f} ms"
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if value >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:g}"
+
+
+def cost_of(spec: NetworkSpec, config: SearchConfig) -> tuple[float, dict[str, float]]:
+    """(COST(m), every cost measured) for one candidate."""
+    measured: dict[str, float] = {"flops": count_flops(spec), "params": count_params(spec)}
+    if config.cost == "latency":
+        from nas.models import measure_latency
+
+        measured["latency_ms"] = measure_latency(spec, threads=config.latency_threads).median_ms
+        return measured["latency_ms"], measured
+    return measured[config.cost], measured
+
+
+def space_cost_range(space: MBConvSpace, config: SearchConfig) -> tuple[float, float]:
+    """Cost of the smallest and the largest network of the space."""
+    low = cost_of(space.decode(space.extreme(largest=False)), config)[0]
+    high = cost_of(space.decode(space.extreme(largest=True)), config)[0]
+    return low, high
+
+
+def space_identity(space: MBConvSpace) -> dict[str, Any]:
+    """The space as a run records it: its skeleton's fingerprint and every choice set."""
+    return {
+        "skeleton": space.skeleton.fingerprint(),
+        "space": {key: list(options) for key, options in space.parameters().items()},
+    }
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """One candidate to train: what crosses to wherever it trains."""
+
+    spec: NetworkSpec
+    seed: int
+    cost: float
+
+
+class _SearchExecutor:
+    """Trains one candidate; picklable, knows nothing of the study."""
+
+    def __init__(self, evaluator: Evaluator, config: SearchConfig) -> None:
+        self.evaluator = evaluator
+        self.target = config.target
+        self.form = reward_form(config.constraint)
+        self.pareto = config.objective == "pareto"
+
+    def score(self, accuracy: float, cost: float) -> float:
+        return accuracy if self.pareto else mnas_reward(accuracy, cost, self.target, self.form)
+
+    def __call__(self, job: SearchJob, report: Reporter) -> Outcome:
+        def progress(epoch: int, accuracy: float) -> None:
+            if math.isfinite(accuracy):
+                report(epoch, self.score(accuracy, job.cost))
+
+        evaluation = self.evaluator.evaluate(job.spec, seed=job.seed, progress=progress)
+        accuracy = float(evaluation.accuracy)
+        if not math.isfinite(accuracy):
+            raise TrialError(f"the evaluator returned a non-finite score {accuracy}")
+        return Outcome(
+            accuracy=accuracy,
+            score=self.score(accuracy, job.cost),
+            metrics={k: float(v) for k, v in evaluation.metrics.items()},
+        )
+
+
+class SearchTask(StudyTask):
+    """One search trial: decode, count, screen, de-duplicate; then train; then record."""
+
+    def __init__(
+        self, space: MBConvSpace, evaluator: Evaluator, config: SearchConfig, study: optuna.Study
+    ) -> None:
+        self.space = space
+        self.config = config
+        self.form = reward_form(config.constraint)
+        self.pareto = config.objective == "pareto"
+        self.n_params = len(space.parameters())
+        self._execute = _SearchExecutor(evaluator, config)
+        self._started: dict[int, float] = {}
+        # fingerprint -> the finished trial that already evaluated that network
+        self.evaluated: dict[str, FrozenTrial] = {}
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            self.remember(trial)
+
+    @property
+    def execute(self) -> _SearchExecutor:
+        return self._execute
+
+    def remember(self, trial: FrozenTrial) -> None:
+        attrs = trial.user_attrs
+        if trial.state == TrialState.COMPLETE and not attrs.get("screened"):
+            self.evaluated.setdefault(attrs.get("fingerprint", ""), trial)
+
+    def _values(self, accuracy: float, cost: float, reward: float) -> Any:
+        return (accuracy, cost) if self.pareto else reward
+
+    def _done(self, trial: optuna.Trial) -> None:
+        started = self._started.pop(trial.number, time.perf_counter())
+        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+
+    def prepare(self, trial: optuna.Trial) -> Done | SearchJob:
+        self._started[trial.number] = time.perf_counter()
+        point = {
+            key: trial.suggest_categorical(key, options)
+            for key, options in self.space.parameters().items()
+        }
+        spec = self.space.decode(point, name=f"trial-{trial.number}")
+        cost, measured = cost_of(spec, self.config)
+        fingerprint = spec.fingerprint()
+        trial.set_user_attr("spec", spec.to_dict())
+        trial.set_user_attr("fingerprint", fingerprint)
+        trial.set_user_attr("cost", cost)
+        for key, value in measured.items():
+            trial.set_user_attr(key, value)
+        if self.config.constraint == "hard" and cost > self.config.target:
+            # The hard limit is known before training: record the candidate, spend nothing.
+            trial.set_user_attr("screened", True)
+            self._done(trial)
+            return Done(self._values(0.0, cost, 0.0))
+        previous = self.evaluated.get(fingerprint)
+        if previous is not None:
+            accuracy = previous.user_attrs["accuracy"]
+            reward = mnas_reward(accuracy, cost, self.config.target, self.form)
+            trial.set_user_attr("duplicate_of", previous.number)
+            trial.set_user_attr("accuracy", accuracy)
+            trial.set_user_attr("reward", reward)
+            self._done(trial)
+            return Done(self._values(accuracy, cost, reward))
+        return SearchJob(spec=spec, seed=self.config.seed * 100_003 + trial.number, cost=cost)
+
+    def finish(self, trial: optuna.Trial, job: SearchJob, outcome: Outcome) -> Any:
+        accuracy = float(outcome.accuracy if outcome.accuracy is not None else math.nan)
+        reward = mnas_reward(accuracy, job.cost, self.config.target, self.form)
+        trial.set_user_attr("metrics", dict(outcome.metrics))
+        trial.set_user_attr("accuracy", accuracy)
+        trial.set_user_attr("reward", reward)
+        self._done(trial)
+        return self._values(accuracy, job.cost, reward)
+
+
+def run_search(
+    *,
+    space: MBConvSpace,
+    evaluator: Evaluator,
+    config: SearchConfig,
+    run_dir: str | os.PathLike[str],
+    storage: str | None = None,
+    ray: RayOptions | None = None,
+    identity_extra: Mapping[str, Any] | None = None,
+    on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> optuna.Study:
+    """Run (or continue) a search until the study has ``config.trials`` finished trials.
+
+    Trials run in this process, or on Ray Tune when ``ray`` is given (``connect_ray``
+    first). The run directory records the search's identity: ``config`` (but the trial
+    count), the space (its skeleton and every choice set) and ``evaluator.identity()``
+    (data and training), plus ``identity_extra``; continuing with any of them changed is
+    refused with a ``RunDirError``. ``on_start(finished)`` is told how many trials
+    earlier runs finished and ``on_trial(study, trial)`` is called after every trial.
+    """
+    identity = {
+        **config.identity(),
+        **space_identity(space),
+        **evaluator.identity(),
+        **(identity_extra or {}),
+    }
+    multi = config.objective == "pareto"
+    with open_study(
+        run_dir,
+        identity,
+        study_name=STUDY_NAME,
+        storage=storage,
+        directions=["maximize", "minimize"] if multi else ["maximize"],
+        n_params=len(space.parameters()),
+    ) as (probe, rdb):
+        # A continued search must not replay the random stream of the first run.
+        seed = config.seed * 1009 + len(probe.trials)
+        sampler = make_sampler(
+            config.strategy, seed=seed, multi_objective=multi, n_trials=config.trials
+        )
+        study = optuna.load_study(
+            study_name=STUDY_NAME,
+            storage=rdb,
+            sampler=sampler,
+            pruner=early_stopping_pruner(config.early_stopping if ray is None else None),
+        )
+        task = SearchTask(space, evaluator, config, study)
+        if on_start is not None:
+            on_start(finished_count(study))
+        if ray is None:
+            run_local(
+                study,
+                task,
+                storage=rdb,
+                budget=config.trials,
+                early_stopping=config.early_stopping,
+                on_trial=on_trial,
+            )
+        else:
+            run_on_ray(
+                study,
+                task,
+                storage=rdb,
+                budget=config.trials,
+                options=ray,
+                early_stopping=config.early_stopping,
+                on_trial=on_trial,
+            )
+    return study
