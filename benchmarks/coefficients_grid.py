@@ -19,10 +19,10 @@ import time
 
 import torch
 from _machine import machine
+from _proxy import digits_proxy
 
 from nas import SpecBackbone, TrainingConfig, TrainingEvaluator, load_data
 from nas.coefficients import CoefficientConfig, build_candidates
-from scaling import search_proxy
 
 
 def main() -> None:
@@ -32,14 +32,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     started = time.perf_counter()
-    spec = search_proxy(
-        skeleton_name="small-input",
-        resolution=args.resolution,
-        in_channels=1,
-        num_classes=10,
-        width_mult=0.5,
-        depth_mult=0.5,
-    )
+    spec = digits_proxy(args.resolution)
     backbone = SpecBackbone(spec)
     config = CoefficientConfig(resolution=args.resolution)
     shape = {"num_classes": 10, "in_channels": 1}

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import torch
 from _machine import machine
+from _proxy import digits_proxy
 
 from nas import SearchConfig, TrainingConfig, TrainingEvaluator, load_data, run_search
 from nas.runs import RayOptions, connect_ray
-from scaling import search_proxy
 from search_spaces import MBConvSpace
 
 
@@ -38,14 +38,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     os.environ["OMP_NUM_THREADS"] = "1"  # Ray workers inherit it: one thread per trial
-    reference = search_proxy(
-        skeleton_name="small-input",
-        resolution=args.resolution,
-        in_channels=1,
-        num_classes=10,
-        width_mult=0.5,
-        depth_mult=0.5,
-    )
+    reference = digits_proxy(args.resolution)
     space = MBConvSpace.uniform(reference)
     data = load_data("digits", resolution=args.resolution, max_samples=args.max_samples, seed=0)
     evaluator = TrainingEvaluator(data=data, config=TrainingConfig(epochs=args.epochs, threads=1))

@@ -63,6 +63,7 @@ from typing import Any
 
 import torch
 from _machine import cpu_model
+from _proxy import DEPTH_MULT, WIDTH_MULT
 
 from nas import (
     DataSplits,
@@ -81,8 +82,6 @@ from search_spaces import MBConvSpace, NetworkSpec, count_flops, count_params
 
 STRATEGIES = ("random", "tpe", "nsga2", "rl")
 RESOLUTION = 16
-WIDTH_MULT = 0.5
-DEPTH_MULT = 0.5
 DATA = "digits"
 REPO = Path(__file__).resolve().parent.parent
 

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from _machine import machine
+from _proxy import digits_proxy
 
 from nas import Evaluation, Evaluator, SearchConfig, run_search
-from scaling import search_proxy
 from search_spaces import MBConvSpace, count_flops
 
 TRAINING_SECONDS = 8.0  # a proxy trial's training on digits (benchmarks/search_vs_random.py)
@@ -40,14 +40,7 @@ def main() -> None:
     parser.add_argument("--storage", choices=("sqlite", "journal"), default="sqlite")
     parser.add_argument("--strategy", default="tpe")
     args = parser.parse_args()
-    reference = search_proxy(
-        skeleton_name="small-input",
-        resolution=16,
-        in_channels=1,
-        num_classes=10,
-        width_mult=0.5,
-        depth_mult=0.5,
-    )
+    reference = digits_proxy(16)
     space = MBConvSpace.uniform(reference)
     finished: list[float] = []
     with tempfile.TemporaryDirectory() as run_dir:

@@ -32,8 +32,7 @@ from nas.runs import (
     StudyTask,
     finished_count,
     open_study,
-    run_local,
-    run_on_ray,
+    run_trials,
 )
 from scaling import CompoundCoefficients
 from scaling._grid import coefficient_grid, filter_by_actual_ratio, single_dimension_baselines
@@ -273,10 +272,5 @@ def run_coefficient_search(
         )
         if on_start is not None:
             on_start(finished_count(study))
-        if ray is None:
-            run_local(study, task, storage=opened, budget=len(candidates), on_trial=on_trial)
-        else:
-            run_on_ray(
-                study, task, storage=opened, budget=len(candidates), options=ray, on_trial=on_trial
-            )
+        run_trials(study, task, storage=opened, budget=len(candidates), ray=ray, on_trial=on_trial)
     return study

@@ -96,14 +96,8 @@ class Backbone(ABC):
         in_channels: int,
     ) -> int:
         """Multiply-adds of conv and linear layers for one image, counted by fvcore."""
-        check_arguments(
-            width_mult=width_mult,
-            depth_mult=depth_mult,
-            resolution=resolution,
-            num_classes=num_classes,
-            in_channels=in_channels,
-        )
-        model = self._model_for_counting(
+        check_count("resolution", resolution)
+        model = self._checked_model_for_counting(
             width_mult=width_mult,
             depth_mult=depth_mult,
             num_classes=num_classes,
@@ -128,19 +122,18 @@ class Backbone(ABC):
         self, *, width_mult: float, depth_mult: float, num_classes: int, in_channels: int
     ) -> int:
         """Trainable parameters of the model ``build`` makes."""
-        check_arguments(
-            width_mult=width_mult,
-            depth_mult=depth_mult,
-            num_classes=num_classes,
-            in_channels=in_channels,
+        return torch_param_count(
+            self._checked_model_for_counting(
+                width_mult=width_mult,
+                depth_mult=depth_mult,
+                num_classes=num_classes,
+                in_channels=in_channels,
+            )
         )
-        model = self._model_for_counting(
-            width_mult=width_mult,
-            depth_mult=depth_mult,
-            num_classes=num_classes,
-            in_channels=in_channels,
-        )
-        return torch_param_count(model)
+
+    def _checked_model_for_counting(self, **arguments: Any) -> nn.Module:
+        check_arguments(**arguments)
+        return self._model_for_counting(**arguments)
 
     def identity(self) -> dict[str, Any]:
         """What a run scaling this backbone must repeat to continue (JSON-ready)."""

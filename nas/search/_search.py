@@ -33,8 +33,7 @@ from nas.runs import (
     early_stopping_pruner,
     finished_count,
     open_study,
-    run_local,
-    run_on_ray,
+    run_trials,
 )
 from nas.search._objectives import mnas_reward, reward_form
 from nas.search._strategies import STRATEGIES, make_sampler
@@ -316,23 +315,13 @@ def run_search(
         task = SearchTask(space, evaluator, config, study)
         if on_start is not None:
             on_start(finished_count(study))
-        if ray is None:
-            run_local(
-                study,
-                task,
-                storage=rdb,
-                budget=config.trials,
-                early_stopping=config.early_stopping,
-                on_trial=on_trial,
-            )
-        else:
-            run_on_ray(
-                study,
-                task,
-                storage=rdb,
-                budget=config.trials,
-                options=ray,
-                early_stopping=config.early_stopping,
-                on_trial=on_trial,
-            )
+        run_trials(
+            study,
+            task,
+            storage=rdb,
+            budget=config.trials,
+            ray=ray,
+            early_stopping=config.early_stopping,
+            on_trial=on_trial,
+        )
     return study

@@ -218,6 +218,28 @@ def test_a_run_dir_with_other_settings_is_refused_untouched(tiny, tmp_path):
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
 
 
+class WithIdentity(FakeEvaluator):
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def identity(self):
+        return {"evaluator": "fake", "training": {"epochs": self.epochs}}
+
+
+def test_the_library_refuses_to_continue_with_other_training_or_backbone(tiny, tmp_path):
+    search(SpecBackbone(tiny), tmp_path, WithIdentity(epochs=2), config=SMALL)
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    with pytest.raises(InputError, match=r"training \{'epochs': 2\} -> \{'epochs': 3\}"):
+        search(SpecBackbone(tiny), tmp_path, WithIdentity(epochs=3), config=SMALL)
+    # Another spec under the same name (every search writes baseline.json) is another grid.
+    wider = scale_network(tiny, width_mult=2.0, depth_mult=1.0, resolution=16, name=tiny.name)
+    with pytest.raises(InputError, match="backbone_fingerprint"):
+        search(SpecBackbone(wider), tmp_path, WithIdentity(epochs=2), config=SMALL)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
+    search(SpecBackbone(tiny), tmp_path, WithIdentity(epochs=2), config=SMALL)  # the same: goes on
+
+
 def test_repeat_channels_makes_grayscale_rgb():
     x = torch.arange(2 * 64, dtype=torch.float32).reshape(2, 1, 8, 8)
     y = RepeatChannels(3)(x)

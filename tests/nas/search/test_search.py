@@ -363,6 +363,38 @@ def test_a_run_dir_refuses_a_different_search_and_writes_nothing(tmp_path):
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
+class Trained(Fake):
+    """A Fake that says it trains on some data for some epochs."""
+
+    def __init__(self, **identity) -> None:
+        super().__init__()
+        self.settings = identity
+
+    def identity(self):
+        return {"evaluator": "train", **self.settings}
+
+
+def test_the_library_refuses_to_continue_with_other_data_training_or_space(tmp_path):
+    config = SearchConfig(target=TARGET, trials=2, strategy="random")
+    run = dict(config=config, run_dir=tmp_path)
+    run_search(space=SPACE, evaluator=Trained(data="digits", epochs=2), **run)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(InputError, match="epochs 2 -> 3"):
+        run_search(space=SPACE, evaluator=Trained(data="digits", epochs=3), **run)
+    with pytest.raises(InputError, match="data 'digits' -> 'cifar10'"):
+        run_search(space=SPACE, evaluator=Trained(data="cifar10", epochs=2), **run)
+    narrower = MBConvSpace.uniform(SKELETON, StageChoices(kernels=(3, 5)))
+    with pytest.raises(InputError, match="different search \\(space"):
+        run_search(space=narrower, evaluator=Trained(data="digits", epochs=2), **run)
+    other_skeleton = MBConvSpace.uniform(
+        scale_network(SKELETON, width_mult=2.0, depth_mult=1.0, resolution=16),
+        SPACE.choices[0],
+    )
+    with pytest.raises(InputError, match="different search \\(skeleton"):
+        run_search(space=other_skeleton, evaluator=Trained(data="digits", epochs=2), **run)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
