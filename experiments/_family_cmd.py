@@ -208,7 +208,7 @@ def _run_backbone(args: argparse.Namespace, backbone: Any) -> int:
         raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
     out_dir = check_writable_dir(args.out, "--out") if args.out else None
     csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
-    from nas import BackboneCounts
+    from nas.models import BackboneCounts
 
     coefficients = _coefficients(args)
     members = family_from_coefficients(

@@ -25,7 +25,7 @@ from scaling._grid import (
 from scaling._presets import load_spec, preset, preset_names
 from scaling._proxy import SMALL_INPUT_BELOW, search_proxy, skeleton_for
 from scaling._tables import TABLES, ScalingTable, TableRow
-from search_spaces._rounding import round_filters, round_repeats, round_resolution
+from search_spaces import round_filters, round_repeats, round_resolution
 
 __all__ = [
     "MAX_PHI",

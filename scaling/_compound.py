@@ -13,8 +13,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from search_spaces import InputError, NetworkSpec, is_numeric
-from search_spaces._rounding import round_filters, round_repeats, round_resolution
+from search_spaces import (
+    InputError,
+    NetworkSpec,
+    is_numeric,
+    round_filters,
+    round_repeats,
+    round_resolution,
+)
 
 __all__ = [
     "MAX_PHI",

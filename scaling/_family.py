@@ -15,8 +15,7 @@ from typing import Any, Protocol
 
 from scaling._compound import CompoundCoefficients, ScalingError, scale_network
 from scaling._tables import ScalingTable
-from search_spaces import NetworkSpec, count_flops, count_params
-from search_spaces._rounding import round_resolution
+from search_spaces import NetworkSpec, count_flops, count_params, round_resolution
 
 __all__ = [
     "FamilyMember",

@@ -34,8 +34,12 @@ from nas.runs import (
     open_study,
     run_trials,
 )
-from scaling import CompoundCoefficients
-from scaling._grid import coefficient_grid, filter_by_actual_ratio, single_dimension_baselines
+from scaling import (
+    CompoundCoefficients,
+    coefficient_grid,
+    filter_by_actual_ratio,
+    single_dimension_baselines,
+)
 from search_spaces import InputError, is_int, round_resolution
 
 __all__ = [

@@ -261,3 +261,38 @@ def test_family_from_a_coefficients_file(capsys, tmp_path):
     )
     inline = cli_json(capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--json")
     assert from_file == inline and len(from_file) == 8
+
+
+TOY_MODULE = """
+from torch import nn
+
+def toy(width_mult, depth_mult, num_classes):
+    width = round(8 * width_mult)
+    layers = [nn.Conv2d(3, width, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers, nn.Linear(width, num_classes))
+
+toy.base_resolution = 32
+"""
+
+
+def test_family_of_a_module_backbone_counts_each_member_with_fvcore(capsys, tmp_path, monkeypatch):
+    (tmp_path / "cnas_family_toy.py").write_text(TOY_MODULE, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cnas_family_toy", raising=False)
+    out = tmp_path / "fam"
+    argv = ["family", "cnas_family_toy:toy", "--coefficients", COEFFS, "--phis", "0-2"]
+    code, stdout, stderr = cli(capsys, *argv, "--match-flops", "--json", "--out", str(out))
+    rows = json.loads(stdout)  # progress goes to stderr, one line a member
+    assert code == 0 and stderr.count("counting toy-phi") == 3
+    assert [row["name"] for row in rows] == [f"toy-phi{phi}" for phi in range(3)]
+    for row in rows:
+        width = round(8 * row["width_mult"])
+        # conv 3x3 from 3 channels ("same" padding) + linear to 1000 classes, by hand
+        assert row["flops"] == 27 * width * row["resolution"] ** 2 + 1000 * width
+        assert row["flops_source"] == "fvcore conv+linear"
+        assert row["resolution"] % 4 == 0
+    assert rows[0]["resolution"] == 32
+    assert rows[2]["flop_ratio"] == pytest.approx(4.0, rel=0.1)
+    assert sorted(p.name for p in out.iterdir()) == ["family.csv", "family.png"]
+    code, _, err = cli(capsys, *argv, "--table", "efficientnet")
+    assert code == 2 and "not allowed with argument" in err

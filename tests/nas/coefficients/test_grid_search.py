@@ -23,8 +23,7 @@ from nas.coefficients import (
     write_coefficient_report,
 )
 from nas.models import CallableBackbone, SpecBackbone
-from scaling import scale_network
-from scaling._grid import coefficient_grid
+from scaling import coefficient_grid, scale_network
 from search_spaces import InputError, count_flops, round_resolution
 
 CONFIG = CoefficientConfig(step=0.1, tolerance=0.05, resolution=16)  # 10 grid candidates
