@@ -72,9 +72,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--constraint",
         choices=("soft", "hard"),
-        default="soft",
         help="soft: w = -0.07; hard: a = 0, b = -1, and candidates over the target "
-        "are screened out before training",
+        "are screened out before training (default: soft when training, hard with "
+        "zero-cost, whose scores rank networks but are no accuracies)",
     )
     parser.add_argument("--evaluator", choices=("train", "zero-cost"), default="train")
     parser.add_argument(
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         target=target,
         cost=cost,
         objective=args.objective,
-        constraint=args.constraint,
+        constraint=args.constraint or ("hard" if args.evaluator == "zero-cost" else "soft"),
         strategy=args.strategy,
         trials=args.trials,
         seed=args.seed,

@@ -34,8 +34,12 @@ class Evaluator(ABC):
     """Scores one candidate spec. Implementations must be deterministic given ``seed``."""
 
     name: str = "evaluator"
-    #: True when ``accuracy`` is a real accuracy in [0, 1] (False for proxy scores).
+    #: True when ``accuracy`` is a real accuracy in [0, 1]; False for a score that only ranks
+    #: candidates (a zero-cost proxy): a search must not multiply it by a cost term, and no
+    #: report may call it an accuracy.
     gives_accuracy: bool = True
+    #: what reports call the value (an axis label, a column's meaning)
+    score_label: str = "validation accuracy"
 
     @abstractmethod
     def evaluate(

@@ -73,6 +73,7 @@ class SynflowEvaluator(Evaluator):
 
     name = "zero-cost"
     gives_accuracy = False
+    score_label = "SynFlow score (log10; ranks candidates, not an accuracy)"
 
     def __init__(self, *, batch_size: int = 1) -> None:
         if not is_int(batch_size) or batch_size < 1:

@@ -7,6 +7,7 @@ summary.json.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -31,12 +32,27 @@ _COST_LABEL = {
 }
 
 
+# What a study without an evaluator record (made before it was kept) was scored by.
+_TRAINED = {"name": "train", "gives_accuracy": True, "score_label": "validation accuracy"}
+
+
 @dataclass(frozen=True)
 class SearchReport:
     trials: pd.DataFrame  # one row per trial, every state
     front: pd.DataFrame  # evaluated trials no other beats on both accuracy and cost
     baseline: dict[str, Any] | None  # the chosen trial's row, or None if nothing was evaluated
     summary: dict[str, Any]
+    # The evaluator's values sit in the "accuracy" column inside; the files call them
+    # "score" when the evaluator gives a ranking score rather than an accuracy.
+    evaluator: dict[str, Any] = dataclasses.field(default_factory=lambda: dict(_TRAINED))
+
+    @property
+    def value_column(self) -> str:
+        return "accuracy" if self.evaluator["gives_accuracy"] else "score"
+
+    def for_files(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with its value column named for what the evaluator gives."""
+        return table.rename(columns={"accuracy": self.value_column})
 
 
 def _trial_row(trial: optuna.trial.FrozenTrial, interrupted: set[int]) -> dict[str, Any]:
@@ -77,6 +93,8 @@ def build_report(study: optuna.Study, config: SearchConfig, *, space_size: int) 
     front = unique.iloc[pareto_front(points)] if points else unique
     baseline = _choose_baseline(unique, front, config)
     counts = trials["state"].value_counts().to_dict()
+    evaluator = {**_TRAINED, **study.user_attrs.get("evaluator", {})}
+    value = "accuracy" if evaluator["gives_accuracy"] else "score"
     summary: dict[str, Any] = {
         "target": config.target,
         "target_text": format_cost(config.target, config.cost),
@@ -89,19 +107,26 @@ def build_report(study: optuna.Study, config: SearchConfig, *, space_size: int) 
         "trials": {state: int(count) for state, count in counts.items()},
         "space_size": space_size,
         "pareto_size": len(front),
+        "evaluator": evaluator,
         # Cost in units of the target, bounded at twice the target: 0 (nothing) to 2 (a
-        # perfect network at zero cost), comparable across runs with the same target.
+        # perfect network at zero cost), comparable across runs with the same target. An
+        # area under a score that is no accuracy (unbounded, any offset) means nothing.
         "hypervolume": hypervolume(
             [(accuracy, cost / config.target) for accuracy, cost in points], max_cost=2.0
-        ),
+        )
+        if evaluator["gives_accuracy"]
+        else None,
         "baseline": None,
     }
     if baseline is not None:
         summary["baseline"] = {
-            key: _plain(baseline.get(key))
+            (value if key == "accuracy" else key): _plain(baseline.get(key))
             for key in ("number", "accuracy", "reward", "cost", "flops", "params", "latency_ms")
         }
-    return SearchReport(trials=trials, front=front, baseline=baseline, summary=summary)
+        summary["baseline"]["chosen_by"] = evaluator["name"]
+    return SearchReport(
+        trials=trials, front=front, baseline=baseline, summary=summary, evaluator=evaluator
+    )
 
 
 def _choose_baseline(
@@ -141,14 +166,15 @@ def write_report(
         "pareto": run_dir / "pareto.csv",
         "summary": run_dir / "summary.json",
     }
-    write_text_atomic(files["trials"], report.trials.to_csv(index=False))
-    write_text_atomic(files["pareto"], report.front.to_csv(index=False))
+    write_text_atomic(files["trials"], report.for_files(report.trials).to_csv(index=False))
+    write_text_atomic(files["pareto"], report.for_files(report.front).to_csv(index=False))
     if report.baseline is not None:
         spec = NetworkSpec.from_dict(json.loads(report.baseline["spec"]))
         metadata = {
             "source": "cnas search",
             "trial": int(report.baseline["number"]),
-            "accuracy": report.baseline["accuracy"],
+            report.value_column: report.baseline["accuracy"],
+            "chosen_by": report.evaluator["name"],
             "cost": config.cost,
             "target": config.target,
         }
@@ -228,7 +254,7 @@ def plot_search(report: SearchReport, path: Path, config: SearchConfig) -> None:
     )
     axis.set(
         xlabel=_COST_LABEL[config.cost] + unit,
-        ylabel="validation accuracy",
+        ylabel=report.evaluator["score_label"],
         title=f"{config.strategy} search, {config.objective} objective",
     )
     axis.grid(alpha=0.3)

@@ -171,6 +171,7 @@ class _SearchExecutor:
         self.target = config.target
         self.form = reward_form(config.constraint)
         self.pareto = config.objective == "pareto"
+        self.early_stopping = config.early_stopping is not None
 
     def score(self, accuracy: float, cost: float) -> float:
         return accuracy if self.pareto else mnas_reward(accuracy, cost, self.target, self.form)
@@ -180,7 +181,10 @@ class _SearchExecutor:
             if math.isfinite(accuracy):
                 report(epoch, self.score(accuracy, job.cost))
 
-        evaluation = self.evaluator.evaluate(job.spec, seed=job.seed, progress=progress)
+        # Per-epoch accuracy costs a validation pass; only early stopping reads it.
+        evaluation = self.evaluator.evaluate(
+            job.spec, seed=job.seed, progress=progress if self.early_stopping else None
+        )
         accuracy = float(evaluation.accuracy)
         if not math.isfinite(accuracy):
             raise TrialError(f"the evaluator returned a non-finite score {accuracy}")
@@ -286,6 +290,13 @@ def run_search(
     refused with a ``RunDirError``. ``on_start(finished)`` is told how many trials
     earlier runs finished and ``on_trial(study, trial)`` is called after every trial.
     """
+    soft_reward = config.objective == "reward" and config.constraint == "soft"
+    if soft_reward and not evaluator.gives_accuracy:
+        raise SearchError(
+            f"the {evaluator.name} evaluator gives a score that ranks networks, not an accuracy, "
+            "so ACC x (COST/T)^w means nothing with it; use --constraint hard (the best score "
+            "within the target) or --objective pareto (score against cost)"
+        )
     identity = {
         **config.identity(),
         **space_identity(space),
@@ -311,6 +322,15 @@ def run_search(
             storage=rdb,
             sampler=sampler,
             pruner=early_stopping_pruner(config.early_stopping if ray is None else None),
+        )
+        # What the report calls the values, and whether a hypervolume means anything.
+        study.set_user_attr(
+            "evaluator",
+            {
+                "name": evaluator.name,
+                "gives_accuracy": evaluator.gives_accuracy,
+                "score_label": evaluator.score_label,
+            },
         )
         task = SearchTask(space, evaluator, config, study)
         if on_start is not None:

@@ -16,7 +16,7 @@ import torch
 from experiments.cli import main
 
 SMALL = "--resolution 16 --width-mult 0.5 --depth-mult 0.5 --max-samples 200 --no-progress"
-SEARCH = ["search", "--evaluator", "zero-cost", "--target-flops", "3M", *SMALL.split()]
+SEARCH = ["search", "--evaluator", "zero-cost", "--target-flops", "30M", *SMALL.split()]
 COEFFICIENTS = ["coefficients", "efficientnet-b0", "--resolution", "32", "--max-samples", "200"]
 
 

@@ -48,7 +48,8 @@ def cnas(*argv: str) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("search") / "run"
-    argv = [*ZERO_COST, "--target-flops", "3M", "--trials", "4", "--json", "--out", str(out)]
+    # Above the largest network (24.8M): with a zero-cost score the constraint is hard.
+    argv = [*ZERO_COST, "--target-flops", "30M", "--trials", "4", "--json", "--out", str(out)]
     code, stdout, stderr = cnas("search", *argv)
     assert (code, stderr) == (0, "")
     return out, json.loads(stdout)  # the whole of stdout is one JSON document
@@ -63,10 +64,18 @@ def test_json_summary_and_run_dir(searched):
     out, summary = searched
     assert {p.name for p in out.iterdir()} >= FILES
     assert summary == json.loads((out / "summary.json").read_text())
-    assert (summary["target"], summary["target_text"], summary["cost"]) == (3e6, "3M", "flops")
+    assert (summary["target"], summary["target_text"], summary["cost"]) == (3e7, "30M", "flops")
     assert (summary["strategy"], summary["objective"]) == ("tpe", "reward")
+    # A zero-cost score ranks networks; nothing calls it an accuracy.
+    assert summary["constraint"] == "hard" and summary["hypervolume"] is None
+    assert (
+        summary["evaluator"]["name"] == "zero-cost" and not summary["evaluator"]["gives_accuracy"]
+    )
+    assert summary["baseline"]["chosen_by"] == "zero-cost" and "accuracy" not in summary["baseline"]
     assert summary["trials"] == {"complete": 4} and summary["trials_requested"] == 4
     rows = read_csv(out / "trials.csv")
+    assert "score" in rows[0] and "accuracy" not in rows[0]
+    assert all(float(r["reward"]) == float(r["score"]) for r in rows)  # within the target
     best = max(rows, key=lambda r: float(r["reward"]))
     assert summary["baseline"]["number"] == int(best["number"])
     assert summary["baseline"]["flops"] == int(best["flops"])
@@ -96,10 +105,10 @@ def test_a_different_target_on_the_same_out_is_refused(searched):
     out, _ = searched
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     code, stdout, stderr = cnas(
-        "search", *ZERO_COST, "--target-flops", "4M", "--trials", "4", "--out", str(out)
+        "search", *ZERO_COST, "--target-flops", "40M", "--trials", "4", "--out", str(out)
     )
     assert (code, stdout) == (2, "") and len(stderr.splitlines()) == 1
-    assert "holds a different search (target 3000000.0 -> 4000000.0)" in stderr
+    assert "holds a different search (target 30000000.0 -> 40000000.0)" in stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
@@ -143,6 +152,10 @@ BAD = {
         "expected a number with optional K/M/G, got 'abc'",
     ),
     "no-target": (ZERO_COST, "one of the arguments --target-flops"),
+    "zero-cost-soft": (
+        [*T3M, "--constraint", "soft", *ZERO_COST],
+        "gives a score that ranks networks, not an accuracy",
+    ),
 }
 
 

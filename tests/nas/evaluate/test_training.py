@@ -123,7 +123,7 @@ def test_max_seconds_truncates_after_the_current_epoch(digits):
 
 def test_divergent_learning_rate_raises_trial_error(digits):
     config = TrainingConfig(learning_rate=1e6, batch_size=16, threads=1)
-    with pytest.raises(TrialError, match=r"loss became nan at epoch 1 step \d+ .*lower the"):
+    with pytest.raises(TrialError, match=r"loss became (nan|inf) at epoch 1 step \d+ .*lower the"):
         TrainingEvaluator(data=digits, config=config).evaluate(TINY, seed=0)
 
 

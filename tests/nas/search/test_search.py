@@ -205,7 +205,7 @@ def test_a_keyboard_interrupt_leaves_a_trial_the_next_run_repeats(tmp_path):
 @pytest.mark.slow
 def test_sigkill_mid_search_then_rerun_completes_the_budget(tmp_path):
     out = tmp_path / "run"
-    options = "--evaluator zero-cost --target-flops 3M --trials 40 --resolution 16 --json "
+    options = "--evaluator zero-cost --target-flops 30M --trials 40 --resolution 16 --json "
     options += "--width-mult 0.5 --depth-mult 0.5 --max-samples 200 --no-progress --out"
     command = [sys.executable, "-m", "experiments.cli", "search", *options.split(), str(out)]
     # One torch thread: cnas search ignores --threads for the zero-cost evaluator.
@@ -393,6 +393,29 @@ def test_the_library_refuses_to_continue_with_other_data_training_or_space(tmp_p
     with pytest.raises(InputError, match="different search \\(skeleton"):
         run_search(space=other_skeleton, evaluator=Trained(data="digits", epochs=2), **run)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+class Ranking(Fake):
+    name = "ranker"
+    gives_accuracy = False
+    score_label = "a ranking score"
+
+
+def test_a_ranking_score_is_never_an_accuracy(tmp_path):
+    with pytest.raises(SearchError, match="ranks networks, not an accuracy"):
+        search(tmp_path / "soft", Ranking())
+    assert not (tmp_path / "soft").exists()
+    study = search(tmp_path, Ranking(), constraint="hard", trials=8)
+    rows, front, summary = report(study, tmp_path, constraint="hard", trials=8)
+    assert "score" in rows[0] and "accuracy" not in rows[0] and "score" in front[0]
+    assert summary["hypervolume"] is None and summary["evaluator"]["name"] == "ranker"
+    assert summary["baseline"]["chosen_by"] == "ranker" and "score" in summary["baseline"]
+    within = [r for r in rows if r["state"] == "complete"]
+    assert all(float(r["reward"]) == float(r["score"]) for r in within)  # the score, no cost term
+    assert summary["baseline"]["number"] == int(
+        max(within, key=lambda r: float(r["score"]))["number"]
+    )
+    assert NetworkSpec.load(tmp_path / "baseline.json").metadata["chosen_by"] == "ranker"
 
 
 @pytest.mark.parametrize(
