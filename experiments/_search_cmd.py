@@ -17,9 +17,11 @@ from experiments._common import (
 )
 from experiments._training_args import (
     add_run_arguments,
+    add_space_arguments,
     add_training_arguments,
     apply_threads,
     prepare_backend,
+    space_from_args,
     training_config,
 )
 
@@ -83,25 +85,7 @@ def add_parser(subparsers: Any) -> None:
         help="asha: stop trials whose reward after an epoch is in the bottom half of "
         "their rung (reward objective only)",
     )
-    parser.add_argument("--resolution", type=positive_int, default=32, help="input size (32)")
-    parser.add_argument(
-        "--skeleton",
-        default="auto",
-        help="efficientnet-b0, small-input, or auto (small-input below 128 px)",
-    )
-    parser.add_argument(
-        "--width-mult",
-        type=float,
-        default=1.0,
-        help="scale the skeleton's widths first (a cheaper proxy; default 1.0)",
-    )
-    parser.add_argument(
-        "--depth-mult",
-        type=float,
-        default=1.0,
-        help="scale the skeleton's stage depths first (default 1.0)",
-    )
-    parser.add_argument("--space", metavar="FILE", help="JSON file with the choice sets")
+    add_space_arguments(parser)
     add_training_arguments(parser)
     add_run_arguments(parser, default_out="runs/search")
     parser.set_defaults(run=run)
@@ -132,8 +116,6 @@ def run(args: argparse.Namespace) -> int:
         write_report,
     )
     from nas.search import format_cost
-    from scaling import search_proxy
-    from search_spaces import MBConvSpace
 
     target, cost = _target(args)
     apply_threads(args)
@@ -155,18 +137,7 @@ def run(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
         seed=args.seed,
     )
-    reference = search_proxy(
-        skeleton_name=args.skeleton,
-        resolution=args.resolution,
-        in_channels=data.in_channels,
-        num_classes=data.num_classes,
-        width_mult=args.width_mult,
-        depth_mult=args.depth_mult,
-    )
-    if args.space:
-        space = MBConvSpace.from_file(args.space, reference)
-    else:
-        space = MBConvSpace.uniform(reference)
+    space = space_from_args(args, data)
     low, high = space_cost_range(space, config)
     if target < low:
         raise CliError(

@@ -9,18 +9,24 @@ from experiments._common import CliError, positive_int
 
 __all__ = [
     "add_run_arguments",
+    "add_space_arguments",
     "add_training_arguments",
     "apply_threads",
     "prepare_backend",
+    "space_from_args",
     "training_config",
 ]
 
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """Data and proxy-training options."""
-    parser.add_argument("--data", default="digits", help="digits (built in), cifar10, imagefolder")
     parser.add_argument(
-        "--data-root", metavar="PATH", help="data directory for cifar10/imagefolder"
+        "--data",
+        default="digits",
+        help="digits (built in), cifar10, mnist (IDX files), imagefolder",
+    )
+    parser.add_argument(
+        "--data-root", metavar="PATH", help="data directory for cifar10, mnist and imagefolder"
     )
     parser.add_argument("--max-samples", type=positive_int, help="use a subset of the data")
     parser.add_argument("--epochs", type=positive_int, default=3, help="training epochs (3)")
@@ -33,6 +39,47 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         help="torch threads per candidate (default 1: a second thread is slower on a busy machine)",
     )
+
+
+def add_space_arguments(parser: argparse.ArgumentParser) -> None:
+    """The search space: a skeleton at a resolution, shrunk into a proxy, and its choices."""
+    parser.add_argument("--resolution", type=positive_int, default=32, help="input size (32)")
+    parser.add_argument(
+        "--skeleton",
+        default="auto",
+        help="efficientnet-b0, small-input, or auto (small-input below 128 px)",
+    )
+    parser.add_argument(
+        "--width-mult",
+        type=float,
+        default=1.0,
+        help="scale the skeleton's widths first (a cheaper proxy; default 1.0)",
+    )
+    parser.add_argument(
+        "--depth-mult",
+        type=float,
+        default=1.0,
+        help="scale the skeleton's stage depths first (default 1.0)",
+    )
+    parser.add_argument("--space", metavar="FILE", help="JSON file with the choice sets")
+
+
+def space_from_args(args: argparse.Namespace, data: Any) -> Any:
+    """The MBConvSpace the space options describe, for ``data``'s channels and classes."""
+    from scaling import search_proxy
+    from search_spaces import MBConvSpace
+
+    reference = search_proxy(
+        skeleton_name=args.skeleton,
+        resolution=args.resolution,
+        in_channels=data.in_channels,
+        num_classes=data.num_classes,
+        width_mult=args.width_mult,
+        depth_mult=args.depth_mult,
+    )
+    if args.space:
+        return MBConvSpace.from_file(args.space, reference)
+    return MBConvSpace.uniform(reference)
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> None:

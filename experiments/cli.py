@@ -11,6 +11,7 @@ from experiments import (
     _count_cmd,
     _family_cmd,
     _presets_cmd,
+    _rank_check_cmd,
     _search_cmd,
 )
 from experiments._common import USER_ERRORS, OneLineParser
@@ -24,7 +25,15 @@ def make_parser() -> OneLineParser:
         description="Neural architecture search and compound scaling (MnasNet, EfficientNet).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for command in (_presets_cmd, _count_cmd, _family_cmd, _search_cmd, _coefficients_cmd):
+    commands = (
+        _presets_cmd,
+        _count_cmd,
+        _family_cmd,
+        _search_cmd,
+        _coefficients_cmd,
+        _rank_check_cmd,
+    )
+    for command in commands:
         command.add_parser(subparsers)
     return parser
 

@@ -24,13 +24,14 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
+from nas.data._idx import IdxError, find_idx_pair, read_idx
 from search_spaces import InputError
 
 __all__ = ["DATASETS", "DataError", "DataSplits", "load_data"]
 
 logger = logging.getLogger(__name__)
 
-DATASETS: tuple[str, ...] = ("digits", "cifar10", "imagefolder")
+DATASETS: tuple[str, ...] = ("digits", "cifar10", "mnist", "imagefolder")
 
 _MIN_RESOLUTION = 8
 _MIN_PER_SPLIT = 2  # a class with one valid sample gives a meaningless per-class accuracy
@@ -96,7 +97,9 @@ def load_data(
         root: data directory; must be ``None`` for ``digits`` and is required otherwise.
             For ``cifar10`` it is the directory holding ``cifar-10-batches-py/`` or the batch
             files themselves (these are pickles: only point it at files you trust). For
-            ``imagefolder`` it holds one sub-directory of images per class.
+            ``mnist`` it holds MNIST-format IDX files (``train-images-idx3-ubyte.gz`` and
+            ``train-labels-idx1-ubyte.gz``, or the ``t10k-`` pair), as MNIST, Fashion-MNIST
+            and notMNIST ship. For ``imagefolder`` it holds one sub-directory per class.
         valid_fraction: share of the pool that goes to the valid split, in (0, 1).
         max_samples: if given, a stratified subset of this many samples is drawn from the
             pool before splitting (for fast tests and quick searches).
@@ -179,7 +182,11 @@ def _open_pool(name: str, root: str | os.PathLike[str] | None, resolution: int) 
     path = Path(root).expanduser()
     if not path.is_dir():
         raise DataError(f"data root {path} does not exist or is not a directory: fix --data-root")
-    return _cifar10_pool(path) if name == "cifar10" else _imagefolder_pool(path, resolution)
+    if name == "cifar10":
+        return _cifar10_pool(path)
+    if name == "mnist":
+        return _idx_pool(path)
+    return _imagefolder_pool(path, resolution)
 
 
 def _digits_pool() -> _Pool:
@@ -239,6 +246,37 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"CIFAR-10 batch {path} has labels outside 0..9: re-extract cifar-10-python.tar.gz"
         )
     return data, labels
+
+
+def _idx_pool(root: Path) -> _Pool:
+    # The training pair only, when there is one: the test pair is held out for the final
+    # evaluation of the chosen architecture (notMNIST's sample ships only a t10k pair).
+    pair = find_idx_pair(root)
+    if pair is None:
+        raise DataError(
+            f"no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] (or t10k-*) in "
+            f"{root}: put the MNIST-format files there"
+        )
+    try:
+        images, labels = (read_idx(path) for path in pair)
+    except IdxError as error:
+        raise DataError(f"{error}: re-download or re-extract the files") from None
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(
+            f"{pair[0].name} holds {images.shape} and {pair[1].name} {labels.shape}; expected "
+            "(N, H, W) images and (N,) labels"
+        )
+    labels = labels.astype(np.int64)
+    classes = int(labels.max()) + 1 if len(labels) else 0
+    if len(labels) and labels.min() < 0:
+        raise DataError(f"{pair[1]} has negative labels: re-extract the files")
+    scale = 255.0 if images.dtype == np.uint8 else 1.0
+    return _Pool(
+        labels=labels,
+        class_names=[str(c) for c in range(classes)],
+        in_channels=1,
+        fetch=lambda idx: torch.from_numpy(images[idx].astype(np.float32) / scale).unsqueeze(1),
+    )
 
 
 def _imagefolder_pool(root: Path, resolution: int) -> _Pool:

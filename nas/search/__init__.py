@@ -18,6 +18,7 @@ from nas.search._search import (
     format_cost,
     run_search,
     space_cost_range,
+    space_identity,
 )
 from nas.search._strategies import STRATEGIES, make_sampler
 
@@ -40,5 +41,6 @@ __all__ = [
     "reward_form",
     "run_search",
     "space_cost_range",
+    "space_identity",
     "write_report",
 ]

@@ -105,7 +105,7 @@ def _assert_data_error(match: str, **kwargs: object) -> str:
 
 
 def test_datasets_constant() -> None:
-    assert DATASETS == ("digits", "cifar10", "imagefolder")
+    assert DATASETS == ("digits", "cifar10", "mnist", "imagefolder")
 
 
 def test_digits_shapes_and_metadata() -> None:
@@ -338,7 +338,10 @@ def test_imagefolder_errors(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"name": "mnist"}, "unknown dataset 'mnist': choose one of digits, cifar10, imagefolder"),
+        (
+            {"name": "emnist"},
+            "unknown dataset 'emnist': choose one of digits, cifar10, mnist, imagefolder",
+        ),
         ({"name": "cifar10"}, "needs a data directory: pass --data-root"),
         ({"name": "imagefolder"}, "needs a data directory: pass --data-root"),
         ({"name": "digits", "root": "."}, "takes no root"),
@@ -363,3 +366,79 @@ def test_missing_root(tmp_path: Path, name: str) -> None:
 
 def test_data_error_is_value_error() -> None:
     assert issubclass(DataError, ValueError)
+
+
+# ---------------------------------------------------------------------------- mnist (IDX)
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    """An IDX file as MNIST ships it: zero, zero, type 0x08, ndim, big-endian sizes, bytes."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(size).to_bytes(4, "big") for size in array.shape
+    )
+    data = header + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        import gzip
+
+        data = gzip.compress(data)
+    path.write_bytes(data)
+
+
+def _write_mnist(folder: Path, split: str = "t10k", n: int = 60, gz: bool = True) -> np.ndarray:
+    """``n`` 12x10 images whose first pixel is their index and whose label is index % 10."""
+    folder.mkdir(parents=True, exist_ok=True)
+    images = np.zeros((n, 12, 10), dtype=np.uint8)
+    images[:, 0, 0] = np.arange(n)
+    images[:, 11, :] = 255  # the last row is white: the layout survives the reshape
+    labels = np.arange(n) % 10
+    suffix = ".gz" if gz else ""
+    _write_idx(folder / f"{split}-images-idx3-ubyte{suffix}", images)
+    _write_idx(folder / f"{split}-labels-idx1-ubyte{suffix}", labels)
+    return images
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_mnist_idx_files_load_with_their_labels(tmp_path: Path, gz: bool) -> None:
+    images = _write_mnist(tmp_path, n=60, gz=gz)
+    data = load_data("mnist", root=tmp_path, resolution=12, valid_fraction=0.5, seed=0)
+    assert (data.num_classes, data.in_channels, data.resolution) == (10, 1, 12)
+    assert len(data.train) + len(data.valid) == 60
+    # Undo the normalisation with the train split's own statistics to find each image.
+    raw = torch.cat([data.train.tensors[0], data.valid.tensors[0]])
+    labels = torch.cat([data.train.tensors[1], data.valid.tensors[1]])
+    order = raw[:, 0, 0, 0].argsort()
+    assert labels[order].tolist() == [i % 10 for i in range(60)]
+    last_row = raw[order][:, 0, 11, :]
+    assert torch.allclose(last_row, last_row[0, 0].expand_as(last_row))
+    assert images.shape == (60, 12, 10)  # resized from 12x10 to 12x12 on load
+
+
+def test_mnist_prefers_the_training_pair(tmp_path: Path) -> None:
+    _write_mnist(tmp_path, split="t10k", n=100)
+    _write_mnist(tmp_path, split="train", n=120)
+    data = load_data("mnist", root=tmp_path, resolution=12, seed=0)
+    assert len(data.train) + len(data.valid) == 120
+
+
+@pytest.mark.parametrize(
+    ("damage", "phrase"),
+    [
+        ("missing", "no train-images-idx3-ubyte"),
+        ("magic", "is not an IDX file"),
+        ("short", "its header"),
+        ("mismatch", r"expected \(N, H, W\) images and \(N,\) labels"),
+    ],
+)
+def test_mnist_bad_files_are_one_line_data_errors(tmp_path: Path, damage: str, phrase: str) -> None:
+    if damage != "missing":
+        _write_mnist(tmp_path, n=40, gz=False)
+    images = tmp_path / "t10k-images-idx3-ubyte"
+    if damage == "magic":
+        images.write_bytes(b"\x01\x02" + images.read_bytes()[2:])
+    elif damage == "short":
+        images.write_bytes(images.read_bytes()[:-7])
+    elif damage == "mismatch":
+        _write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.arange(39) % 10)
+    with pytest.raises(DataError, match=phrase) as error:
+        load_data("mnist", root=tmp_path, resolution=12)
+    assert "\n" not in str(error.value)

@@ -1,0 +1,184 @@
+"""cnas rank-check: how well do cheap scores rank networks the way real training does?"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from experiments._common import CliError, check_writable_dir, format_table, positive_int, print_json
+from experiments._training_args import (
+    add_run_arguments,
+    add_space_arguments,
+    add_training_arguments,
+    apply_threads,
+    prepare_backend,
+    space_from_args,
+    training_config,
+)
+
+SCORERS = ("proxy", "synflow", "naswot")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "rank-check",
+        help="measure how well cheap scores rank networks the way real training does",
+        description="Sample networks from a search space, train each stand-alone at a "
+        "reference budget, score each cheaply (the short proxy training a search uses, "
+        "zero-cost proxies, FLOPs, params), and report Kendall tau and Spearman rho of each "
+        "score against the reference accuracy with bootstrap 95%% intervals.",
+    )
+    parser.add_argument(
+        "--networks", type=positive_int, default=30, help="networks to sample (default 30)"
+    )
+    parser.add_argument(
+        "--reference-epochs",
+        type=positive_int,
+        default=10,
+        help="epochs of the reference training (default 10)",
+    )
+    parser.add_argument(
+        "--reference-samples",
+        type=positive_int,
+        help="images the reference trains on (default: all; --max-samples sets the proxy's)",
+    )
+    parser.add_argument(
+        "--scores",
+        default=",".join(SCORERS),
+        help=f"cheap scores besides FLOPs and params (default {','.join(SCORERS)}): proxy is "
+        "the short training of --epochs on --max-samples images, as a search runs it",
+    )
+    add_space_arguments(parser)
+    add_training_arguments(parser)
+    add_run_arguments(parser, default_out="runs/rank-check")
+    parser.set_defaults(run=run)
+
+
+def _scorer_names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = sorted(set(names) - set(SCORERS))
+    if unknown or not names:
+        raise CliError(f"--scores takes names from {', '.join(SCORERS)}, got {text!r}")
+    return names
+
+
+def run(args: argparse.Namespace) -> int:
+    from nas import SynflowEvaluator, TrainingEvaluator, load_data
+    from nas.evaluate import NaswotEvaluator
+    from nas.rank_check import RankCheckConfig, run_rank_check, write_rank_report
+
+    names = _scorer_names(args.scores)
+    apply_threads(args)
+    config = RankCheckConfig(networks=args.networks, seed=args.seed)
+    out = check_writable_dir(args.out, "--out")
+    proxy_data = load_data(
+        args.data,
+        resolution=args.resolution,
+        root=args.data_root,
+        max_samples=args.max_samples,
+        seed=args.seed,
+    )
+    reference_data = load_data(
+        args.data,
+        resolution=args.resolution,
+        root=args.data_root,
+        max_samples=args.reference_samples,
+        seed=args.seed,
+    )
+    space = space_from_args(args, proxy_data)
+    proxy_training = training_config(args)
+    reference_training = dataclasses.replace(proxy_training, epochs=args.reference_epochs)
+    reference = TrainingEvaluator(data=reference_data, config=reference_training)
+    available = {
+        "proxy": lambda: TrainingEvaluator(data=proxy_data, config=proxy_training),
+        "synflow": SynflowEvaluator,
+        "naswot": lambda: NaswotEvaluator(data=proxy_data),
+    }
+    scorers = {name: available[name]() for name in names}
+    ray = prepare_backend(args)
+    reference_label = _budget(args.reference_epochs, len(reference_data.train))
+    settings = {
+        "data": args.data,
+        "resolution": args.resolution,
+        "reference": reference_label,
+        "proxy": _budget(args.epochs, len(proxy_data.train)),
+        "networks": args.networks,
+        "seed": args.seed,
+    }
+    progress = _bar(args.networks, enabled=not (args.no_progress or args.json))
+
+    def on_trial(study: Any, trial: Any) -> None:
+        if not trial.user_attrs.get("interrupted"):
+            progress.update(1)
+        write_rank_report(study, out, reference=reference_label, settings=settings, plot=False)
+
+    try:
+        study = run_rank_check(
+            space=space,
+            reference=reference,
+            scorers=scorers,
+            config=config,
+            run_dir=out,
+            storage=args.storage,
+            ray=ray,
+            on_trial=on_trial,
+            on_start=lambda done: progress.update(min(done, args.networks)),
+        )
+    finally:
+        progress.close()
+    summary = write_rank_report(study, out, reference=reference_label, settings=settings)
+    if args.json:
+        print_json(summary)
+    else:
+        print(_render(summary, out))
+    return 0
+
+
+def _budget(epochs: int, images: int) -> str:
+    return f"{epochs} epoch{'' if epochs == 1 else 's'} on {images} images"
+
+
+def _bar(total: int, *, enabled: bool) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        desc="rank-check",
+        unit="net",
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+    )
+
+
+def _render(summary: dict[str, Any], out: Path) -> str:
+    rows = [
+        {"score": c["label"], **{k: c[k] for k in c if k != "label"}}
+        for c in summary["correlations"].values()
+    ]
+    # Best first; an undefined tau (NaN) last.
+    rows.sort(key=lambda row: -row["kendall_tau"] if not math.isnan(row["kendall_tau"]) else 2)
+    columns = [
+        ("score", "score"),
+        ("kendall_tau", "Kendall tau"),
+        ("kendall_low", "low"),
+        ("kendall_high", "high"),
+        ("spearman_rho", "Spearman rho"),
+        ("spearman_low", "low"),
+        ("spearman_high", "high"),
+        ("n", "networks"),
+    ]
+    return "\n".join(
+        [
+            f"\nRank check against {summary['reference']} "
+            f"({', '.join(f'{n} {s}' for s, n in summary['trials'].items())}); "
+            "intervals are 95% bootstrap over networks.",
+            format_table(rows, columns),
+            summary["verdict"],
+            f"Outputs: {out}/rank_check.csv, rank_check.png, summary.json",
+        ]
+    )

@@ -1,0 +1,18 @@
+"""Rank check: how well cheap scores (short training, zero-cost proxies, FLOPs) rank
+networks the way training at a reference budget does, with intervals."""
+
+from nas.rank_check._metrics import RankCorrelation, rank_correlation
+from nas.rank_check._report import rank_table, verdict, write_rank_report
+from nas.rank_check._task import STUDY_NAME, RankCheckConfig, run_rank_check, sample_networks
+
+__all__ = [
+    "STUDY_NAME",
+    "RankCheckConfig",
+    "RankCorrelation",
+    "rank_correlation",
+    "rank_table",
+    "run_rank_check",
+    "sample_networks",
+    "verdict",
+    "write_rank_report",
+]

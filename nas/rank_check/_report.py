@@ -1,0 +1,153 @@
+"""What a rank check leaves in its run directory, rebuilt from the study alone.
+
+rank_check.csv (every network: counts, reference accuracy, every cheap score),
+summary.json (Kendall tau and Spearman rho of each score with 95% intervals, and a
+one-line verdict), rank_check.png (one scatter per score against the reference).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from nas.rank_check._metrics import RankCorrelation, rank_correlation
+from nas.rank_check._task import ANALYTIC
+from nas.runs import interrupted_numbers, is_surplus, trial_state
+from search_spaces import write_atomic, write_text_atomic
+
+__all__ = ["rank_table", "verdict", "write_rank_report"]
+
+
+def rank_table(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial: the network, its counts, its reference accuracy, its scores."""
+    interrupted = interrupted_numbers(study)
+    rows = []
+    for trial in study.get_trials(deepcopy=False):
+        if is_surplus(trial):
+            continue
+        attrs = trial.user_attrs
+        row: dict[str, Any] = {
+            "number": trial.number,
+            "state": trial_state(trial, interrupted),
+            "network": trial.params.get("network"),
+            "flops": attrs.get("flops"),
+            "params": attrs.get("params"),
+            "reference_accuracy": attrs.get("reference_accuracy"),
+        }
+        row.update(attrs.get("scores") or {})
+        row["duration_s"] = attrs.get("duration_s")
+        row["error"] = attrs.get("error")
+        row["spec"] = json.dumps(attrs["spec"]) if "spec" in attrs else None
+        rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else ["number", "state", "reference_accuracy"])
+
+
+def _score_names(study: optuna.Study) -> list[str]:
+    return [*study.user_attrs.get("scorers", {}), *ANALYTIC]
+
+
+def correlations(table: pd.DataFrame, names: list[str]) -> dict[str, RankCorrelation]:
+    done = table[(table["state"] == "complete") & table["reference_accuracy"].notna()]
+    return {
+        name: rank_correlation(done[name].astype(float), done["reference_accuracy"].astype(float))
+        for name in names
+        if name in done
+    }
+
+
+def verdict(found: dict[str, RankCorrelation], reference: str) -> str:
+    """One line: which score ranks like the reference, and whether it beats FLOPs."""
+    ranked = [(name, c) for name, c in found.items() if not math.isnan(c.kendall_tau)]
+    if not ranked:
+        return "No score could be ranked yet: too few networks finished."
+    name, best = max(ranked, key=lambda item: item[1].kendall_tau)
+    line = (
+        f"{name} ranks networks most like {reference}: Kendall tau {best.kendall_tau:.2f} "
+        f"[{best.kendall_low:.2f}, {best.kendall_high:.2f}] over {best.n} networks"
+    )
+    flops = found.get("flops")
+    if name == "flops" or flops is None or math.isnan(flops.kendall_tau):
+        return line + "."
+    gap = f"FLOPs tau {flops.kendall_tau:.2f} [{flops.kendall_low:.2f}, {flops.kendall_high:.2f}]"
+    if best.kendall_low > flops.kendall_high:
+        return f"{line}; better than FLOPs ({gap})."
+    return f"{line}; within noise of FLOPs ({gap}), the intervals overlap at this N."
+
+
+def write_rank_report(
+    study: optuna.Study,
+    run_dir: str | os.PathLike[str],
+    *,
+    reference: str,
+    settings: dict[str, Any],
+    plot: bool = True,
+) -> dict[str, Any]:
+    """Write the report files; returns the summary (also written as summary.json)."""
+    run_dir = Path(run_dir)
+    table = rank_table(study)
+    write_text_atomic(run_dir / "rank_check.csv", table.to_csv(index=False))
+    names = _score_names(study)
+    found = correlations(table, names)
+    axes = {"flops": "FLOPs (M)", "params": "parameters (M)", "proxy": "proxy accuracy"}
+    summary: dict[str, Any] = {
+        "reference": reference,
+        "settings": settings,
+        "networks": len(table),
+        "trials": {k: int(v) for k, v in table["state"].value_counts().to_dict().items()},
+        "correlations": {name: {"label": name, **c.as_dict()} for name, c in found.items()},
+        "verdict": verdict(found, reference),
+        "files": {
+            "table": str(run_dir / "rank_check.csv"),
+            "summary": str(run_dir / "summary.json"),
+        },
+    }
+    if plot and found:
+        plot_ranks(table, found, axes, run_dir / "rank_check.png", reference=reference)
+        summary["files"]["plot"] = str(run_dir / "rank_check.png")
+    write_text_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def plot_ranks(
+    table: pd.DataFrame,
+    found: dict[str, RankCorrelation],
+    labels: dict[str, str],
+    path: Path,
+    *,
+    reference: str,
+) -> None:
+    """One scatter per score: the score against the reference accuracy, tau in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = table[(table["state"] == "complete") & table["reference_accuracy"].notna()]
+    names = list(found)
+    columns = min(3, len(names))
+    rows = math.ceil(len(names) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.6 * rows), squeeze=False)
+    for axis, name in zip(axes.flat, names, strict=False):
+        c = found[name]
+        scale = 1e6 if name in ANALYTIC else 1.0
+        axis.scatter(
+            done[name].astype(float) / scale, done["reference_accuracy"], s=16, color="tab:blue"
+        )
+        axis.set(
+            xlabel=labels.get(name, name),
+            ylabel=f"accuracy ({reference})",
+            title=f"tau {c.kendall_tau:.2f} [{c.kendall_low:.2f}, {c.kendall_high:.2f}]",
+        )
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(names) :]:
+        axis.set_visible(False)
+    fig.suptitle(f"Cheap scores against {reference}, {found[names[0]].n} networks", fontsize=10)
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    plt.close(fig)

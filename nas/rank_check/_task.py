@@ -1,0 +1,195 @@
+"""Rank check: do cheap scores rank networks the way real training does?
+
+N networks are sampled from a search space; each is trained stand-alone at a
+reference budget (long enough that accuracy reflects the architecture) and scored by
+every cheap evaluator: the short proxy training a search uses, zero-cost proxies, and
+its FLOPs and parameters. Kendall's tau and Spearman's rho of each against the
+reference accuracy (``nas.rank_check._metrics``) say which score a search can trust.
+It runs as an Optuna study over the network indices (a grid), so a killed check
+resumes and ``--backend ray`` trains several networks at once.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from nas.evaluate import Evaluator, TrialError
+from nas.runs import (
+    Outcome,
+    RayOptions,
+    Reporter,
+    StudyTask,
+    finished_count,
+    open_study,
+    run_trials,
+)
+from nas.search import space_identity
+from search_spaces import InputError, MBConvSpace, NetworkSpec, count_flops, count_params, is_int
+
+__all__ = ["STUDY_NAME", "RankCheckConfig", "run_rank_check", "sample_networks"]
+
+STUDY_NAME = "cnas-rank-check"
+ANALYTIC = ("flops", "params")  # scores every network has without evaluating anything
+
+
+@dataclass(frozen=True)
+class RankCheckConfig:
+    networks: int = 30  # distinct networks sampled from the space
+    seed: int = 0  # picks the networks and seeds every evaluation
+
+    def __post_init__(self) -> None:
+        if not is_int(self.networks) or self.networks < 3:
+            raise InputError(
+                f"networks must be a whole number >= 3 (a rank correlation needs three), "
+                f"got {self.networks!r}"
+            )
+        if not is_int(self.seed):
+            raise InputError(f"seed must be a whole number, got {self.seed!r}")
+
+
+def sample_networks(space: MBConvSpace, count: int, seed: int) -> tuple[NetworkSpec, ...]:
+    """``count`` networks drawn uniformly from ``space``, no two building the same model.
+
+    The first ``k`` networks of a seed are the same whatever ``count`` >= ``k`` is asked.
+    """
+    rng = random.Random(seed)
+    networks: dict[str, NetworkSpec] = {}
+    for _ in range(100 * count):
+        spec = space.decode(space.sample(rng), name=f"net-{len(networks)}")
+        networks.setdefault(spec.fingerprint(), spec)
+        if len(networks) == count:
+            return tuple(networks.values())
+    raise InputError(
+        f"the space holds fewer than {count} distinct networks; ask for fewer with --networks"
+    )
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    seed: int
+
+
+class _Executor:
+    """Trains one network at the reference budget and scores it cheaply; picklable."""
+
+    def __init__(
+        self,
+        networks: tuple[NetworkSpec, ...],
+        reference: Evaluator,
+        scorers: Mapping[str, Evaluator],
+    ) -> None:
+        self.networks = networks
+        self.reference = reference
+        self.scorers = dict(scorers)
+
+    def __call__(self, job: _Job, report: Reporter) -> Outcome:
+        spec = self.networks[job.index]
+        metrics: dict[str, float] = {}
+        for name, scorer in self.scorers.items():
+            started = time.perf_counter()
+            try:
+                metrics[name] = float(scorer.evaluate(spec, seed=job.seed).accuracy)
+            except TrialError:
+                metrics[name] = math.nan  # a score that fails ranks nothing; training still does
+            metrics[f"{name}_seconds"] = time.perf_counter() - started
+        started = time.perf_counter()
+        accuracy = float(self.reference.evaluate(spec, seed=job.seed).accuracy)
+        metrics["reference_seconds"] = time.perf_counter() - started
+        return Outcome(accuracy=accuracy, score=accuracy, metrics=metrics)
+
+
+class _RankCheckTask(StudyTask):
+    n_params = 1
+
+    def __init__(self, networks: tuple[NetworkSpec, ...], executor: _Executor, seed: int) -> None:
+        self.networks = networks
+        self.seed = seed
+        self._execute = executor
+        self._started: dict[int, float] = {}
+
+    @property
+    def execute(self) -> _Executor:
+        return self._execute
+
+    def prepare(self, trial: optuna.Trial) -> _Job:
+        self._started[trial.number] = time.perf_counter()
+        # An int, not a categorical: a check continued with more networks widens the range.
+        index = trial.suggest_int("network", 0, len(self.networks) - 1)
+        spec = self.networks[index]
+        trial.set_user_attr("spec", spec.to_dict())
+        trial.set_user_attr("fingerprint", spec.fingerprint())
+        trial.set_user_attr("flops", count_flops(spec))
+        trial.set_user_attr("params", count_params(spec))
+        return _Job(index=index, seed=self.seed * 100_003 + index)
+
+    def finish(self, trial: optuna.Trial, job: _Job, outcome: Outcome) -> float:
+        started = self._started.pop(trial.number, time.perf_counter())
+        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+        trial.set_user_attr("reference_accuracy", outcome.accuracy)
+        trial.set_user_attr("scores", dict(outcome.metrics))
+        return float(outcome.accuracy if outcome.accuracy is not None else math.nan)
+
+
+class _Grid(optuna.samplers.GridSampler):
+    # The runners stop at the budget; Optuna's own stop cannot be called outside optimize.
+    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+        return None
+
+
+def run_rank_check(
+    *,
+    space: MBConvSpace,
+    reference: Evaluator,
+    scorers: Mapping[str, Evaluator],
+    config: RankCheckConfig,
+    run_dir: str | os.PathLike[str],
+    storage: str | None = None,
+    ray: RayOptions | None = None,
+    on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> optuna.Study:
+    """Train and score ``config.networks`` networks of ``space`` (continuing a stored check).
+
+    ``reference`` trains each at the reference budget; every ``scorers`` entry (the short
+    proxy training, zero-cost proxies) scores it; FLOPs and parameters are counted. The
+    run directory records the config, the space and every evaluator's identity.
+    """
+    reserved = {"reference", *ANALYTIC} & set(scorers)
+    if reserved:
+        raise InputError(f"scorer name(s) {', '.join(sorted(reserved))} are taken; rename them")
+    networks = sample_networks(space, config.networks, config.seed)
+    # Asking for more networks continues a check: the first N of a seed's sample stay the same.
+    identity = {
+        "seed": config.seed,
+        **space_identity(space),
+        "reference": reference.identity(),
+        "scorers": {name: scorer.identity() for name, scorer in scorers.items()},
+    }
+    with open_study(
+        run_dir,
+        identity,
+        study_name=STUDY_NAME,
+        storage=storage,
+        directions=["maximize"],
+        n_params=1,
+    ) as (_, opened):
+        grid = {"network": list(range(len(networks)))}
+        study = optuna.load_study(
+            study_name=STUDY_NAME, storage=opened, sampler=_Grid(grid, seed=config.seed)
+        )
+        study.set_user_attr("scorers", {name: s.score_label for name, s in scorers.items()})
+        task = _RankCheckTask(networks, _Executor(networks, reference, scorers), config.seed)
+        if on_start is not None:
+            on_start(finished_count(study))
+        run_trials(study, task, storage=opened, budget=len(networks), ray=ray, on_trial=on_trial)
+    return study

@@ -1,0 +1,56 @@
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nas.rank_check import rank_correlation
+
+
+def test_a_hand_counted_ranking():
+    # 10 pairs, 2 discordant ((2,3) and (4,5)): tau = (8 - 2) / 10; sum d^2 = 4: rho = 1 - 24/120.
+    found = rank_correlation([1, 2, 3, 4, 5], [1, 3, 2, 5, 4], resamples=200)
+    assert found.kendall_tau == pytest.approx(0.6)
+    assert found.spearman_rho == pytest.approx(0.8)
+    assert found.n == 5
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_point_estimates_equal_scipy_with_ties(seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 6, size=30).astype(float)  # ties: tau-b, as scipy computes it
+    y = x + rng.normal(size=30)
+    found = rank_correlation(x, y, resamples=300, seed=seed)
+    assert found.kendall_tau == pytest.approx(stats.kendalltau(x, y).statistic)
+    assert found.spearman_rho == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert -1 <= found.kendall_low <= found.kendall_tau <= found.kendall_high <= 1
+    assert -1 <= found.spearman_low <= found.spearman_rho <= found.spearman_high <= 1
+
+
+def test_intervals_tell_signal_from_noise_at_thirty_networks():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=30)
+    strong = rank_correlation(x, x + 0.3 * rng.normal(size=30))
+    unrelated = rank_correlation(x, rng.normal(size=30))
+    assert strong.kendall_low > 0.4
+    assert unrelated.kendall_low < 0 < unrelated.kendall_high
+    assert rank_correlation(x, -x).kendall_tau == pytest.approx(-1.0)
+
+
+def test_the_same_seed_gives_the_same_interval_and_nan_pairs_are_left_out():
+    x, y = [3.0, 1.0, 2.0, 5.0, 4.0, math.nan], [2.0, 1.0, 3.0, 4.0, 5.0, 1.0]
+    first, second = rank_correlation(x, y, seed=3), rank_correlation(x, y, seed=3)
+    assert first == second and first.n == 5
+
+
+@pytest.mark.parametrize(
+    ("x", "y"), [([1.0, 2.0], [2.0, 1.0]), ([1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 3.0, 4.0])]
+)
+def test_too_few_or_constant_values_have_no_correlation(x, y):
+    found = rank_correlation(x, y)
+    assert math.isnan(found.kendall_tau) and math.isnan(found.spearman_high)
+
+
+def test_lengths_must_match():
+    with pytest.raises(ValueError, match="differ in length"):
+        rank_correlation([1, 2, 3], [1, 2])

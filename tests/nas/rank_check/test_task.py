@@ -1,0 +1,84 @@
+"""run_rank_check and its report with fake evaluators: correlations, resumption, identity."""
+
+import json
+
+import pytest
+
+from nas import Evaluation, Evaluator
+from nas.rank_check import RankCheckConfig, run_rank_check, sample_networks, write_rank_report
+from scaling import search_proxy
+from search_spaces import InputError, MBConvSpace, StageChoices, count_flops
+
+SPACE = MBConvSpace.uniform(
+    search_proxy(resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5)
+)
+
+
+class ByFlops(Evaluator):
+    """A score that is a fixed function of FLOPs; counts its calls."""
+
+    def __init__(self, name: str, sign: float = 1.0, epochs: int = 1) -> None:
+        self.name, self.sign, self.epochs, self.calls = name, sign, epochs, 0
+
+    def identity(self):
+        return {"evaluator": self.name, "epochs": self.epochs}
+
+    def evaluate(self, spec, *, seed, progress=None):
+        self.calls += 1
+        return Evaluation(accuracy=self.sign * count_flops(spec) / 1e7)
+
+
+def check(run_dir, reference=None, networks=8, **scorers):
+    reference = reference or ByFlops("reference")
+    scorers = scorers or {"agrees": ByFlops("agrees"), "reverses": ByFlops("reverses", -1.0)}
+    config = RankCheckConfig(networks=networks, seed=1)
+    study = run_rank_check(
+        space=SPACE, reference=reference, scorers=scorers, config=config, run_dir=run_dir
+    )
+    summary = write_rank_report(study, run_dir, reference="fake", settings={})
+    return study, summary, reference
+
+
+def test_correlations_verdict_and_files(tmp_path):
+    study, summary, reference = check(tmp_path)
+    assert reference.calls == 8 and len(study.trials) == 8
+    found = summary["correlations"]
+    assert found["agrees"]["kendall_tau"] == 1.0 and found["reverses"]["kendall_tau"] == -1.0
+    assert found["flops"]["kendall_tau"] == 1.0  # the fake reference is FLOPs itself
+    assert -1 <= found["params"]["kendall_tau"] <= 1
+    assert summary["verdict"].startswith(("agrees ranks", "flops ranks"))
+    assert {p.name for p in tmp_path.iterdir()} >= {"rank_check.csv", "rank_check.png"}
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+
+
+def test_a_second_run_continues_and_a_different_check_is_refused(tmp_path):
+    check(tmp_path)
+    _, _, reference = check(tmp_path)
+    assert reference.calls == 0  # every network was already trained
+    _, summary, reference = check(tmp_path, networks=10)
+    assert reference.calls == 2 and summary["networks"] == 10
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(InputError, match="different search"):
+        check(tmp_path, reference=ByFlops("reference", epochs=5), networks=10)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_networks_are_distinct_and_the_same_for_a_seed():
+    first, again = sample_networks(SPACE, 12, 3), sample_networks(SPACE, 12, 3)
+    assert first == again and len({s.fingerprint() for s in first}) == 12
+    tiny = MBConvSpace.uniform(
+        SPACE.skeleton,
+        StageChoices(
+            kernels=(3,), expand_ratios=(1,), se_ratios=(0.0,), layer_deltas=(0,),
+            width_mults=(1.0,), skips=(True,),
+        ),
+    )  # fmt: skip
+    with pytest.raises(InputError, match="fewer than 3 distinct networks"):
+        sample_networks(tiny, 3, 0)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(InputError, match="networks must be a whole number >= 3"):
+        RankCheckConfig(networks=2)
+    with pytest.raises(InputError, match="taken"):
+        check("unused", flops=ByFlops("flops"))
