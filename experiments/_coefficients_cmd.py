@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
 
     base_flops = backbone.flops(width_mult=1.0, depth_mult=1.0, resolution=args.resolution, **shape)
     candidates = build_candidates(config, actual_ratio)
-    ray = prepare_backend(args)
+    ray = prepare_backend(args, trials=len(candidates))
     # What the report shows of how candidates were trained.
     settings = {
         "data": args.data,

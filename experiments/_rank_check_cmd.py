@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         "naswot": lambda: NaswotEvaluator(data=proxy_data),
     }
     scorers = {name: available[name]() for name in names}
-    ray = prepare_backend(args)
+    ray = prepare_backend(args, trials=args.networks)
     reference_label = _budget(args.reference_epochs, len(reference_data.train))
     settings = {
         "data": args.data,

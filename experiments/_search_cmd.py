@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
             "raise the target or widen the space with --space"
         )
     evaluator = _make_evaluator(args, data)
-    ray = prepare_backend(args)
+    ray = prepare_backend(args, trials=args.trials)
     progress = _Progress(config, enabled=not (args.no_progress or args.json))
 
     def on_trial(study: Any, trial: Any) -> None:

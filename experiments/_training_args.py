@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from experiments._common import CliError, positive_int
 
+BACKENDS = ("auto", "local", "ray")
+
 __all__ = [
+    "BACKENDS",
     "add_run_arguments",
     "add_space_arguments",
     "add_training_arguments",
     "apply_threads",
     "prepare_backend",
+    "resolve_backend",
     "space_from_args",
     "training_config",
 ]
@@ -94,9 +99,11 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> N
     backend = parser.add_argument_group("where trials run")
     backend.add_argument(
         "--backend",
-        choices=("local", "ray"),
-        default="local",
-        help="local: one trial at a time in this process; ray: Ray Tune trials (default local)",
+        choices=BACKENDS,
+        default=os.environ.get("CNAS_BACKEND", "auto"),
+        help="local: one trial at a time in this process; ray: Ray Tune trials, one per "
+        "--cpus-per-trial; auto (default, or $CNAS_BACKEND): ray when this machine has 2+ "
+        "cores and there is more than one trial, so every core trains",
     )
     backend.add_argument(
         "--ray-address",
@@ -145,10 +152,19 @@ def apply_threads(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
 
 
-def prepare_backend(args: argparse.Namespace) -> Any:
+def resolve_backend(requested: str, trials: int, cores: int | None = None) -> str:
+    """``local`` or ``ray`` for ``--backend``: ``auto`` is ray where parallel trials pay."""
+    if requested != "auto":
+        return requested
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    return "ray" if cores >= 2 and trials >= 2 else "local"
+
+
+def prepare_backend(args: argparse.Namespace, *, trials: int) -> Any:
     """Check the storage URL and the backend options, and join Ray; before anything is written.
 
-    Returns the ``RayOptions`` for ``--backend ray``, else None.
+    Returns the ``RayOptions`` when trials run on Ray (``--backend ray``, or ``auto`` on a
+    machine with several cores and more than one trial), else None.
     """
     from nas.runs import RayOptions, check_storage, connect_ray
 
@@ -160,7 +176,8 @@ def prepare_backend(args: argparse.Namespace) -> Any:
         "--gpus-per-trial": args.gpus_per_trial != 0.0,
         "--max-concurrent": args.max_concurrent is not None,
     }
-    if args.backend == "local":
+    backend = resolve_backend(args.backend, trials)
+    if backend == "local":
         given = [flag for flag, set_ in ray_only.items() if set_]
         if given:
             raise CliError(f"{', '.join(given)} only apply to Ray; add --backend ray")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import pytest
 
 from search_spaces import NetworkSpec, StageSpec
+
+# Commands run one trial at a time here unless a test asks for Ray: `--backend auto` would
+# start Ray for every search on a 2-core machine. test_backend_cli checks auto itself.
+os.environ["CNAS_BACKEND"] = "local"
 
 
 def random_spec(rng: random.Random, *, resolution: int | None = None) -> NetworkSpec:

@@ -133,7 +133,7 @@ BAD = {
         ["--target-flops", "100K", *ZERO_COST],
         "target 100K is below the smallest network in the space (596K; largest 24.8M)",
     ),
-    "unknown-data": ([*T3M, "--data", "mnist", *ZERO_COST], "unknown dataset 'mnist'"),
+    "unknown-data": ([*T3M, "--data", "emnist", *ZERO_COST], "unknown dataset 'emnist'"),
     "unknown-strategy": ([*T3M, "--strategy", "grid", *ZERO_COST], "invalid choice: 'grid'"),
     "no-data-root": ([*T3M, "--data", "cifar10", *ZERO_COST], "needs a data directory"),
     "missing-data-root": (
