@@ -26,6 +26,7 @@ from experiments._training_args import (
 )
 
 _SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9}
+_SCORE_NAMES = {"train": "accuracy", "zero-cost": "synflow log10", "naswot": "naswot"}
 _TARGETS = {"target_flops": "flops", "target_params": "params", "target_latency_ms": "latency"}
 
 
@@ -76,9 +77,15 @@ def add_parser(subparsers: Any) -> None:
         choices=("soft", "hard"),
         help="soft: w = -0.07; hard: a = 0, b = -1, and candidates over the target "
         "are screened out before training (default: soft when training, hard with "
-        "zero-cost, whose scores rank networks but are no accuracies)",
+        "zero-cost and naswot, whose scores rank networks but are no accuracies)",
     )
-    parser.add_argument("--evaluator", choices=("train", "zero-cost"), default="train")
+    parser.add_argument(
+        "--evaluator",
+        choices=("train", "zero-cost", "naswot"),
+        default="train",
+        help="train: proxy training (default); zero-cost: SynFlow; naswot: NASWOT on a batch "
+        "of the data (both score without training; `cnas rank-check` measures how well)",
+    )
     parser.add_argument(
         "--early-stopping",
         choices=("asha",),
@@ -123,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         target=target,
         cost=cost,
         objective=args.objective,
-        constraint=args.constraint or ("hard" if args.evaluator == "zero-cost" else "soft"),
+        constraint=args.constraint or ("soft" if args.evaluator == "train" else "hard"),
         strategy=args.strategy,
         trials=args.trials,
         seed=args.seed,
@@ -178,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
                 report,
                 config,
                 out,
-                score="accuracy" if args.evaluator == "train" else "synflow log10",
+                score=_SCORE_NAMES[args.evaluator],
             )
         )
     return 0
@@ -189,6 +196,10 @@ def _make_evaluator(args: argparse.Namespace, data: Any) -> Any:
         from nas import SynflowEvaluator
 
         return SynflowEvaluator()
+    if args.evaluator == "naswot":
+        from nas.evaluate import NaswotEvaluator
+
+        return NaswotEvaluator(data=data)
     from nas import TrainingEvaluator
 
     return TrainingEvaluator(data=data, config=training_config(args))
@@ -265,7 +276,8 @@ def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> 
     baseline = report.summary["baseline"]
     if baseline:
         lines.append(
-            f"Baseline: trial {baseline['number']}, {score} {baseline['accuracy']:.4f}, "
+            f"Baseline: trial {baseline['number']}, {score} "
+            f"{baseline.get('accuracy', baseline.get('score')):.4f}, "
             f"{format_cost(baseline['cost'], config.cost)} {config.cost} "
             f"-> {out / 'baseline.json'}"
         )

@@ -193,3 +193,12 @@ def test_real_training_finds_a_better_than_chance_baseline_and_resumes(tmp_path,
     assert (code, stderr) == (0, "")
     assert json.loads(again)["baseline"] == summary["baseline"]
     assert read_csv(out / "trials.csv") == rows
+
+
+def test_a_score_evaluator_prints_its_score_not_an_accuracy(tmp_path):
+    argv = ["--evaluator", "naswot", *SMALL.split(), "--target-flops", "30M", "--trials", "2"]
+    code, stdout, stderr = cnas("search", *argv, "--out", str(tmp_path / "run"))
+    assert (code, stderr) == (0, "")
+    assert "Baseline: trial" in stdout and ", naswot " in stdout and "accuracy" not in stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["constraint"] == "hard" and summary["baseline"]["chosen_by"] == "naswot"
