@@ -92,6 +92,11 @@ def add_parser(subparsers: Any) -> None:
         help="asha: stop trials whose reward after an epoch is in the bottom half of "
         "their rung (reward objective only)",
     )
+    parser.add_argument(
+        "--rank-check",
+        metavar="DIR",
+        help="a `cnas rank-check` run: the summary shows how well this evaluator ranked networks",
+    )
     add_space_arguments(parser)
     add_training_arguments(parser)
     add_run_arguments(parser, default_out="runs/search")
@@ -153,12 +158,14 @@ def run(args: argparse.Namespace) -> int:
             "raise the target or widen the space with --space"
         )
     evaluator = _make_evaluator(args, data)
+    measured = _measured_ranking(args)
     ray = prepare_backend(args, trials=args.trials)
     progress = _Progress(config, enabled=not (args.no_progress or args.json))
 
     def on_trial(study: Any, trial: Any) -> None:
         progress.update(trial)
-        write_report(build_report(study, config, space_size=space.size), out, config, plot=False)
+        report = build_report(study, config, space_size=space.size, rank_check=measured)
+        write_report(report, out, config, plot=False)
 
     try:
         study = run_search(
@@ -173,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         )
     finally:
         progress.close()
-    report = build_report(study, config, space_size=space.size)
+    report = build_report(study, config, space_size=space.size, rank_check=measured)
     write_report(report, out, config)
     if args.json:
         import json
@@ -189,6 +196,22 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _measured_ranking(args: argparse.Namespace) -> Any:
+    if args.rank_check is None:
+        return None
+    from nas.rank_check import measured_ranking
+
+    if not (Path(args.rank_check) / "summary.json").is_file():
+        raise CliError(f"--rank-check {args.rank_check!r} holds no summary.json of a rank check")
+    measured = measured_ranking(args.rank_check, args.evaluator)
+    if measured is None:
+        raise CliError(
+            f"the rank check in {args.rank_check!r} did not score the {args.evaluator} "
+            "evaluator; run it with that score in --scores"
+        )
+    return measured
 
 
 def _make_evaluator(args: argparse.Namespace, data: Any) -> Any:

@@ -2,13 +2,21 @@
 networks the way training at a reference budget does, with intervals."""
 
 from nas.rank_check._metrics import RankCorrelation, rank_correlation
-from nas.rank_check._report import rank_table, verdict, write_rank_report
+from nas.rank_check._report import (
+    SCORE_OF_EVALUATOR,
+    measured_ranking,
+    rank_table,
+    verdict,
+    write_rank_report,
+)
 from nas.rank_check._task import STUDY_NAME, RankCheckConfig, run_rank_check, sample_networks
 
 __all__ = [
+    "SCORE_OF_EVALUATOR",
     "STUDY_NAME",
     "RankCheckConfig",
     "RankCorrelation",
+    "measured_ranking",
     "rank_correlation",
     "rank_table",
     "run_rank_check",

@@ -21,7 +21,10 @@ from nas.rank_check._task import ANALYTIC
 from nas.runs import interrupted_numbers, is_surplus, trial_state
 from search_spaces import write_atomic, write_text_atomic
 
-__all__ = ["rank_table", "verdict", "write_rank_report"]
+__all__ = ["SCORE_OF_EVALUATOR", "measured_ranking", "rank_table", "verdict", "write_rank_report"]
+
+# The rank-check score that measures each search evaluator.
+SCORE_OF_EVALUATOR = {"train": "proxy", "zero-cost": "synflow", "naswot": "naswot"}
 
 
 def rank_table(study: optuna.Study) -> pd.DataFrame:
@@ -151,3 +154,26 @@ def plot_ranks(
     fig.tight_layout()
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)
+
+
+def measured_ranking(run_dir: str | os.PathLike[str], evaluator: str) -> dict[str, Any] | None:
+    """What the rank check in ``run_dir`` measured of a search evaluator, or None.
+
+    Kendall tau with its interval, the reference budget, and where it comes from; None
+    when the check has no score for that evaluator (or no summary yet).
+    """
+    path = Path(run_dir) / "summary.json"
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    found = summary.get("correlations", {}).get(SCORE_OF_EVALUATOR.get(evaluator, evaluator))
+    if not found:
+        return None
+    keys = ("kendall_tau", "kendall_low", "kendall_high", "n")
+    return {
+        **{key: found[key] for key in keys},
+        "reference": summary.get("reference"),
+        "settings": summary.get("settings"),
+        "source": str(path),
+    }

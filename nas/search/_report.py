@@ -11,6 +11,7 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,15 @@ def _trial_row(trial: optuna.trial.FrozenTrial, interrupted: set[int]) -> dict[s
     return row
 
 
-def build_report(study: optuna.Study, config: SearchConfig, *, space_size: int) -> SearchReport:
+def build_report(
+    study: optuna.Study,
+    config: SearchConfig,
+    *,
+    space_size: int,
+    rank_check: Mapping[str, Any] | None = None,
+) -> SearchReport:
+    """The report of ``study``; ``rank_check`` is what a rank check measured of the
+    evaluator that scored it (``nas.rank_check.measured_ranking``), shown with the baseline."""
     interrupted = interrupted_numbers(study)
     trials = pd.DataFrame(
         [
@@ -124,6 +133,7 @@ def build_report(study: optuna.Study, config: SearchConfig, *, space_size: int) 
             for key in ("number", "accuracy", "reward", "cost", "flops", "params", "latency_ms")
         }
         summary["baseline"]["chosen_by"] = evaluator["name"]
+        summary["baseline"]["rank_check"] = dict(rank_check) if rank_check else None
     return SearchReport(
         trials=trials, front=front, baseline=baseline, summary=summary, evaluator=evaluator
     )

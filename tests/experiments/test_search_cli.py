@@ -202,3 +202,21 @@ def test_a_score_evaluator_prints_its_score_not_an_accuracy(tmp_path):
     assert "Baseline: trial" in stdout and ", naswot " in stdout and "accuracy" not in stdout
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["constraint"] == "hard" and summary["baseline"]["chosen_by"] == "naswot"
+
+
+def test_the_baseline_says_how_well_its_evaluator_ranked_in_a_rank_check(tmp_path):
+    check = tmp_path / "check"
+    check.mkdir()
+    measured = {"kendall_tau": 0.41, "kendall_low": 0.2, "kendall_high": 0.6, "n": 30}
+    summary = {"reference": "15 epochs on 1437 images", "correlations": {"naswot": measured}}
+    (check / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    argv = ["--evaluator", "naswot", *SMALL.split(), "--target-flops", "30M", "--trials", "2"]
+    code, stdout, stderr = cnas("search", *argv, "--rank-check", str(check), "--json",
+                                "--out", str(tmp_path / "run"))  # fmt: skip
+    assert (code, stderr) == (0, "")
+    found = json.loads(stdout)["baseline"]["rank_check"]
+    assert {k: found[k] for k in measured} == measured
+    assert found["reference"] == "15 epochs on 1437 images"
+    code, _, stderr = cnas("search", *ZERO_COST, "--target-flops", "30M", "--rank-check",
+                           str(check), "--out", str(tmp_path / "other"))  # fmt: skip
+    assert code == 2 and "did not score the zero-cost evaluator" in stderr
