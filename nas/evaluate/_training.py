@@ -208,8 +208,9 @@ class TrainingEvaluator(Evaluator):
         device = torch.device(config.device)
         start = time.perf_counter()
         layout = torch.channels_last if config.channels_last else torch.contiguous_format
-        model = model.to(memory_format=layout)
         train_images, train_labels = _on_device(self.data.train, device, layout)
+        _materialize_lazy(model, train_images[:2])
+        model = model.to(memory_format=layout)
         count = len(train_labels)
         steps_per_epoch = math.ceil(count / config.batch_size)
         generator = torch.Generator().manual_seed(seed)
@@ -296,6 +297,22 @@ def _check_finite(
             f"training loss became {loss} at {where} of {name!r}; lower the learning rate "
             f"(now {config.learning_rate})"
         )
+
+
+def _materialize_lazy(model: nn.Module, images: torch.Tensor) -> None:
+    """Give a user's lazy layers (``nn.LazyLinear``...) their shapes with one forward pass.
+
+    Their parameters have no shape until then, so neither the memory-format change nor
+    the optimizer could take them. Eval mode and no grad: batch-norm statistics and the
+    weights the seed gave stay as they are.
+    """
+    if not any(isinstance(p, nn.parameter.UninitializedParameter) for p in model.parameters()):
+        return
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(images)
+    model.train(was_training)
 
 
 def _on_device(

@@ -20,7 +20,6 @@ from datetime import datetime
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-
 __all__ = [
     "budget_used",
     "can_tell_if_alive",

@@ -287,7 +287,7 @@ def run_search(
     first). The run directory records the search's identity: ``config`` (but the trial
     count), the space (its skeleton and every choice set) and ``evaluator.identity()``
     (data and training), plus ``identity_extra``; continuing with any of them changed is
-    refused with a ``RunDirError``. ``on_start(finished)`` is told how many trials
+    refused with a ``nas.runs.RunDirError``. ``on_start(finished)`` is told how many trials
     earlier runs finished and ``on_trial(study, trial)`` is called after every trial.
     """
     soft_reward = config.objective == "reward" and config.constraint == "soft"

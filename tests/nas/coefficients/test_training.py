@@ -55,4 +55,4 @@ def test_an_rgb_only_backbone_gets_grayscale_repeated(monkeypatch):
 
 def test_bad_data_options_fail_at_once():
     with pytest.raises(ValueError, match="unknown dataset"):
-        CandidateTrainer(dataset="mnist", config=CONFIG).data_at(16)
+        CandidateTrainer(dataset="no-such-data", config=CONFIG).data_at(16)

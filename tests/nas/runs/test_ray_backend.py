@@ -27,12 +27,21 @@ from nas import (
     load_data,
     run_search,
 )
-from nas.coefficients import CoefficientConfig, build_candidates, run_coefficient_search
-from nas.coefficients import write_coefficient_report
-from nas.runs import RayError, RayOptions, connect_ray
+from nas.coefficients import (
+    CoefficientConfig,
+    build_candidates,
+    run_coefficient_search,
+    write_coefficient_report,
+)
+from nas.runs import (
+    RayError,
+    RayOptions,
+    connect_ray,
+    finished_count,
+    interrupted_numbers,
+    open_storage,
+)
 from nas.search import STUDY_NAME
-from nas.runs import open_storage
-from nas.runs import finished_count, interrupted_numbers
 from scaling import scale_network
 from search_spaces import MBConvSpace, StageChoices, skeleton
 

@@ -16,9 +16,16 @@ from optuna.trial import TrialState
 import nas.runs._storage
 import nas.runs._trials
 from nas import Evaluation, Evaluator, SearchConfig, run_search
+from nas.runs import (
+    StorageError,
+    check_storage,
+    finished_count,
+    interrupted_numbers,
+    open_storage,
+    over_budget,
+    requeued_numbers,
+)
 from nas.search import STUDY_NAME
-from nas.runs import StorageError, check_storage, open_storage
-from nas.runs import finished_count, interrupted_numbers, over_budget, requeued_numbers
 from scaling import scale_network
 from search_spaces import MBConvSpace, StageChoices, count_flops, skeleton
 

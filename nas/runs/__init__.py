@@ -1,0 +1,50 @@
+"""Running an Optuna study to a budget, resumably, in this process or on Ray Tune.
+
+Nothing here knows about networks: a run kind (search, coefficient grid, rank check)
+hands over a ``StudyTask`` and the study it records into.
+"""
+
+from nas.runs._ray_runner import RayError, RayOptions, connect_ray
+from nas.runs._run_dir import RunDirError
+from nas.runs._run_trials import run_trials
+from nas.runs._runner import (
+    EARLY_STOPPING,
+    Done,
+    Outcome,
+    Reporter,
+    StudyTask,
+    early_stopping_pruner,
+)
+from nas.runs._storage import StorageError, check_storage, open_storage, open_study
+from nas.runs._trials import (
+    finished_count,
+    interrupted_numbers,
+    is_surplus,
+    over_budget,
+    requeued_numbers,
+    trial_state,
+)
+
+__all__ = [
+    "EARLY_STOPPING",
+    "Done",
+    "Outcome",
+    "RayError",
+    "RayOptions",
+    "Reporter",
+    "RunDirError",
+    "StorageError",
+    "StudyTask",
+    "check_storage",
+    "connect_ray",
+    "early_stopping_pruner",
+    "finished_count",
+    "interrupted_numbers",
+    "is_surplus",
+    "open_storage",
+    "open_study",
+    "over_budget",
+    "requeued_numbers",
+    "run_trials",
+    "trial_state",
+]
