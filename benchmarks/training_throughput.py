@@ -8,7 +8,9 @@ skeleton at 32 px), on all of digits (1,437 train images), the same seeds run th
 - ``evaluator``: ``nas.TrainingEvaluator`` as a search calls it (no per-epoch reader);
 - ``evaluator_nchw``: the same with ``channels_last=False``, which shows the new loop
   itself computes what the reference did (same batches, same steps): any accuracy gap
-  of ``evaluator`` is channels_last's kernels rounding differently.
+  of ``evaluator`` is channels_last's kernels rounding differently;
+- ``evaluator_native_depthwise``: the evaluator with ``fast_depthwise=False`` (PyTorch's
+  own depthwise backward), which shows what ``nas.models.DepthwiseConv2d`` adds.
 
 Reported per spec: training images/s of each (train images x epochs / wall time of the
 whole evaluation, recalibration and validation included), the speed-up, achieved
@@ -16,7 +18,8 @@ GFLOP/s (training FLOPs taken as 6 x multiply-adds per image, the usual forward 
 backward estimate), and the final validation accuracy of both at each seed with the
 largest difference in validation images. The machine's dense peak on one thread
 (a 3x3 convolution and a matrix product, fp32) is measured in the same run. One torch
-thread throughout; run it on an otherwise idle machine. Prints one JSON line.
+thread throughout; run it on an otherwise idle machine. Prints one JSON line and
+writes it to ``benchmarks/results/training_throughput.json``.
 
     .venv/bin/python benchmarks/training_throughput.py [--epochs 3] [--seeds 0 1]
 """
@@ -29,6 +32,7 @@ import json
 import math
 import statistics
 import time
+from pathlib import Path
 
 import torch
 from _machine import machine
@@ -39,6 +43,8 @@ from torch.utils.data import DataLoader
 from nas import DataSplits, TrainingConfig, TrainingEvaluator, build_model, load_data
 from scaling import search_proxy
 from search_spaces import NetworkSpec, count_flops
+
+RESULTS = Path(__file__).parent / "results"
 
 
 def specs() -> dict[str, NetworkSpec]:
@@ -153,6 +159,9 @@ def main() -> None:
             "evaluator_nchw": TrainingEvaluator(
                 data=data, config=dataclasses.replace(config, channels_last=False)
             ),
+            "evaluator_native_depthwise": TrainingEvaluator(
+                data=data, config=dataclasses.replace(config, fast_depthwise=False)
+            ),
         }
         kinds = ("reference", *evaluators)
         timings: dict[str, list[float]] = {kind: [] for kind in kinds}
@@ -187,22 +196,21 @@ def main() -> None:
             "valid_images": valid,
         }
         print(f"{label}: {rows[label]['images_per_s']} x{rows[label]['speedup']}", flush=True)
-    print(
-        json.dumps(
-            {
-                "benchmark": "training_throughput",
-                "command": "python benchmarks/training_throughput.py "
-                f"--epochs {args.epochs} --seeds {' '.join(map(str, args.seeds))}",
-                "machine": machine(),
-                "torch": torch.__version__,
-                "torch_threads": 1,
-                "date": time.strftime("%Y-%m-%d %H:%M %z"),
-                "dense_peak_gflops": peak,
-                "results": rows,
-                "wall_seconds": round(time.perf_counter() - started, 1),
-            }
-        )
-    )
+    result = {
+        "benchmark": "training_throughput",
+        "command": "python benchmarks/training_throughput.py "
+        f"--epochs {args.epochs} --seeds {' '.join(map(str, args.seeds))}",
+        "machine": machine(),
+        "torch": torch.__version__,
+        "torch_threads": 1,
+        "date": time.strftime("%Y-%m-%d %H:%M %z"),
+        "dense_peak_gflops": peak,
+        "results": rows,
+        "wall_seconds": round(time.perf_counter() - started, 1),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "training_throughput.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,22 @@ def add_parser(subparsers: Any) -> None:
         help="images the reference trains on (default: all; --max-samples sets the proxy's)",
     )
     parser.add_argument(
+        "--reference-seeds",
+        type=positive_int,
+        default=1,
+        help="reference trainings per network, from different seeds; their mean is the "
+        "reference, and with 2 or more the report says how well one reference run ranks "
+        "like another (default 1)",
+    )
+    parser.add_argument(
+        "--proxy-budgets",
+        metavar="EPOCHSxSAMPLES,...",
+        default="",
+        help="more short trainings to score, e.g. 1x600,5xall (SAMPLES as --max-samples; "
+        "all: every image): each is a score named proxy_<E>ep_<S>, to find the budget at "
+        "which a proxy ranks networks like the reference",
+    )
+    parser.add_argument(
         "--scores",
         default=",".join(SCORERS),
         help=f"cheap scores besides FLOPs and params (default {','.join(SCORERS)}): proxy is "
@@ -66,14 +82,40 @@ def _scorer_names(text: str) -> list[str]:
     return names
 
 
+def _proxy_budgets(text: str) -> list[tuple[int, int | None]]:
+    """``"1x600,5xall"`` -> ``[(1, 600), (5, None)]``."""
+    budgets = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        epochs, sep, samples = item.partition("x")
+        try:
+            budget = (int(epochs), None if samples == "all" else int(samples))
+        except ValueError:
+            budget = (0, 0)
+        if not sep or budget[0] < 1 or (budget[1] is not None and budget[1] < 1):
+            raise CliError(
+                f"--proxy-budgets takes EPOCHSxSAMPLES items such as 1x600 or 5xall, got {item!r}"
+            )
+        budgets.append(budget)
+    return budgets
+
+
+def _proxy_name(epochs: int, samples: int | None) -> str:
+    return f"proxy_{epochs}ep_{'all' if samples is None else samples}"
+
+
 def run(args: argparse.Namespace) -> int:
     from nas import SynflowEvaluator, TrainingEvaluator, load_data
     from nas.evaluate import NaswotEvaluator
     from nas.rank_check import RankCheckConfig, run_rank_check, write_rank_report
 
     names = _scorer_names(args.scores)
+    budgets = _proxy_budgets(args.proxy_budgets)
     apply_threads(args)
-    config = RankCheckConfig(networks=args.networks, seed=args.seed)
+    config = RankCheckConfig(
+        networks=args.networks, seed=args.seed, reference_seeds=args.reference_seeds
+    )
     out = check_writable_dir(args.out, "--out")
     proxy_data = load_data(
         args.data,
@@ -99,6 +141,19 @@ def run(args: argparse.Namespace) -> int:
         "naswot": lambda: NaswotEvaluator(data=proxy_data),
     }
     scorers = {name: available[name]() for name in names}
+    budget_labels = {}
+    for epochs, samples in budgets:
+        data = load_data(
+            args.data,
+            resolution=args.resolution,
+            root=args.data_root,
+            max_samples=samples,
+            seed=args.seed,
+        )
+        name = _proxy_name(epochs, samples)
+        config_at = dataclasses.replace(proxy_training, epochs=epochs)
+        scorers[name] = TrainingEvaluator(data=data, config=config_at)
+        budget_labels[name] = _budget(epochs, len(data.train))
     ray = prepare_backend(args, trials=args.networks)
     reference_label = _budget(args.reference_epochs, len(reference_data.train))
     settings = {
@@ -108,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
         "proxy": _budget(args.epochs, len(proxy_data.train)),
         "networks": args.networks,
         "seed": args.seed,
+        "reference_seeds": args.reference_seeds,
+        "proxy_budgets": budget_labels,
     }
     progress = _bar(args.networks, enabled=not (args.no_progress or args.json))
 
@@ -162,6 +219,9 @@ def _render(summary: dict[str, Any], out: Path) -> str:
     ]
     # Best first; an undefined tau (NaN) last.
     rows.sort(key=lambda row: -row["kendall_tau"] if not math.isnan(row["kendall_tau"]) else 2)
+    if summary.get("reference_repeatability"):
+        # Not a score: one reference run against another, what no score can beat.
+        rows.append({"score": "(reference run 0 vs 1)", **summary["reference_repeatability"]})
     columns = [
         ("score", "score"),
         ("kendall_tau", "Kendall tau"),

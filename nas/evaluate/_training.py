@@ -21,7 +21,7 @@ from torch.utils.data import TensorDataset
 
 from nas.data import DataSplits
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
-from nas.models import build_model
+from nas.models import build_model, use_fast_depthwise
 from search_spaces import NetworkSpec, is_int, is_number
 
 __all__ = ["OPTIMIZERS", "TrainingConfig", "TrainingEvaluator"]
@@ -69,6 +69,11 @@ class TrainingConfig:
     # channels_last trains MBConv nets 1.4-2.1x faster on CPU; its kernels round differently,
     # so False reproduces, step for step, runs made before it was the default.
     channels_last: bool = True
+    # On the CPU, depthwise convolutions whose kernel is larger than their input (the late
+    # stages of small-input nets) train through nas.models.DepthwiseConv2d, whose backward
+    # avoids PyTorch's slow path; the gradients are the same to float rounding, as with
+    # another thread count, so like threads it is not part of the identity.
+    fast_depthwise: bool = True
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -98,8 +103,9 @@ class TrainingConfig:
                 f"threads must be an integer >= 1, or None to keep torch's setting, "
                 f"got {self.threads!r}"
             )
-        if not isinstance(self.channels_last, bool):
-            raise ValueError(f"channels_last must be True or False, got {self.channels_last!r}")
+        for name in ("channels_last", "fast_depthwise"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not isinstance(self.device, str) or not (
             self.device == "cpu" or self.device.startswith("cuda")
         ):
@@ -115,12 +121,13 @@ class TrainingConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that change what training computes (JSON-ready).
 
-        Threads and device change how fast a trial runs, not what it computes.
+        Threads, device and ``fast_depthwise`` change how fast a trial runs, not what it
+        computes (beyond float rounding).
         """
         return {
             key: value
             for key, value in dataclasses.asdict(self).items()
-            if key not in ("threads", "device")
+            if key not in ("threads", "device", "fast_depthwise")
         }
 
 
@@ -210,6 +217,8 @@ class TrainingEvaluator(Evaluator):
         layout = torch.channels_last if config.channels_last else torch.contiguous_format
         train_images, train_labels = _on_device(self.data.train, device, layout)
         _materialize_lazy(model, train_images[:2])
+        if config.fast_depthwise and device.type == "cpu":
+            use_fast_depthwise(model)
         model = model.to(memory_format=layout)
         count = len(train_labels)
         steps_per_epoch = math.ceil(count / config.batch_size)

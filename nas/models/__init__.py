@@ -2,6 +2,7 @@
 
 from nas.models._backbone import Backbone, BackboneCounts, BackboneError
 from nas.models._builder import MBConv, MBConvNet, SqueezeExcite, build_model
+from nas.models._depthwise import DepthwiseConv2d, use_fast_depthwise
 from nas.models._fvcore import (
     FvcoreCount,
     fvcore_count,
@@ -21,6 +22,7 @@ __all__ = [
     "BackboneCounts",
     "BackboneError",
     "CallableBackbone",
+    "DepthwiseConv2d",
     "FvcoreCount",
     "LatencyResult",
     "MBConv",
@@ -36,4 +38,5 @@ __all__ = [
     "measure_latency",
     "measure_spec",
     "torch_param_count",
+    "use_fast_depthwise",
 ]

@@ -1,7 +1,12 @@
 """Rank check: how well cheap scores (short training, zero-cost proxies, FLOPs) rank
 networks the way training at a reference budget does, with intervals."""
 
-from nas.rank_check._metrics import RankCorrelation, rank_correlation
+from nas.rank_check._metrics import (
+    RankCorrelation,
+    TauDifference,
+    rank_correlation,
+    tau_difference,
+)
 from nas.rank_check._report import (
     SCORE_OF_EVALUATOR,
     measured_ranking,
@@ -16,11 +21,13 @@ __all__ = [
     "STUDY_NAME",
     "RankCheckConfig",
     "RankCorrelation",
+    "TauDifference",
     "measured_ranking",
     "rank_correlation",
     "rank_table",
     "run_rank_check",
     "sample_networks",
+    "tau_difference",
     "verdict",
     "write_rank_report",
 ]

@@ -16,8 +16,13 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from nas.rank_check._metrics import RankCorrelation, rank_correlation
-from nas.rank_check._task import ANALYTIC
+from nas.rank_check._metrics import (
+    RankCorrelation,
+    TauDifference,
+    rank_correlation,
+    tau_difference,
+)
+from nas.rank_check._task import ANALYTIC, REFERENCE_RUN
 from nas.runs import interrupted_numbers, is_surplus, trial_state
 from search_spaces import write_atomic, write_text_atomic
 
@@ -56,7 +61,7 @@ def _score_names(study: optuna.Study) -> list[str]:
 
 
 def correlations(table: pd.DataFrame, names: list[str]) -> dict[str, RankCorrelation]:
-    done = table[(table["state"] == "complete") & table["reference_accuracy"].notna()]
+    done = _done(table)
     return {
         name: rank_correlation(done[name].astype(float), done["reference_accuracy"].astype(float))
         for name in names
@@ -64,8 +69,18 @@ def correlations(table: pd.DataFrame, names: list[str]) -> dict[str, RankCorrela
     }
 
 
-def verdict(found: dict[str, RankCorrelation], reference: str) -> str:
-    """One line: which score ranks like the reference, and whether it beats FLOPs."""
+def verdict(
+    found: dict[str, RankCorrelation],
+    reference: str,
+    *,
+    versus_flops: TauDifference | None = None,
+    repeatability: RankCorrelation | None = None,
+) -> str:
+    """One line: which score ranks like the reference, and whether it beats FLOPs.
+
+    ``versus_flops`` is the best score's tau minus FLOPs' tau, paired over networks;
+    ``repeatability`` how well one reference run ranks like another, the ceiling.
+    """
     ranked = [(name, c) for name, c in found.items() if not math.isnan(c.kendall_tau)]
     if not ranked:
         return "No score could be ranked yet: too few networks finished."
@@ -75,12 +90,50 @@ def verdict(found: dict[str, RankCorrelation], reference: str) -> str:
         f"[{best.kendall_low:.2f}, {best.kendall_high:.2f}] over {best.n} networks"
     )
     flops = found.get("flops")
-    if name == "flops" or flops is None or math.isnan(flops.kendall_tau):
-        return line + "."
-    gap = f"FLOPs tau {flops.kendall_tau:.2f} [{flops.kendall_low:.2f}, {flops.kendall_high:.2f}]"
-    if best.kendall_low > flops.kendall_high:
-        return f"{line}; better than FLOPs ({gap})."
-    return f"{line}; within noise of FLOPs ({gap}), the intervals overlap at this N."
+    if name != "flops" and flops is not None and not math.isnan(flops.kendall_tau):
+        gap = f"FLOPs tau {flops.kendall_tau:.2f}"
+        if versus_flops is not None and not math.isnan(versus_flops.difference):
+            gap += (
+                f"; difference {versus_flops.difference:+.2f} "
+                f"[{versus_flops.low:+.2f}, {versus_flops.high:+.2f}], paired"
+            )
+            beats = versus_flops.low > 0
+        else:  # no paired difference: only intervals that do not overlap count
+            beats = best.kendall_low > flops.kendall_high
+        line += f"; better than FLOPs ({gap})" if beats else f"; within noise of FLOPs ({gap})"
+    if repeatability is not None and not math.isnan(repeatability.kendall_tau):
+        line += (
+            f". One reference run ranks like another with tau {repeatability.kendall_tau:.2f} "
+            f"[{repeatability.kendall_low:.2f}, {repeatability.kendall_high:.2f}]"
+        )
+    return line + "."
+
+
+def _versus_flops(
+    table: pd.DataFrame, found: dict[str, RankCorrelation]
+) -> tuple[str, TauDifference] | None:
+    ranked = [(n, c) for n, c in found.items() if not math.isnan(c.kendall_tau)]
+    if not ranked or "flops" not in found:
+        return None
+    name = max(ranked, key=lambda item: item[1].kendall_tau)[0]
+    if name == "flops":
+        return None
+    done = _done(table)
+    return name, tau_difference(
+        done[name].astype(float), done["flops"].astype(float), done["reference_accuracy"]
+    )
+
+
+def _repeatability(table: pd.DataFrame) -> RankCorrelation | None:
+    first, second = f"{REFERENCE_RUN}0", f"{REFERENCE_RUN}1"
+    if first not in table or second not in table:
+        return None
+    done = _done(table)
+    return rank_correlation(done[first].astype(float), done[second].astype(float))
+
+
+def _done(table: pd.DataFrame) -> pd.DataFrame:
+    return table[(table["state"] == "complete") & table["reference_accuracy"].notna()]
 
 
 def write_rank_report(
@@ -97,6 +150,8 @@ def write_rank_report(
     write_text_atomic(run_dir / "rank_check.csv", table.to_csv(index=False))
     names = _score_names(study)
     found = correlations(table, names)
+    compared = _versus_flops(table, found)
+    repeatability = _repeatability(table)
     axes = {"flops": "FLOPs (M)", "params": "parameters (M)", "proxy": "proxy accuracy"}
     summary: dict[str, Any] = {
         "reference": reference,
@@ -104,12 +159,28 @@ def write_rank_report(
         "networks": len(table),
         "trials": {k: int(v) for k, v in table["state"].value_counts().to_dict().items()},
         "correlations": {name: {"label": name, **c.as_dict()} for name, c in found.items()},
-        "verdict": verdict(found, reference),
+        "versus_flops": None,
+        "reference_repeatability": None if repeatability is None else repeatability.as_dict(),
+        "verdict": verdict(
+            found,
+            reference,
+            versus_flops=None if compared is None else compared[1],
+            repeatability=repeatability,
+        ),
         "files": {
             "table": str(run_dir / "rank_check.csv"),
             "summary": str(run_dir / "summary.json"),
         },
     }
+    if compared is not None:
+        name, diff = compared
+        summary["versus_flops"] = {
+            "score": name,
+            "difference": round(diff.difference, 4),
+            "low": round(diff.low, 4),
+            "high": round(diff.high, 4),
+            "distinguishable": diff.distinguishable,
+        }
     if plot and found:
         plot_ranks(table, found, axes, run_dir / "rank_check.png", reference=reference)
         summary["files"]["plot"] = str(run_dir / "rank_check.png")
@@ -131,7 +202,7 @@ def plot_ranks(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    done = table[(table["state"] == "complete") & table["reference_accuracy"].notna()]
+    done = _done(table)
     names = list(found)
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)

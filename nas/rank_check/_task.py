@@ -35,18 +35,35 @@ from nas.runs import (
 from nas.search import space_identity
 from search_spaces import InputError, MBConvSpace, NetworkSpec, count_flops, count_params, is_int
 
-__all__ = ["STUDY_NAME", "RankCheckConfig", "run_rank_check", "sample_networks"]
+__all__ = [
+    "ANALYTIC",
+    "REFERENCE_RUN",
+    "STUDY_NAME",
+    "RankCheckConfig",
+    "reference_seeds",
+    "run_rank_check",
+    "sample_networks",
+]
 
 STUDY_NAME = "cnas-rank-check"
 ANALYTIC = ("flops", "params")  # scores every network has without evaluating anything
+REFERENCE_RUN = "reference_run"  # reference_run0, reference_run1...: one per reference seed
 
 
 @dataclass(frozen=True)
 class RankCheckConfig:
     networks: int = 30  # distinct networks sampled from the space
     seed: int = 0  # picks the networks and seeds every evaluation
+    # Reference trainings per network, each from its own seed; the reference accuracy is
+    # their mean. With two or more the report says how well one reference run ranks like
+    # another (the ceiling no cheap score can beat at this budget).
+    reference_seeds: int = 1
 
     def __post_init__(self) -> None:
+        if not is_int(self.reference_seeds) or self.reference_seeds < 1:
+            raise InputError(
+                f"reference_seeds must be a whole number >= 1, got {self.reference_seeds!r}"
+            )
         if not is_int(self.networks) or self.networks < 3:
             raise InputError(
                 f"networks must be a whole number >= 3 (a rank correlation needs three), "
@@ -87,10 +104,12 @@ class _Executor:
         networks: tuple[NetworkSpec, ...],
         reference: Evaluator,
         scorers: Mapping[str, Evaluator],
+        seeds: int = 1,
     ) -> None:
         self.networks = networks
         self.reference = reference
         self.scorers = dict(scorers)
+        self.seeds = seeds
 
     def __call__(self, job: _Job, report: Reporter) -> Outcome:
         spec = self.networks[job.index]
@@ -103,9 +122,21 @@ class _Executor:
                 metrics[name] = math.nan  # a score that fails ranks nothing; training still does
             metrics[f"{name}_seconds"] = time.perf_counter() - started
         started = time.perf_counter()
-        accuracy = float(self.reference.evaluate(spec, seed=job.seed).accuracy)
+        runs = [
+            float(self.reference.evaluate(spec, seed=seed).accuracy)
+            for seed in reference_seeds(job.seed, self.seeds)
+        ]
         metrics["reference_seconds"] = time.perf_counter() - started
+        if len(runs) > 1:
+            metrics.update({f"{REFERENCE_RUN}{k}": acc for k, acc in enumerate(runs)})
+        accuracy = sum(runs) / len(runs)
         return Outcome(accuracy=accuracy, score=accuracy, metrics=metrics)
+
+
+def reference_seeds(seed: int, count: int) -> list[int]:
+    """The seeds of a network's reference runs: the first is the network's own seed, so a
+    check with one reference seed trains what it always did."""
+    return [seed + 7919 * k for k in range(count)]
 
 
 class _RankCheckTask(StudyTask):
@@ -164,13 +195,18 @@ def run_rank_check(
     proxy training, zero-cost proxies) scores it; FLOPs and parameters are counted. The
     run directory records the config, the space and every evaluator's identity.
     """
-    reserved = {"reference", *ANALYTIC} & set(scorers)
+    reserved = {
+        name
+        for name in scorers
+        if name in ("reference", *ANALYTIC) or name.startswith(REFERENCE_RUN)
+    }
     if reserved:
         raise InputError(f"scorer name(s) {', '.join(sorted(reserved))} are taken; rename them")
     networks = sample_networks(space, config.networks, config.seed)
     # Asking for more networks continues a check: the first N of a seed's sample stay the same.
     identity = {
         "seed": config.seed,
+        "reference_seeds": config.reference_seeds,
         **space_identity(space),
         "reference": reference.identity(),
         "scorers": {name: scorer.identity() for name, scorer in scorers.items()},
@@ -188,7 +224,9 @@ def run_rank_check(
             study_name=STUDY_NAME, storage=opened, sampler=_Grid(grid, seed=config.seed)
         )
         study.set_user_attr("scorers", {name: s.score_label for name, s in scorers.items()})
-        task = _RankCheckTask(networks, _Executor(networks, reference, scorers), config.seed)
+        study.set_user_attr("reference_seeds", config.reference_seeds)
+        executor = _Executor(networks, reference, scorers, config.reference_seeds)
+        task = _RankCheckTask(networks, executor, config.seed)
         if on_start is not None:
             on_start(finished_count(study))
         run_trials(study, task, storage=opened, budget=len(networks), ray=ray, on_trial=on_trial)

@@ -63,3 +63,35 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, extra, phras
     code, stdout, stderr = cnas("rank-check", *SMALL, *extra, "--out", str(out))
     assert (code, stdout) == (2, "") and len(stderr.splitlines()) == 1
     assert phrase in stderr and not out.exists()
+
+
+def test_proxy_budgets_and_reference_seeds(tmp_path):
+    out = tmp_path / "rc"
+    extra = ["--scores", "proxy", "--proxy-budgets", "2x100,1xall", "--reference-seeds", "2"]
+    code, stdout, stderr = cnas("rank-check", *SMALL, *extra, "--json", "--out", str(out))
+    assert (code, stderr) == (0, "")
+    summary = json.loads(stdout)
+    assert set(summary["correlations"]) == {
+        *("proxy", "proxy_2ep_100", "proxy_1ep_all", "flops", "params")
+    }
+    assert summary["settings"]["proxy_budgets"] == {
+        "proxy_2ep_100": "2 epochs on 80 images",
+        "proxy_1ep_all": "1 epoch on 1437 images",
+    }
+    assert summary["reference_repeatability"]["n"] == 3
+    with (out / "rank_check.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        runs = float(row["reference_run0"]), float(row["reference_run1"])
+        assert float(row["reference_accuracy"]) == pytest.approx(sum(runs) / 2)
+    code, stdout, _ = cnas("rank-check", *SMALL, *extra, "--out", str(out))
+    assert code == 0 and "(reference run 0 vs 1)" in stdout
+
+
+@pytest.mark.parametrize("budgets", ["2", "0x100", "2xmany", "x100"])
+def test_bad_proxy_budgets_are_one_line(tmp_path, budgets):
+    code, _, stderr = cnas(
+        "rank-check", *SMALL, "--proxy-budgets", budgets, "--out", str(tmp_path / "r")
+    )
+    assert code == 2 and "--proxy-budgets takes EPOCHSxSAMPLES" in stderr
+    assert len(stderr.splitlines()) == 1 and not (tmp_path / "r").exists()

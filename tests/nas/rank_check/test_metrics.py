@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nas.rank_check import rank_correlation
+from nas.rank_check import rank_correlation, tau_difference
 
 
 def test_a_hand_counted_ranking():
@@ -54,3 +54,29 @@ def test_too_few_or_constant_values_have_no_correlation(x, y):
 def test_lengths_must_match():
     with pytest.raises(ValueError, match="differ in length"):
         rank_correlation([1, 2, 3], [1, 2])
+
+
+def test_a_paired_difference_tells_apart_scores_whose_own_intervals_overlap():
+    # Two scores that err on the same networks: separately their tau intervals overlap,
+    # paired over networks the better one is distinguishable.
+    rng = np.random.default_rng(3)
+    reference = rng.normal(size=30)
+    good = reference + 0.5 * rng.normal(size=30)
+    worse = good + 0.6 * rng.normal(size=30)
+    a, b = rank_correlation(good, reference), rank_correlation(worse, reference)
+    assert a.kendall_low < b.kendall_high  # the separate intervals overlap
+    found = tau_difference(good, worse, reference)
+    expected = stats.kendalltau(good, reference).statistic
+    expected -= stats.kendalltau(worse, reference).statistic
+    assert found.difference == pytest.approx(expected)
+    assert found.low > 0 and found.distinguishable
+
+
+def test_a_paired_difference_of_equally_good_scores_is_within_noise():
+    rng = np.random.default_rng(5)
+    reference = rng.normal(size=30)
+    found = tau_difference(
+        reference + rng.normal(size=30), reference + rng.normal(size=30), reference
+    )
+    assert found.low < 0 < found.high and not found.distinguishable
+    assert math.isnan(tau_difference([1.0, 2.0], [2.0, 1.0], [1.0, 2.0]).difference)

@@ -82,3 +82,46 @@ def test_bad_settings_are_refused():
         RankCheckConfig(networks=2)
     with pytest.raises(InputError, match="taken"):
         check("unused", flops=ByFlops("flops"))
+
+
+class Noisy(Evaluator):
+    """FLOPs plus seed-dependent noise: two runs of a network differ, as real training's do."""
+
+    def __init__(self) -> None:
+        self.seeds = []
+
+    def identity(self):
+        return {"evaluator": "noisy"}
+
+    def evaluate(self, spec, *, seed, progress=None):
+        self.seeds.append(seed)
+        return Evaluation(accuracy=count_flops(spec) / 1e7 + (seed * 7 % 11) / 10)
+
+
+def test_reference_seeds_are_averaged_and_their_repeatability_reported(tmp_path):
+    reference = Noisy()
+    study = run_rank_check(
+        space=SPACE,
+        reference=reference,
+        scorers={"agrees": ByFlops("agrees")},
+        config=RankCheckConfig(networks=6, seed=1, reference_seeds=2),
+        run_dir=tmp_path,
+    )
+    summary = write_rank_report(study, tmp_path, reference="fake", settings={})
+    assert len(reference.seeds) == 12 and len(set(reference.seeds)) == 12
+    for trial in study.trials:
+        runs = [trial.user_attrs["scores"][f"reference_run{k}"] for k in (0, 1)]
+        assert trial.user_attrs["reference_accuracy"] == pytest.approx(sum(runs) / 2)
+    repeat = summary["reference_repeatability"]
+    assert repeat["n"] == 6 and -1 <= repeat["kendall_tau"] <= 1
+    assert "One reference run ranks like another with tau" in summary["verdict"]
+    # With one seed the first run is the one a single-seed check trains: the same seed.
+    single = Noisy()
+    run_rank_check(
+        space=SPACE,
+        reference=single,
+        scorers={"agrees": ByFlops("agrees")},
+        config=RankCheckConfig(networks=6, seed=1),
+        run_dir=tmp_path / "one",
+    )
+    assert single.seeds == reference.seeds[::2]

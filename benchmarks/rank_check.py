@@ -1,0 +1,92 @@
+"""Rank check on real data: which cheap score ranks networks like longer training does?
+
+Runs ``cnas rank-check`` on the search-proxy space (the one ``make demo`` searches:
+the small-input skeleton at width 0.5 / depth 0.5, 16 px) with fixed settings per
+data set, and records the summary with the command, machine and date in
+``benchmarks/results/rank_check_<data>.json``. Each network is trained twice at the
+reference budget (two seeds) so the report also says how well one reference run ranks
+like another: the ceiling for any cheap score. Besides the demo's proxy budget, longer
+proxy trainings are scored, to show at which budget a proxy measures the network rather
+than how fast it starts to learn.
+
+    .venv/bin/python benchmarks/rank_check.py digits
+    .venv/bin/python benchmarks/rank_check.py notmnist [--data-root ../shared/data/notmnist]
+
+The run directory (``runs/bench-rank-<data>``) is resumable: a killed benchmark run
+again continues where it stopped. Uses every core (Ray, one trial per core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _machine import machine
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).parent / "results"
+
+SPACE = ["--resolution", "16", "--width-mult", "0.5", "--depth-mult", "0.5"]
+SETTINGS = {
+    # digits: 1,797 images; the demo's proxy is 2 epochs on 480 of them.
+    "digits": [
+        *("--data", "digits", "--max-samples", "600", "--epochs", "2"),
+        *("--proxy-budgets", "2xall,5xall"),
+        *("--reference-epochs", "15", "--reference-seeds", "2"),
+    ],
+    # notMNIST: 10,000 letters A-J; the reference trains on 4,000 for 8 epochs.
+    "notmnist": [
+        *("--data", "mnist", "--max-samples", "600", "--epochs", "2"),
+        *("--proxy-budgets", "2x2000,4x2000"),
+        *("--reference-samples", "5000", "--reference-epochs", "8", "--reference-seeds", "2"),
+    ],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("data", choices=sorted(SETTINGS))
+    parser.add_argument("--networks", type=int, default=30)
+    parser.add_argument("--data-root", default=str(ROOT.parent / "shared/data/notmnist"))
+    parser.add_argument("--fresh", action="store_true", help="start the run directory anew")
+    args = parser.parse_args()
+    out = ROOT / "runs" / f"bench-rank-{args.data}"
+    if args.fresh and out.exists():
+        shutil.rmtree(out)
+    options = [*SPACE, *SETTINGS[args.data], "--networks", str(args.networks)]
+    if args.data == "notmnist":
+        options += ["--data-root", args.data_root]
+    command = [sys.executable, "-m", "experiments.cli", "rank-check", *options]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--out", str(out), "--json"], cwd=ROOT, check=True, capture_output=True
+    )
+    summary = json.loads(done.stdout)
+    summary.pop("files", None)
+    with (out / "rank_check.csv").open(newline="", encoding="utf-8") as handle:
+        seconds = sum(float(row["duration_s"] or 0) for row in csv.DictReader(handle))
+    result = {
+        "benchmark": "rank_check",
+        "command": "cnas rank-check " + " ".join(options),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M %z"),
+        "wall_seconds_this_run": round(time.perf_counter() - started, 1),
+        "trial_seconds_total": round(seconds, 1),
+        "run_dir": str(out.relative_to(ROOT)),
+        **summary,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"rank_check_{args.data}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(summary["verdict"])
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()
