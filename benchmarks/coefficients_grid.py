@@ -22,7 +22,7 @@ from _machine import machine
 from _proxy import digits_proxy
 
 from nas import SpecBackbone, TrainingConfig, TrainingEvaluator, load_data
-from nas.coefficients import CoefficientConfig, build_candidates
+from nas.coefficients import BackboneScaler, CoefficientConfig, build_candidates
 
 
 def main() -> None:
@@ -36,18 +36,10 @@ def main() -> None:
     backbone = SpecBackbone(spec)
     config = CoefficientConfig(resolution=args.resolution)
     shape = {"num_classes": 10, "in_channels": 1}
-    base_flops = backbone.flops(width_mult=1, depth_mult=1, resolution=args.resolution, **shape)
-
-    def ratio(candidate):
-        c = candidate.coefficients
-        flops = backbone.flops(
-            width_mult=c.beta, depth_mult=c.alpha, resolution=candidate.resolution, **shape
-        )
-        return flops / base_flops
-
     grid_started = time.perf_counter()
-    candidates = build_candidates(config, ratio)
+    found = build_candidates(config, BackboneScaler(backbone, shape))
     grid_seconds = time.perf_counter() - grid_started
+    candidates = found.candidates
     compound = [c for c in candidates if c.kind == "compound"]
     picks = compound[:: max(1, len(compound) // args.sample)][: args.sample]
     training = TrainingConfig(epochs=args.epochs, threads=1)
@@ -55,10 +47,10 @@ def main() -> None:
     for index, candidate in enumerate(picks):
         data = load_data("digits", resolution=candidate.resolution, seed=0)
         evaluator = TrainingEvaluator(data=data, config=training)
-        c = candidate.coefficients
+        arguments = {**candidate.build_arguments(), **shape}
         tick = time.perf_counter()
         evaluation = evaluator.evaluate_model(
-            lambda c=c: backbone.build(width_mult=c.beta, depth_mult=c.alpha, **shape),
+            lambda arguments=arguments: backbone.build(**arguments),
             name=candidate.label,
             seed=index,
         )
@@ -86,6 +78,8 @@ def main() -> None:
                     "tolerance": config.tolerance,
                     "compound_candidates": len(compound),
                     "with_references": len(candidates),
+                    "unmatched": len(found.unmatched),
+                    "seeds": config.seeds,
                     "build_seconds": round(grid_seconds, 3),
                 },
                 "per_point_seconds": {
@@ -94,7 +88,15 @@ def main() -> None:
                     "max": round(max(seconds), 2),
                     "sampled": len(seconds),
                 },
-                "whole_grid_seconds_estimate": round(per_point * len(candidates)),
+                # One seed for every candidate, then halving: about (1 + keep + keep^2...)
+                # trainings per grid point, and every seed for the references.
+                "whole_grid_seconds_estimate": round(
+                    per_point
+                    * (
+                        len(compound) * sum(config.keep**k for k in range(config.seeds))
+                        + (len(candidates) - len(compound)) * config.seeds
+                    )
+                ),
                 "wall_seconds": round(time.perf_counter() - started, 1),
             }
         )

@@ -42,9 +42,34 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--base", type=float, default=2.0, help="target alpha*beta^2*gamma^2 (2)")
     parser.add_argument("--tolerance", type=float, default=0.1, help="allowed distance from base")
     parser.add_argument(
+        "--match",
+        choices=("actual", "nominal"),
+        default="actual",
+        help="actual (default): move each candidate, as little as it takes, until its real "
+        "FLOPs are within --match-tolerance of --base x the backbone's; nominal: scale as the "
+        "paper writes it, whatever the rounding does to the FLOPs",
+    )
+    parser.add_argument(
+        "--match-tolerance",
+        type=float,
+        default=0.03,
+        help="with --match actual: allowed relative FLOP error (0.03)",
+    )
+    parser.add_argument(
         "--filter-actual",
         action="store_true",
-        help="apply --tolerance to the FLOP ratio after rounding instead of the nominal product",
+        help="with --match nominal: drop candidates whose FLOP ratio after rounding is further "
+        "than --tolerance from --base",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="seeds every finalist and reference trains with (3); successive halving: every "
+        "candidate trains once, the best --keep fraction again with a new seed, and so on",
+    )
+    parser.add_argument(
+        "--keep", type=float, default=0.5, help="fraction kept per halving round (0.5)"
     )
     add_training_arguments(parser)
     add_run_arguments(parser, default_out="runs/coefficients")
@@ -54,6 +79,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from nas import load_backbone
     from nas.coefficients import (
+        BackboneScaler,
         CandidateTrainer,
         CoefficientConfig,
         build_candidates,
@@ -61,10 +87,10 @@ def run(args: argparse.Namespace) -> int:
         write_coefficient_report,
     )
 
-    for name in ("step", "low", "high", "base", "tolerance", "lr"):
+    for name in ("step", "low", "high", "base", "tolerance", "lr", "match_tolerance", "keep"):
         value = getattr(args, name)
         if value != value or value in (float("inf"), float("-inf")):  # NaN or inf
-            raise CliError(f"--{name} must be a finite number, got {value}")
+            raise CliError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
     out = check_writable_dir(args.out, "--out")
     apply_threads(args)
     config = CoefficientConfig(
@@ -73,8 +99,12 @@ def run(args: argparse.Namespace) -> int:
         high=args.high,
         base=args.base,
         tolerance=args.tolerance,
+        match=args.match,
+        match_tolerance=args.match_tolerance,
         filter_actual=args.filter_actual,
         resolution=args.resolution,
+        seeds=args.seeds,
+        keep=args.keep,
         seed=args.seed,
     )
     trainer = CandidateTrainer(
@@ -88,16 +118,17 @@ def run(args: argparse.Namespace) -> int:
     backbone = load_backbone(args.backbone)
     shape = trainer.shape_for(backbone, args.resolution)
 
-    def actual_ratio(candidate: Any) -> float:
-        c = candidate.coefficients
-        flops = backbone.flops(
-            width_mult=c.beta, depth_mult=c.alpha, resolution=candidate.resolution, **shape
+    if not args.no_progress and not args.json and args.match == "actual":
+        print("matching candidates to equal FLOPs...", file=sys.stderr, flush=True)
+    found = build_candidates(config, BackboneScaler(backbone, shape))
+    candidates = found.candidates
+    if not any(c.kind == "compound" for c in candidates):
+        reason = found.unmatched[0].reason if found.unmatched else "the grid is empty"
+        raise CliError(
+            f"no grid candidate can be matched to {args.base:g}x the backbone's FLOPs within "
+            f"{args.match_tolerance:.0%} ({reason}); raise --match-tolerance or use --match nominal"
         )
-        return flops / base_flops
-
-    base_flops = backbone.flops(width_mult=1.0, depth_mult=1.0, resolution=args.resolution, **shape)
-    candidates = build_candidates(config, actual_ratio)
-    ray = prepare_backend(args, trials=len(candidates))
+    ray = prepare_backend(args, trials=len(candidates) * args.seeds)
     # What the report shows of how candidates were trained.
     settings = {
         "data": args.data,
@@ -107,8 +138,17 @@ def run(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "optimizer": args.optimizer,
+        "seeds": args.seeds,
+        "match": args.match,
+        "match_tolerance": args.match_tolerance if args.match == "actual" else None,
     }
-    progress = _bar(len(candidates), enabled=not (args.no_progress or args.json))
+    progress = _bar(None, enabled=not (args.no_progress or args.json))
+
+    def on_round(seed_index: int, pairs: int) -> None:
+        # Each halving round adds its trials to the bar: the total grows round by round.
+        progress.set_description(f"coefficients, seed {seed_index + 1}/{args.seeds}")
+        progress.total = progress.n + pairs
+        progress.refresh()
 
     def on_trial(study: Any, trial: Any) -> None:
         if not trial.user_attrs.get("interrupted"):
@@ -132,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
             storage=args.storage,
             ray=ray,
             on_trial=on_trial,
-            on_start=lambda done: progress.update(min(done, len(candidates))),
+            on_round=on_round,
+            unmatched=found.unmatched,
             **shape,
         )
     finally:
@@ -147,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bar(total: int, *, enabled: bool) -> Any:
+def _bar(total: int | None, *, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(
@@ -169,26 +210,32 @@ def _render(summary: dict[str, Any], out: Path) -> str:
     chosen = summary["chosen"]
     if chosen:
         rows.append({"what": "compound (chosen)", **chosen})
+    for row in rows:
+        low, high = row.get("low"), row.get("high")
+        row["interval"] = "-" if low is None else f"[{low:.4f}, {high:.4f}]"
     columns = [
         ("what", ""),
         ("alpha", "alpha"),
         ("beta", "beta"),
         ("gamma", "gamma"),
+        ("depth_mult", "depth"),
+        ("width_mult", "width"),
+        ("resolution", "res"),
         ("actual_ratio", "FLOPs/base"),
-        ("flops", "FLOPs"),
-        ("accuracy", "accuracy"),
+        ("seeds", "seeds"),
+        ("mean_accuracy", "mean acc"),
+        ("interval", "95% interval"),
     ]
+    unmatched = summary.get("unmatched") or []
     lines = [
         f"\n{summary['backbone']}: {summary['candidates']} grid candidates "
-        f"({', '.join(f'{n} {s}' for s, n in summary['trials'].items())}).",
+        f"({', '.join(f'{n} {s}' for s, n in summary['trials'].items())} trials)"
+        + (f"; {len(unmatched)} could not be matched to equal FLOPs" if unmatched else "")
+        + ".",
         format_table(rows, columns),
+        summary["verdict"],
     ]
     if chosen:
-        lines.append(
-            f"Chosen: alpha={chosen['alpha']:g}, beta={chosen['beta']:g}, "
-            f"gamma={chosen['gamma']:g} -> {out / 'coefficients.json'}"
-        )
-    else:
-        lines.append("No grid candidate was evaluated successfully; see coefficients.csv.")
-    lines.append(f"Outputs: {out}/coefficients.csv, heatmap.png, summary.json")
+        lines.append(f"Chosen coefficients -> {out / 'coefficients.json'}")
+    lines.append(f"Outputs: {out}/coefficients.csv, trials.csv, heatmap.png, summary.json")
     return "\n".join(lines)

@@ -1,5 +1,6 @@
 """Pure math over specs: rounding rules, compound factors, tables, families."""
 
+from scaling._blocks import allocate_blocks, with_repeats
 from scaling._compound import (
     MAX_PHI,
     CompoundCoefficients,
@@ -22,27 +23,43 @@ from scaling._grid import (
     filter_by_actual_ratio,
     single_dimension_baselines,
 )
+from scaling._matching import (
+    DIMENSIONS,
+    Allocate,
+    FlopsAt,
+    Match,
+    Scaling,
+    match_flops,
+    spec_scaler,
+)
 from scaling._presets import load_spec, preset, preset_names
 from scaling._proxy import SMALL_INPUT_BELOW, search_proxy, skeleton_for
 from scaling._tables import TABLES, ScalingTable, TableRow
 from search_spaces import round_filters, round_repeats, round_resolution
 
 __all__ = [
+    "DIMENSIONS",
     "MAX_PHI",
     "SINGLE_DIMENSION",
     "SMALL_INPUT_BELOW",
     "TABLES",
+    "Allocate",
     "CompoundCoefficients",
     "FamilyMember",
+    "FlopsAt",
+    "Match",
     "ScalableNetwork",
+    "Scaling",
     "ScalingError",
     "ScalingTable",
     "TableRow",
+    "allocate_blocks",
     "coefficient_grid",
     "family_from_coefficients",
     "family_from_table",
     "filter_by_actual_ratio",
     "load_spec",
+    "match_flops",
     "parse_coefficients",
     "parse_phis",
     "preset",
@@ -56,4 +73,6 @@ __all__ = [
     "search_proxy",
     "single_dimension_baselines",
     "skeleton_for",
+    "spec_scaler",
+    "with_repeats",
 ]

@@ -8,10 +8,11 @@ compute, not shape. ``match_flops`` moves a scaling, as little as it can, until 
 counted FLOPs are within a tolerance of the target:
 
 1. keep depth and width, solve the resolution (whole pixels) for the target;
-2. if that misses, solve the depth at each resolution near the nominal one and near
-   that one (for a spec by placing blocks per stage, ``scaling._blocks``; otherwise
-   the depth multiplier), then the width multiplier, and keep the match that moved least, where a
-   change counts as the FLOPs it is worth (log depth + 2 log width + 2 log resolution);
+2. solve the depth (for a spec by placing blocks per stage, ``scaling._blocks``;
+   otherwise the depth multiplier) and then the width, at the nominal resolution, then
+   at resolutions ever further from it (up to a few pixels past the solved one), until
+   something matches; of all matches keep the one that moved least, a change counting
+   as the FLOPs it is worth (log depth + 2 log width + 2 log resolution);
 3. if nothing is within the tolerance, say so with the closest scaling found.
 
 Which of the three may move is the caller's: a depth-only reference moves only its
@@ -38,7 +39,7 @@ DIMENSIONS = ("depth", "width", "resolution")
 _DEPTH_RANGE = 1.5
 _WIDTH_RANGE = 1.25
 _RESOLUTION_NEIGHBOURS = 3  # whole pixels either side of the solved resolution
-_BISECTIONS = 24  # on a multiplier: steps of about 1e-7 of its range
+_BISECTIONS = 16  # on a multiplier: steps of about 1e-5 of its range, past any rounding
 
 FlopsAt = Callable[[float, float, int], float]  # (depth_mult, width_mult, resolution) -> FLOPs
 # (width_mult, resolution, depth_mult, target, tolerance) -> a scaling whose depth is
@@ -141,16 +142,22 @@ def match_flops(
         )
         found.append(at(depth_mult, width_mult, solved))
         near = _RESOLUTION_NEIGHBOURS
+        # Nearest the nominal resolution first: the first that matches moved it least.
         pixels = sorted(
             {
                 r
                 for centre in (start, solved)
                 for r in range(centre - near, centre + near + 1)
                 if r >= lowest_resolution
-            }
+            },
+            key=lambda r: (abs(r - start), r),
         )
-    if not any(error(s) <= tolerance for s in found):
+    if not (nominal.flops and error(nominal) <= tolerance):
         for r in pixels:
+            # A match at a resolution nearer the nominal one has moved less: stop there.
+            if any(error(s) <= tolerance and abs(s.resolution - start) < abs(r - start)
+                   for s in found):  # fmt: skip
+                break
             if "depth" in varied and allocate is not None:
                 placed = allocate(width_mult, r, depth_mult, target, tolerance)
                 if placed is not None:

@@ -1,12 +1,15 @@
 """Grid search of compound coefficients (alpha, beta, gamma) for any backbone.
 
-EfficientNet's step 1 (arXiv 1905.11946, sec. 3.3): fix phi = 1, scale the
-backbone by depth alpha, width beta and resolution gamma for every candidate
-with alpha * beta^2 * gamma^2 ~= 2, evaluate each, keep the best. The grid
-runs as an Optuna study with a GridSampler in the run directory, so it
-resumes after a kill and several processes can share it. The unscaled
-backbone and the paper's single-dimension baselines (depth, width or
-resolution alone, at the same nominal FLOP budget) run beside the grid.
+EfficientNet's step 1 (arXiv 1905.11946, sec. 3.3): fix phi = 1, scale the backbone
+by depth alpha, width beta and resolution gamma for every candidate with
+alpha * beta^2 * gamma^2 ~= 2, evaluate each, keep the best. Here each candidate is
+first matched to equal real FLOPs (``nas.coefficients._candidates``), and seeds are
+spent where they tell: every candidate trains once, the best fraction again with a new
+seed, until the finalists have ``seeds`` seeds (``_halving``); the references (the
+unscaled backbone, depth, width or resolution alone) train every seed, so the winner
+is compared with each seed by seed. Each (candidate, seed) is one trial of an Optuna
+study in the run directory, so the grid resumes after a kill without repeating a
+finished seed, and several processes or a Ray cluster can share it.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
+from nas.coefficients._candidates import Candidate, Unmatched
+from nas.coefficients._halving import next_round
 from nas.coefficients._training import CandidateEvaluator
 from nas.evaluate import TrialError
 from nas.models import Backbone
@@ -31,28 +36,29 @@ from nas.runs import (
     Reporter,
     StudyTask,
     finished_count,
+    interrupted_numbers,
+    is_surplus,
     open_study,
+    quiet_optuna,
     run_trials,
 )
-from scaling import (
-    CompoundCoefficients,
-    coefficient_grid,
-    filter_by_actual_ratio,
-    single_dimension_baselines,
-)
-from search_spaces import InputError, is_int, round_resolution
+from search_spaces import InputError, is_int, is_number
 
 __all__ = [
+    "MATCH_MODES",
     "STUDY_NAME",
-    "Candidate",
     "CoefficientConfig",
-    "build_candidates",
+    "job_seed",
     "run_coefficient_search",
+    "seed_results",
 ]
 
 logger = logging.getLogger(__name__)
 
 STUDY_NAME = "cnas-coefficients"
+
+
+MATCH_MODES = ("actual", "nominal")
 
 
 @dataclass(frozen=True)
@@ -61,69 +67,49 @@ class CoefficientConfig:
     low: float = 1.0
     high: float = 2.0
     base: float = 2.0  # alpha * beta^2 * gamma^2 should be about this
-    tolerance: float = 0.1  # how far from base a candidate may be
-    filter_actual: bool = False  # apply the tolerance to the FLOP ratio after rounding instead
+    tolerance: float = 0.1  # how far from base a candidate's nominal product may be
+    # "actual": every candidate's counted FLOPs within match_tolerance of base x the
+    # backbone's; "nominal": scaled as the paper writes it (filter_actual may then drop
+    # candidates whose real ratio is further than tolerance from base).
+    match: str = "actual"
+    match_tolerance: float = 0.03
+    filter_actual: bool = False
     resolution: int = 224  # the backbone's input size at phi = 0
     # Proxy resolutions are small (16-32 px), where multiples of 4 would swamp gamma.
     resolution_divisor: int = 1
+    seeds: int = 3  # seeds each finalist (and every reference) trains with
+    keep: float = 0.5  # fraction of a round's grid candidates that train the next seed
     seed: int = 0
 
     def __post_init__(self) -> None:
         if not is_int(self.resolution) or self.resolution < 1:
             raise InputError(f"resolution must be a whole number >= 1, got {self.resolution!r}")
+        if self.match not in MATCH_MODES:
+            raise InputError(f"match must be one of {', '.join(MATCH_MODES)}, got {self.match!r}")
+        if not is_number(self.match_tolerance) or not 0 < self.match_tolerance < 1:
+            raise InputError(
+                f"match tolerance must be a fraction in (0, 1) such as 0.03, "
+                f"got {self.match_tolerance!r}"
+            )
+        if not is_int(self.seeds) or self.seeds < 1:
+            raise InputError(f"seeds must be a whole number >= 1, got {self.seeds!r}")
+        if not is_number(self.keep) or not 0 < self.keep <= 1:
+            raise InputError(f"keep must be a fraction in (0, 1] such as 0.5, got {self.keep!r}")
 
     def identity(self) -> dict[str, Any]:
         return {key: getattr(self, key) for key in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
-class Candidate:
-    kind: str  # "base", "compound", or a single dimension: "depth", "width", "resolution"
-    coefficients: CompoundCoefficients
-    resolution: int
-
-    @property
-    def label(self) -> str:
-        c = self.coefficients
-        return f"{self.kind}({c.alpha:g},{c.beta:g},{c.gamma:g})"
-
-
-def _candidate(
-    kind: str, coefficients: CompoundCoefficients, config: CoefficientConfig
-) -> Candidate:
-    resolution = round_resolution(config.resolution * coefficients.gamma, config.resolution_divisor)
-    return Candidate(kind, coefficients, resolution)
-
-
-def build_candidates(
-    config: CoefficientConfig, actual_ratio: Callable[[Candidate], float]
-) -> tuple[Candidate, ...]:
-    """The unscaled backbone, the single-dimension baselines, then the grid."""
-    grid = coefficient_grid(
-        step=config.step,
-        low=config.low,
-        high=config.high,
-        base=config.base,
-        tolerance=config.tolerance,
-    )
-    if config.filter_actual:
-        grid = filter_by_actual_ratio(
-            grid,
-            lambda c: actual_ratio(_candidate("compound", c, config)),
-            base=config.base,
-            tolerance=config.tolerance,
-        )
-    extra = [_candidate("base", CompoundCoefficients(1.0, 1.0, 1.0), config)]
-    extra += [
-        _candidate(kind, c, config) for kind, c in single_dimension_baselines(config.base).items()
-    ]
-    return (*extra, *(_candidate("compound", c, config) for c in grid))
-
-
-@dataclass(frozen=True)
 class CandidateJob:
     index: int
-    seed: int
+    seed: int  # the torch seed: the same for every candidate at one seed index
+
+
+def job_seed(config_seed: int, seed_index: int) -> int:
+    """Seed index -> torch seed. Every candidate shares it (the same batch order), so a
+    difference between two candidates on one seed is theirs, not the batches'."""
+    return config_seed * 100_003 + 7919 * seed_index
 
 
 class _CandidateExecutor:
@@ -143,9 +129,9 @@ class _CandidateExecutor:
 
     def __call__(self, job: CandidateJob, report: Reporter) -> Outcome:
         candidate = self.candidates[job.index]
-        c = candidate.coefficients
+        arguments = {**candidate.build_arguments(), **self.shape}
         evaluation = self.evaluate(
-            lambda: self.backbone.build(width_mult=c.beta, depth_mult=c.alpha, **self.shape),
+            lambda: self.backbone.build(**arguments),
             resolution=candidate.resolution,
             name=f"{self.backbone.name}-{candidate.label}",
             seed=job.seed,
@@ -158,9 +144,9 @@ class _CandidateExecutor:
 
 
 class CoefficientTask(StudyTask):
-    """One grid point: scale the backbone, count it, train it, record it."""
+    """One (candidate, seed): count it, train it, record it."""
 
-    n_params = 1
+    n_params = 2
 
     def __init__(
         self,
@@ -185,28 +171,36 @@ class CoefficientTask(StudyTask):
         return self._execute
 
     def flops(self, candidate: Candidate) -> int:
-        c = candidate.coefficients
         return self.backbone.flops(
-            width_mult=c.beta, depth_mult=c.alpha, resolution=candidate.resolution, **self.shape
+            **candidate.build_arguments(), resolution=candidate.resolution, **self.shape
         )
 
     def prepare(self, trial: optuna.Trial) -> CandidateJob:
         self._started[trial.number] = time.perf_counter()
-        index = trial.suggest_categorical("candidate", list(range(len(self.candidates))))
+        # Every trial is enqueued with both (the halving decides which); ints, not
+        # categoricals, so a grid continued with more candidates or seeds still fits.
+        index = trial.suggest_int("candidate", 0, len(self.candidates) - 1)
+        seed_index = trial.suggest_int("seed", 0, self.config.seeds - 1)
         candidate = self.candidates[index]
         c = candidate.coefficients
         flops = self.flops(candidate)
         trial.set_user_attr("kind", candidate.kind)
+        trial.set_user_attr("label", candidate.label)
         for key, value in (("alpha", c.alpha), ("beta", c.beta), ("gamma", c.gamma)):
             trial.set_user_attr(key, value)
+        trial.set_user_attr("depth_mult", candidate.depth_mult)
+        trial.set_user_attr("width_mult", candidate.width_mult)
+        trial.set_user_attr("repeats", list(candidate.repeats) if candidate.repeats else None)
+        trial.set_user_attr("also", list(candidate.also))
         trial.set_user_attr("resolution", candidate.resolution)
         trial.set_user_attr("flops", flops)
         trial.set_user_attr(
-            "params", self.backbone.params(width_mult=c.beta, depth_mult=c.alpha, **self.shape)
+            "params",
+            self.backbone.params(**candidate.build_arguments(), **self.shape),
         )
         trial.set_user_attr("nominal_ratio", c.flops_base)
         trial.set_user_attr("actual_ratio", flops / self.base_flops)
-        return CandidateJob(index=index, seed=self.config.seed * 100_003 + index)
+        return CandidateJob(index=index, seed=job_seed(self.config.seed, seed_index))
 
     def finish(self, trial: optuna.Trial, job: CandidateJob, outcome: Outcome) -> float:
         started = self._started.pop(trial.number, time.perf_counter())
@@ -215,16 +209,30 @@ class CoefficientTask(StudyTask):
         return float(outcome.accuracy if outcome.accuracy is not None else math.nan)
 
 
-class _GridSampler(optuna.samplers.GridSampler):
-    # Optuna's grid sampler stops the study once every point ran; the runners stop at
-    # the budget themselves, and study.stop() cannot be called outside optimize (Ray).
-    def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
-        return None
-
-
 def _evaluator_identity(evaluate: CandidateEvaluator) -> dict[str, Any]:
     identity = getattr(evaluate, "identity", None)
     return dict(identity()) if callable(identity) else {}
+
+
+def seed_results(study: optuna.Study) -> dict[int, dict[int, float]]:
+    """candidate -> {seed index: accuracy}, for every finished (counted) trial; a failed
+    trial is NaN, so the halving never asks for it again."""
+    interrupted = interrupted_numbers(study)
+    results: dict[int, dict[int, float]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        if trial.state == TrialState.COMPLETE:
+            accuracy = float(trial.user_attrs.get("accuracy", math.nan))
+        elif trial.state == TrialState.FAIL and trial.number not in interrupted:
+            if is_surplus(trial) or "candidate" not in trial.params:
+                continue
+            accuracy = math.nan
+        else:
+            continue
+        if {"candidate", "seed"} <= set(trial.params):
+            results.setdefault(int(trial.params["candidate"]), {})[int(trial.params["seed"])] = (
+                accuracy
+            )
+    return results
 
 
 def run_coefficient_search(
@@ -241,16 +249,24 @@ def run_coefficient_search(
     identity_extra: Mapping[str, Any] | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_round: Callable[[int, int], None] | None = None,
+    unmatched: Sequence[Unmatched] = (),
 ) -> optuna.Study:
-    """Evaluate every candidate once (continuing a stored grid), here or on Ray Tune.
+    """Train the candidates over seeds by successive halving (continuing a stored grid).
 
-    The run directory records what makes the grid (``config``), the backbone and the
-    evaluator's ``identity()`` where it has one (``CandidateTrainer``: data and
-    training), plus ``identity_extra``; continuing with any of them changed is refused.
+    The run directory records what makes the grid (``config``, the candidates as built),
+    the backbone and the evaluator's ``identity()`` where it has one
+    (``CandidateTrainer``: data and training), plus ``identity_extra``; continuing with
+    any of them changed is refused. ``on_round(seed_index, pairs)`` is told when a
+    round starts; ``on_start(finished)`` how many trials a continued grid already has.
     """
     identity = {
         **config.identity(),
         **backbone.identity(),
+        # The networks as built: a change to matching is a different grid.
+        "candidates": [
+            [c.label, c.resolution, c.depth_mult, c.width_mult, c.repeats] for c in candidates
+        ],
         **_evaluator_identity(evaluate),
         **(identity_extra or {}),
     }
@@ -260,11 +276,17 @@ def run_coefficient_search(
         study_name=STUDY_NAME,
         storage=storage,
         directions=["maximize"],
-        n_params=1,
+        n_params=2,
     ) as (_, opened):
-        grid = {"candidate": list(range(len(candidates)))}
         study = optuna.load_study(
-            study_name=STUDY_NAME, storage=opened, sampler=_GridSampler(grid, seed=config.seed)
+            study_name=STUDY_NAME,
+            storage=opened,
+            sampler=optuna.samplers.RandomSampler(seed=config.seed),
+        )
+        # What the report says of the grid beyond its trials.
+        study.set_user_attr("match", config.match)
+        study.set_user_attr(
+            "unmatched", [{"label": u.label, "kind": u.kind, "reason": u.reason} for u in unmatched]
         )
         task = CoefficientTask(
             backbone=backbone,
@@ -274,7 +296,28 @@ def run_coefficient_search(
             num_classes=num_classes,
             in_channels=in_channels,
         )
+        references = {i for i, c in enumerate(candidates) if c.kind != "compound"}
+        order = list(range(len(candidates)))
         if on_start is not None:
             on_start(finished_count(study))
-        run_trials(study, task, storage=opened, budget=len(candidates), ray=ray, on_trial=on_trial)
+        while True:
+            step = next_round(
+                seed_results(study),
+                order,
+                references,
+                seeds=config.seeds,
+                keep=config.keep,
+                tie_break=lambda i: task.flops(candidates[i]),
+            )
+            if step is None:
+                break
+            if on_round is not None:
+                on_round(step.index, len(step.needed))
+            with quiet_optuna():
+                for index, seed_index in step.needed:
+                    study.enqueue_trial(
+                        {"candidate": index, "seed": seed_index}, skip_if_exists=True
+                    )
+            budget = finished_count(study) + len(step.needed)
+            run_trials(study, task, storage=opened, budget=budget, ray=ray, on_trial=on_trial)
     return study

@@ -135,6 +135,24 @@ class Backbone(ABC):
         check_arguments(**arguments)
         return self._model_for_counting(**arguments)
 
+    def structure(
+        self, *, width_mult: float, depth_mult: float, num_classes: int, in_channels: int
+    ) -> Any:
+        """A hashable key equal for multipliers that build the same network.
+
+        Multipliers act through rounding, so many of them build one network; a matcher
+        that counts FLOPs at dozens of multipliers counts each network once per
+        resolution. The default key is every parameter's name and shape (built on the
+        meta device, no memory); a subclass may know a cheaper one.
+        """
+        model = self._checked_model_for_counting(
+            width_mult=width_mult,
+            depth_mult=depth_mult,
+            num_classes=num_classes,
+            in_channels=in_channels,
+        )
+        return tuple((name, tuple(p.shape)) for name, p in model.named_parameters())
+
     def identity(self) -> dict[str, Any]:
         """What a run scaling this backbone must repeat to continue (JSON-ready)."""
         return {"backbone": self.name}

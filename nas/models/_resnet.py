@@ -139,6 +139,21 @@ class ResNetBackbone(Backbone):
         self.name = f"resnet{depth}"
         self.base_resolution = 224
 
+    def structure(
+        self, *, width_mult: float, depth_mult: float, num_classes: int, in_channels: int
+    ) -> tuple[object, ...]:
+        """The widths and block counts ``ScalableResNet`` rounds to (no model built)."""
+        bottleneck, layers = RESNET_LAYERS[self.depth]
+        stages = tuple(
+            (
+                round_filters(width, width_mult),
+                round_filters(width * _EXPANSION, width_mult) if bottleneck else None,
+                round_repeats(blocks, depth_mult),
+            )
+            for width, blocks in zip(_STAGE_WIDTHS, layers, strict=True)
+        )
+        return (round_filters(_STEM_WIDTH, width_mult), stages, num_classes, in_channels)
+
     def build(
         self, *, width_mult: float, depth_mult: float, num_classes: int, in_channels: int
     ) -> ScalableResNet:

@@ -9,8 +9,8 @@ from torch import nn
 
 from nas.models._backbone import Backbone, BackboneError, check_arguments, check_count
 from nas.models._builder import build_model
-from scaling import scale_network
-from search_spaces import NetworkSpec, count_flops, count_params
+from scaling import scale_network, with_repeats
+from search_spaces import NetworkSpec, count_flops, count_params, is_int
 
 __all__ = ["SpecBackbone"]
 
@@ -37,8 +37,13 @@ class SpecBackbone(Backbone):
         num_classes: int,
         in_channels: int,
         resolution: int | None = None,
+        repeats: tuple[int, ...] | None = None,
     ) -> NetworkSpec:
-        """The spec at these multipliers (resolution only changes the spec's own field)."""
+        """The spec at these multipliers (resolution only changes the spec's own field).
+
+        ``repeats`` sets the blocks of each stage instead of ``depth_mult``'s per-stage
+        ceil (how ``scaling.match_flops`` places blocks to hit a FLOP target).
+        """
         check_arguments(
             width_mult=width_mult,
             depth_mult=depth_mult,
@@ -46,15 +51,29 @@ class SpecBackbone(Backbone):
             in_channels=in_channels,
         )
         spec = dataclasses.replace(self.spec, num_classes=num_classes, in_channels=in_channels)
-        return scale_network(
+        scaled = scale_network(
             spec,
             width_mult=width_mult,
             depth_mult=depth_mult,
             resolution=self.spec.resolution if resolution is None else resolution,
         )
+        if repeats is None:
+            return scaled
+        if len(repeats) != len(scaled.stages) or not all(is_int(r) and r >= 1 for r in repeats):
+            raise BackboneError(
+                f"repeats must be {len(scaled.stages)} whole numbers >= 1 (one per stage), "
+                f"got {repeats!r}"
+            )
+        return with_repeats(scaled, tuple(repeats))
 
     def build(
-        self, *, width_mult: float, depth_mult: float, num_classes: int, in_channels: int
+        self,
+        *,
+        width_mult: float,
+        depth_mult: float,
+        num_classes: int,
+        in_channels: int,
+        repeats: tuple[int, ...] | None = None,
     ) -> nn.Module:
         return build_model(
             self.scaled_spec(
@@ -62,6 +81,7 @@ class SpecBackbone(Backbone):
                 depth_mult=depth_mult,
                 num_classes=num_classes,
                 in_channels=in_channels,
+                repeats=repeats,
             )
         )
 
@@ -73,6 +93,7 @@ class SpecBackbone(Backbone):
         resolution: int,
         num_classes: int,
         in_channels: int,
+        repeats: tuple[int, ...] | None = None,
     ) -> int:
         check_count("resolution", resolution)
         spec = self.scaled_spec(
@@ -80,6 +101,7 @@ class SpecBackbone(Backbone):
             depth_mult=depth_mult,
             num_classes=num_classes,
             in_channels=in_channels,
+            repeats=repeats,
         )
         if resolution < spec.total_stride:
             raise BackboneError(
@@ -90,7 +112,13 @@ class SpecBackbone(Backbone):
         return count_flops(spec, resolution)
 
     def params(
-        self, *, width_mult: float, depth_mult: float, num_classes: int, in_channels: int
+        self,
+        *,
+        width_mult: float,
+        depth_mult: float,
+        num_classes: int,
+        in_channels: int,
+        repeats: tuple[int, ...] | None = None,
     ) -> int:
         return count_params(
             self.scaled_spec(
@@ -98,5 +126,6 @@ class SpecBackbone(Backbone):
                 depth_mult=depth_mult,
                 num_classes=num_classes,
                 in_channels=in_channels,
+                repeats=repeats,
             )
         )

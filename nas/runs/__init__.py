@@ -21,6 +21,7 @@ from nas.runs._trials import (
     interrupted_numbers,
     is_surplus,
     over_budget,
+    quiet_optuna,
     requeued_numbers,
     trial_state,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "open_storage",
     "open_study",
     "over_budget",
+    "quiet_optuna",
     "requeued_numbers",
     "run_trials",
     "trial_state",

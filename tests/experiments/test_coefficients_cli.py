@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
 import json
 import sys
@@ -76,21 +77,30 @@ def test_search_then_family_from_its_coefficients(capsys, tmp_path, spec_path):
     argv = [
         "coefficients", spec_path, "--data", "digits", "--max-samples", "200",
         "--resolution", "16", "--epochs", "1", "--step", "0.2", "--tolerance", "0.1",
-        "--out", str(out), "--json",
+        "--match-tolerance", "0.05", "--seeds", "2", "--out", str(out), "--json",
     ]  # fmt: skip
     assert main(argv) == 0
     summary = json.loads(capsys.readouterr().out)  # exactly one JSON document
-    assert summary["candidates"] == 6
-    assert summary["trials"] == {"complete": 10}
-    assert set(summary["references"]) == {"base", "depth", "width", "resolution"}
+    assert summary["match"] == "actual"
+    assert set(summary["references"]) | {u["kind"] for u in summary["unmatched"]} == {
+        "base", "depth", "width", "resolution"
+    }  # fmt: skip
+    with (out / "coefficients.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert summary["trials"] == {"complete": sum(int(r["seeds"]) for r in rows)}
+    for row in rows:  # every candidate costs twice the base, within 5%
+        assert abs(float(row["actual_ratio"]) - (1 if row["kind"] == "base" else 2)) <= 0.1
+        assert int(row["seeds"]) in (1, 2) and (row["kind"] == "compound" or row["seeds"] == "2")
     chosen = summary["chosen"]
     alpha, beta, gamma = chosen["alpha"], chosen["beta"], chosen["gamma"]
     assert abs(alpha * beta**2 * gamma**2 - 2) <= 0.1 + 1e-9
-    assert 0 <= chosen["accuracy"] <= 1
-    for name in ("coefficients.csv", "coefficients.json", "heatmap.png", "summary.json"):
+    assert chosen["seeds"] == 2 and 0 <= chosen["mean_accuracy"] <= 1
+    assert summary["verdict"] and "verdicts" in summary
+    for name in ("coefficients.csv", "trials.csv", "coefficients.json", "heatmap.png"):
         assert (out / name).is_file()
     document = json.loads((out / "coefficients.json").read_text())
     assert (document["alpha"], document["beta"], document["gamma"]) == (alpha, beta, gamma)
+    assert document["verdict"] == summary["verdict"]
 
     family = ["family", spec_path, "--coefficients-file", str(out / "coefficients.json")]
     assert main([*family, "--phis", "0-2", "--json"]) == 0
@@ -104,7 +114,7 @@ def test_search_then_family_from_its_coefficients(capsys, tmp_path, spec_path):
 @pytest.mark.slow
 def test_module_backbone_on_grayscale_digits(capsys, tmp_path, module):
     out = tmp_path / "run"
-    assert main(tiny_args(f"{module}:tiny", out)) == 0
+    assert main(tiny_args(f"{module}:tiny", out, "--seeds", "1", "--match", "nominal")) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["backbone"] == "tiny"
     assert summary["trials"] == {"complete": 7}  # 3 grid candidates + 4 references
@@ -134,6 +144,12 @@ BAD = {
     "step-not-a-number": ("SPEC", ["--step", "abc"], "argument --step: invalid float value: 'abc'"),
     "low-below-1": ("SPEC", ["--low", "0.5"], "low must be >= 1"),
     "unknown-data": ("SPEC", ["--data", "nosuch"], "unknown dataset 'nosuch'"),
+    "no-seeds": ("SPEC", ["--seeds", "0"], "seeds must be a whole number >= 1"),
+    "unmatchable": (
+        "SPEC",
+        ["--match-tolerance", "0.00001"],
+        "no grid candidate can be matched to 2x the backbone's FLOPs within 0%",
+    ),
 }
 
 

@@ -28,6 +28,7 @@ from nas import (
     run_search,
 )
 from nas.coefficients import (
+    BackboneScaler,
     CoefficientConfig,
     build_candidates,
     run_coefficient_search,
@@ -167,18 +168,7 @@ def test_the_coefficient_grid_runs_on_ray(tmp_path, ray_instance):
     backbone = SpecBackbone(SKELETON)
     config = CoefficientConfig(step=0.25, tolerance=0.2, resolution=16)
     shape = {"num_classes": 10, "in_channels": 1}
-    base = backbone.flops(width_mult=1, depth_mult=1, resolution=16, **shape)
-
-    def ratio(candidate):
-        c = candidate.coefficients
-        return (
-            backbone.flops(
-                width_mult=c.beta, depth_mult=c.alpha, resolution=candidate.resolution, **shape
-            )
-            / base
-        )
-
-    candidates = build_candidates(config, ratio)
+    candidates = build_candidates(config, BackboneScaler(backbone, shape)).candidates
 
     def evaluate(build, *, resolution, name, seed):
         model = build()
@@ -195,8 +185,9 @@ def test_the_coefficient_grid_runs_on_ray(tmp_path, ray_instance):
         **shape,
     )
     done = [t for t in study.trials if t.state == TrialState.COMPLETE]
-    assert len(done) == len(candidates) == len(study.trials)
-    assert sorted(t.params["candidate"] for t in done) == list(range(len(candidates)))
+    assert len(done) == len(study.trials)
+    pairs = sorted((t.params["candidate"], t.params["seed"]) for t in done)
+    assert len(set(pairs)) == len(pairs) and {c for c, _ in pairs} == set(range(len(candidates)))
     summary = write_coefficient_report(
         study, tmp_path, backbone=backbone.name, base_resolution=16, settings={}
     )
