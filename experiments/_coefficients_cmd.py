@@ -14,12 +14,18 @@ from experiments._common import (
     positive_int,
     print_json,
 )
+from experiments._seeded_runs import (
+    SeedProgress,
+    check_finite,
+    interval,
+    trainer_and_backbone,
+    training_settings,
+)
 from experiments._training_args import (
     add_run_arguments,
     add_training_arguments,
     apply_threads,
     prepare_backend,
-    training_config,
 )
 
 
@@ -77,20 +83,15 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from nas import load_backbone
     from nas.coefficients import (
         BackboneScaler,
-        CandidateTrainer,
         CoefficientConfig,
         build_candidates,
         run_coefficient_search,
         write_coefficient_report,
     )
 
-    for name in ("step", "low", "high", "base", "tolerance", "lr", "match_tolerance", "keep"):
-        value = getattr(args, name)
-        if value != value or value in (float("inf"), float("-inf")):  # NaN or inf
-            raise CliError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+    check_finite(args, "step", "low", "high", "base", "tolerance", "lr", "match_tolerance", "keep")
     out = check_writable_dir(args.out, "--out")
     apply_threads(args)
     config = CoefficientConfig(
@@ -107,17 +108,7 @@ def run(args: argparse.Namespace) -> int:
         keep=args.keep,
         seed=args.seed,
     )
-    trainer = CandidateTrainer(
-        dataset=args.data,
-        config=training_config(args),
-        root=args.data_root,
-        max_samples=args.max_samples,
-        seed=args.seed,
-    )
-    trainer.data_at(args.resolution)  # fails early on bad data options
-    backbone = load_backbone(args.backbone)
-    shape = trainer.shape_for(backbone, args.resolution)
-
+    trainer, backbone, shape = trainer_and_backbone(args)
     if not args.no_progress and not args.json and args.match == "actual":
         print("matching candidates to equal FLOPs...", file=sys.stderr, flush=True)
     found = build_candidates(config, BackboneScaler(backbone, shape))
@@ -129,30 +120,11 @@ def run(args: argparse.Namespace) -> int:
             f"{args.match_tolerance:.0%} ({reason}); raise --match-tolerance or use --match nominal"
         )
     ray = prepare_backend(args, trials=len(candidates) * args.seeds)
-    # What the report shows of how candidates were trained.
-    settings = {
-        "data": args.data,
-        "data_root": args.data_root,
-        "max_samples": args.max_samples,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "optimizer": args.optimizer,
-        "seeds": args.seeds,
-        "match": args.match,
-        "match_tolerance": args.match_tolerance if args.match == "actual" else None,
-    }
-    progress = _bar(None, enabled=not (args.no_progress or args.json))
-
-    def on_round(seed_index: int, pairs: int) -> None:
-        # Each halving round adds its trials to the bar: the total grows round by round.
-        progress.set_description(f"coefficients, seed {seed_index + 1}/{args.seeds}")
-        progress.total = progress.n + pairs
-        progress.refresh()
+    settings = {**training_settings(args), "match": args.match}
+    progress = SeedProgress("coefficients", args.seeds, enabled=not (args.no_progress or args.json))
 
     def on_trial(study: Any, trial: Any) -> None:
-        if not trial.user_attrs.get("interrupted"):
-            progress.update(1)
+        progress.on_trial(trial)
         write_coefficient_report(
             study,
             out,
@@ -172,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
             storage=args.storage,
             ray=ray,
             on_trial=on_trial,
-            on_round=on_round,
+            on_round=progress.on_round,
             unmatched=found.unmatched,
             **shape,
         )
@@ -188,19 +160,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bar(total: int | None, *, enabled: bool) -> Any:
-    from tqdm import tqdm
-
-    return tqdm(
-        total=total,
-        desc="coefficients",
-        unit="cand",
-        file=sys.stderr,
-        disable=not enabled,
-        dynamic_ncols=True,
-    )
-
-
 def _render(summary: dict[str, Any], out: Path) -> str:
     rows = []
     for kind in ("base", "depth", "width", "resolution"):
@@ -211,8 +170,7 @@ def _render(summary: dict[str, Any], out: Path) -> str:
     if chosen:
         rows.append({"what": "compound (chosen)", **chosen})
     for row in rows:
-        low, high = row.get("low"), row.get("high")
-        row["interval"] = "-" if low is None else f"[{low:.4f}, {high:.4f}]"
+        row["interval"] = interval(row)
     columns = [
         ("what", ""),
         ("alpha", "alpha"),

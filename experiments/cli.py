@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from experiments import (
     _coefficients_cmd,
     _count_cmd,
+    _curves_cmd,
     _family_cmd,
     _presets_cmd,
     _rank_check_cmd,
@@ -32,6 +33,7 @@ def make_parser() -> OneLineParser:
         _search_cmd,
         _coefficients_cmd,
         _rank_check_cmd,
+        _curves_cmd,
     )
     for command in commands:
         command.add_parser(subparsers)

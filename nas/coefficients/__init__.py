@@ -9,13 +9,20 @@ from nas.coefficients._candidates import (
     Unmatched,
     build_candidates,
 )
-from nas.coefficients._compare import Comparison, SeedSummary, compare_by_seed, summarise_seeds
+from nas.coefficients._compare import (
+    MIN_SEEDS,
+    Comparison,
+    SeedSummary,
+    compare_by_seed,
+    summarise_seeds,
+)
 from nas.coefficients._grid_search import (
     MATCH_MODES,
     STUDY_NAME,
     CoefficientConfig,
     job_seed,
     run_coefficient_search,
+    run_seeded_trials,
     seed_results,
 )
 from nas.coefficients._halving import FINALISTS, Round, next_round
@@ -31,6 +38,7 @@ from nas.coefficients._training import CandidateEvaluator, CandidateTrainer, Rep
 __all__ = [
     "FINALISTS",
     "MATCH_MODES",
+    "MIN_SEEDS",
     "REFERENCE_KINDS",
     "STUDY_NAME",
     "BackboneScaler",
@@ -52,6 +60,7 @@ __all__ = [
     "job_seed",
     "next_round",
     "run_coefficient_search",
+    "run_seeded_trials",
     "seed_results",
     "summarise_seeds",
     "verdicts",

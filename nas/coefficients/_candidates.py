@@ -54,11 +54,13 @@ class Candidate:
     width_mult: float
     repeats: tuple[int, ...] | None = None  # blocks per stage, for a matched spec backbone
     also: tuple[str, ...] = ()  # other grid points that built this same network
+    phi: int = 1  # the compound coefficient it stands for (a grid is phi = 1)
 
     @property
     def label(self) -> str:
         c = self.coefficients
-        return f"{self.kind}({c.alpha:g},{c.beta:g},{c.gamma:g})"
+        where = "" if self.phi == 1 else f"@phi{self.phi}"
+        return f"{self.kind}({c.alpha:g},{c.beta:g},{c.gamma:g}){where}"
 
     def build_arguments(self) -> dict[str, Any]:
         """Keyword arguments for ``Backbone.build`` / ``flops`` / ``params``."""
@@ -76,11 +78,13 @@ class Unmatched:
     kind: str
     coefficients: CompoundCoefficients
     reason: str
+    phi: int = 1
 
     @property
     def label(self) -> str:
         c = self.coefficients
-        return f"{self.kind}({c.alpha:g},{c.beta:g},{c.gamma:g})"
+        where = "" if self.phi == 1 else f"@phi{self.phi}"
+        return f"{self.kind}({c.alpha:g},{c.beta:g},{c.gamma:g}){where}"
 
 
 @dataclass(frozen=True)
@@ -131,8 +135,10 @@ def _nominal(kind: str, coefficients: CompoundCoefficients, resolution: int, div
     )
 
 
-def _from(kind: str, coefficients: CompoundCoefficients, s: Scaling) -> Candidate:
-    return Candidate(kind, coefficients, s.resolution, s.depth_mult, s.width_mult, s.repeats)
+def _from(kind: str, coefficients: CompoundCoefficients, s: Scaling, phi: int = 1) -> Candidate:
+    return Candidate(
+        kind, coefficients, s.resolution, s.depth_mult, s.width_mult, s.repeats, phi=phi
+    )
 
 
 def build_candidates(

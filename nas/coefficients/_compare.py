@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-__all__ = ["Comparison", "SeedSummary", "compare_by_seed", "summarise_seeds"]
+__all__ = ["MIN_SEEDS", "Comparison", "SeedSummary", "compare_by_seed", "summarise_seeds"]
+
+MIN_SEEDS = 3  # shared seeds before two candidates can be told apart
 
 
 def _half_width(values: Sequence[float]) -> float:
@@ -59,7 +61,9 @@ class Comparison:
 
     @property
     def distinguishable(self) -> bool:
-        return self.n >= 2 and (self.low > 0 or self.high < 0)
+        # Two seeds make an interval, but one from two differences that happen to agree
+        # (accuracies come in steps of one validation image) would be zero wide.
+        return self.n >= MIN_SEEDS and (self.low > 0 or self.high < 0)
 
     def sentence(self) -> str:
         if self.n == 0:
@@ -69,6 +73,11 @@ class Comparison:
         if self.distinguishable:
             verb = "beats" if self.difference > 0 else "loses to"
             return f"{self.a} {verb} {self.b} by {spread}"
+        if self.n < MIN_SEEDS:
+            return (
+                f"{self.a} cannot be told from {self.b} with {self.n} seed(s) "
+                f"({self.difference:+.2f} points; {MIN_SEEDS} or more are needed)"
+            )
         return (
             f"{self.a} is not distinguishable from {self.b} "
             f"({self.difference:+.2f} +- {half:.2f} points over {self.n} seeds)"

@@ -50,6 +50,7 @@ __all__ = [
     "CoefficientConfig",
     "job_seed",
     "run_coefficient_search",
+    "run_seeded_trials",
     "seed_results",
 ]
 
@@ -154,13 +155,15 @@ class CoefficientTask(StudyTask):
         backbone: Backbone,
         candidates: Sequence[Candidate],
         evaluate: CandidateEvaluator,
-        config: CoefficientConfig,
+        seeds: int,
+        seed: int,
         num_classes: int,
         in_channels: int,
     ) -> None:
         self.backbone = backbone
         self.candidates = candidates
-        self.config = config
+        self.seeds = seeds
+        self.seed = seed
         self.shape = {"num_classes": num_classes, "in_channels": in_channels}
         self.base_flops = self.flops(candidates[0])
         self._execute = _CandidateExecutor(backbone, candidates, evaluate, self.shape)
@@ -180,12 +183,13 @@ class CoefficientTask(StudyTask):
         # Every trial is enqueued with both (the halving decides which); ints, not
         # categoricals, so a grid continued with more candidates or seeds still fits.
         index = trial.suggest_int("candidate", 0, len(self.candidates) - 1)
-        seed_index = trial.suggest_int("seed", 0, self.config.seeds - 1)
+        seed_index = trial.suggest_int("seed", 0, self.seeds - 1)
         candidate = self.candidates[index]
         c = candidate.coefficients
         flops = self.flops(candidate)
         trial.set_user_attr("kind", candidate.kind)
         trial.set_user_attr("label", candidate.label)
+        trial.set_user_attr("phi", candidate.phi)
         for key, value in (("alpha", c.alpha), ("beta", c.beta), ("gamma", c.gamma)):
             trial.set_user_attr(key, value)
         trial.set_user_attr("depth_mult", candidate.depth_mult)
@@ -200,7 +204,7 @@ class CoefficientTask(StudyTask):
         )
         trial.set_user_attr("nominal_ratio", c.flops_base)
         trial.set_user_attr("actual_ratio", flops / self.base_flops)
-        return CandidateJob(index=index, seed=job_seed(self.config.seed, seed_index))
+        return CandidateJob(index=index, seed=job_seed(self.seed, seed_index))
 
     def finish(self, trial: optuna.Trial, job: CandidateJob, outcome: Outcome) -> float:
         started = self._started.pop(trial.number, time.perf_counter())
@@ -260,31 +264,80 @@ def run_coefficient_search(
     any of them changed is refused. ``on_round(seed_index, pairs)`` is told when a
     round starts; ``on_start(finished)`` how many trials a continued grid already has.
     """
+    return run_seeded_trials(
+        study_name=STUDY_NAME,
+        identity={**config.identity(), **(identity_extra or {})},
+        attributes={"match": config.match},
+        backbone=backbone,
+        candidates=candidates,
+        evaluate=evaluate,
+        seeds=config.seeds,
+        keep=config.keep,
+        seed=config.seed,
+        run_dir=run_dir,
+        num_classes=num_classes,
+        in_channels=in_channels,
+        storage=storage,
+        ray=ray,
+        on_trial=on_trial,
+        on_start=on_start,
+        on_round=on_round,
+        unmatched=unmatched,
+    )
+
+
+def run_seeded_trials(
+    *,
+    study_name: str,
+    identity: Mapping[str, Any],
+    attributes: Mapping[str, Any],
+    backbone: Backbone,
+    candidates: Sequence[Candidate],
+    evaluate: CandidateEvaluator,
+    seeds: int,
+    keep: float,
+    seed: int,
+    run_dir: str | os.PathLike[str],
+    num_classes: int,
+    in_channels: int,
+    storage: str | None = None,
+    ray: RayOptions | None = None,
+    on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_round: Callable[[int, int], None] | None = None,
+    unmatched: Sequence[Unmatched] = (),
+) -> optuna.Study:
+    """Candidates x seeds as one resumable study: round r trains seed r of the survivors
+    (``keep`` < 1: successive halving of the grid; 1: every candidate every seed).
+
+    Candidates of kind ``"compound"`` are the grid; every other kind is a reference
+    and trains every seed. ``attributes`` go on the study for its report.
+    """
     identity = {
-        **config.identity(),
+        **identity,
         **backbone.identity(),
-        # The networks as built: a change to matching is a different grid.
+        # The networks as built: a change to matching is a different run.
         "candidates": [
             [c.label, c.resolution, c.depth_mult, c.width_mult, c.repeats] for c in candidates
         ],
         **_evaluator_identity(evaluate),
-        **(identity_extra or {}),
     }
     with open_study(
         run_dir,
         identity,
-        study_name=STUDY_NAME,
+        study_name=study_name,
         storage=storage,
         directions=["maximize"],
         n_params=2,
     ) as (_, opened):
         study = optuna.load_study(
-            study_name=STUDY_NAME,
+            study_name=study_name,
             storage=opened,
-            sampler=optuna.samplers.RandomSampler(seed=config.seed),
+            sampler=optuna.samplers.RandomSampler(seed=seed),
         )
-        # What the report says of the grid beyond its trials.
-        study.set_user_attr("match", config.match)
+        # What the report says of the run beyond its trials.
+        for key, value in attributes.items():
+            study.set_user_attr(key, value)
         study.set_user_attr(
             "unmatched", [{"label": u.label, "kind": u.kind, "reason": u.reason} for u in unmatched]
         )
@@ -292,11 +345,14 @@ def run_coefficient_search(
             backbone=backbone,
             candidates=candidates,
             evaluate=evaluate,
-            config=config,
+            seeds=seeds,
+            seed=seed,
             num_classes=num_classes,
             in_channels=in_channels,
         )
         references = {i for i, c in enumerate(candidates) if c.kind != "compound"}
+        if keep >= 1:
+            references = set(range(len(candidates)))  # no halving: all train every seed
         order = list(range(len(candidates)))
         if on_start is not None:
             on_start(finished_count(study))
@@ -305,8 +361,8 @@ def run_coefficient_search(
                 seed_results(study),
                 order,
                 references,
-                seeds=config.seeds,
-                keep=config.keep,
+                seeds=seeds,
+                keep=keep,
                 tie_break=lambda i: task.flops(candidates[i]),
             )
             if step is None:

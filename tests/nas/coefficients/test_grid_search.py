@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 import sys
@@ -185,7 +186,8 @@ def test_halving_trains_every_candidate_once_the_best_again_and_reports(tiny, tm
 def test_verdicts_on_known_answers(tiny, tmp_path):
     # Accuracy = parameters, identical on every seed: every gap is exact, so the winner
     # (the most parameters at equal FLOPs) is distinguishable from all.
-    _, study = search(SpecBackbone(tiny), tmp_path / "exact", FakeEvaluator())
+    three = dataclasses.replace(CONFIG, seeds=3)
+    _, study = search(SpecBackbone(tiny), tmp_path / "exact", FakeEvaluator(), config=three)
     summary = report(study, tmp_path / "exact")
     assert summary["verdict"].startswith(
         f"alpha={summary['chosen']['alpha']:g}, beta={summary['chosen']['beta']:g}"
@@ -193,7 +195,10 @@ def test_verdicts_on_known_answers(tiny, tmp_path):
     assert all(v["distinguishable"] for v in summary["verdicts"].values())
     # The same accuracy everywhere, with seed noise: nothing can be told apart.
     _, study = search(
-        SpecBackbone(tiny), tmp_path / "noise", FakeEvaluator(accuracy=0.5, noise=0.05)
+        SpecBackbone(tiny),
+        tmp_path / "noise",
+        FakeEvaluator(accuracy=0.5, noise=0.05),
+        config=three,
     )
     summary = report(study, tmp_path / "noise")
     assert summary["verdict"].startswith("No candidate is distinguishable from the others")

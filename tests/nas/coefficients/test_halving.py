@@ -76,6 +76,10 @@ def test_noise_is_called_noise():
     assert found.sentence().startswith("x is not distinguishable from y (+0.00 +- ")
     one = compare_by_seed({0: 0.9}, {0: 0.8}, a_label="x", b_label="y")
     assert one.n == 1 and not one.distinguishable and math.isnan(one.low)
+    # Two seeds that agree make a zero-wide interval: still too few to tell.
+    two = compare_by_seed({0: 0.9, 1: 0.8}, {0: 0.8, 1: 0.7}, a_label="x", b_label="y")
+    assert (two.low, two.high) == pytest.approx((10.0, 10.0)) and not two.distinguishable
+    assert "cannot be told from y with 2 seed(s) (+10.00 points; 3 or more" in two.sentence()
 
 
 def test_seed_summary():
