@@ -13,6 +13,7 @@ number of candidates, an estimate, and says so. Prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
@@ -23,6 +24,17 @@ from _proxy import digits_proxy
 
 from nas import SpecBackbone, TrainingConfig, TrainingEvaluator, load_data
 from nas.coefficients import BackboneScaler, CoefficientConfig, build_candidates
+
+
+def ratio_spread(ratios: list[float], config: CoefficientConfig) -> dict[str, float]:
+    """min, median, max of the real FLOP ratios, and how many are within 3% of base."""
+    near = sum(abs(r / config.base - 1) <= 0.03 for r in ratios)
+    return {
+        "min": round(min(ratios), 3),
+        "median": round(statistics.median(ratios), 3),
+        "max": round(max(ratios), 3),
+        "within_3_percent": f"{near} of {len(ratios)}",
+    }
 
 
 def main() -> None:
@@ -37,11 +49,27 @@ def main() -> None:
     config = CoefficientConfig(resolution=args.resolution)
     shape = {"num_classes": 10, "in_channels": 1}
     grid_started = time.perf_counter()
-    found = build_candidates(config, BackboneScaler(backbone, shape))
+    scaler = BackboneScaler(backbone, shape)
+    found = build_candidates(config, scaler)
     grid_seconds = time.perf_counter() - grid_started
     candidates = found.candidates
+    # What the paper's rule gives, beside what matching gives: real FLOPs / the base's.
+    nominal = build_candidates(dataclasses.replace(config, match="nominal"), scaler)
+    base_flops = scaler.flops_at(1.0, 1.0, args.resolution)
+    spreads = {
+        name: ratio_spread(
+            [
+                backbone.flops(**c.build_arguments(), resolution=c.resolution, **shape) / base_flops
+                for c in group.candidates
+                if c.kind == "compound"
+            ],
+            config,
+        )
+        for name, group in (("nominal_rule", nominal), ("matched", found))
+    }
     compound = [c for c in candidates if c.kind == "compound"]
-    picks = compound[:: max(1, len(compound) // args.sample)][: args.sample]
+    # --sample 0: only the grid and its FLOP ratios, no training.
+    picks = compound[:: max(1, len(compound) // max(1, args.sample))][: args.sample]
     training = TrainingConfig(epochs=args.epochs, threads=1)
     seconds = []
     for index, candidate in enumerate(picks):
@@ -60,7 +88,21 @@ def main() -> None:
             f"accuracy {evaluation.accuracy:.3f}",
             flush=True,
         )
-    per_point = statistics.mean(seconds)
+    per_point = statistics.mean(seconds) if seconds else None
+    # One seed for every candidate, then halving: about (1 + keep + keep^2...) trainings
+    # per grid point, and every seed for the references.
+    trainings = (
+        len(compound) * sum(config.keep**k for k in range(config.seeds))
+        + (len(candidates) - len(compound)) * config.seeds
+    )
+    timing = None
+    if seconds:
+        timing = {
+            "mean": round(per_point, 2),
+            "min": round(min(seconds), 2),
+            "max": round(max(seconds), 2),
+            "sampled": len(seconds),
+        }
     print(
         json.dumps(
             {
@@ -80,23 +122,14 @@ def main() -> None:
                     "with_references": len(candidates),
                     "unmatched": len(found.unmatched),
                     "seeds": config.seeds,
+                    "trainings": round(trainings),
                     "build_seconds": round(grid_seconds, 3),
                 },
-                "per_point_seconds": {
-                    "mean": round(per_point, 2),
-                    "min": round(min(seconds), 2),
-                    "max": round(max(seconds), 2),
-                    "sampled": len(seconds),
-                },
-                # One seed for every candidate, then halving: about (1 + keep + keep^2...)
-                # trainings per grid point, and every seed for the references.
-                "whole_grid_seconds_estimate": round(
-                    per_point
-                    * (
-                        len(compound) * sum(config.keep**k for k in range(config.seeds))
-                        + (len(candidates) - len(compound)) * config.seeds
-                    )
-                ),
+                "actual_flop_ratio": spreads,
+                "per_point_seconds": timing,
+                "whole_grid_seconds_estimate": None
+                if per_point is None
+                else round(per_point * trainings),
                 "wall_seconds": round(time.perf_counter() - started, 1),
             }
         )

@@ -5,11 +5,16 @@
    trained for two epochs (a narrow 16 px proxy skeleton keeps it fast), two
    trials at a time as Ray Tune trials on a local Ray instance.
 2. Grid-search compound coefficients alpha, beta, gamma for the found
-   baseline (alpha * beta^2 * gamma^2 ~= 2), beside the unscaled baseline and
-   the depth-, width- and resolution-only baselines at the same FLOPs (on Ray too).
-3. Scale the baseline into a family with those coefficients, every member
+   baseline (alpha * beta^2 * gamma^2 ~= 2): every candidate and the depth-,
+   width- and resolution-only references matched to twice the baseline's real
+   FLOPs, trained over seeds by successive halving, the winner compared seed by
+   seed with the runner-up and each reference (on Ray too).
+3. The paper's claim on this baseline: depth-, width-, resolution-only and
+   compound scaling with the found coefficients at 2x and 4x its FLOPs, every
+   point over three seeds, a verdict per phi.
+4. Scale the baseline into a family with those coefficients, every member
    built and cross-checked with fvcore.
-4. Reproduce the official EfficientNet B0..B7 table from B0, also verified.
+5. Reproduce the official EfficientNet B0..B7 table from B0, also verified.
 
 Running it again continues the same runs (nothing is retrained).
 """
@@ -26,6 +31,12 @@ from experiments.cli import main as cnas
 
 # Two trials at a time on a local Ray instance: both cores train (1 torch thread each).
 RAY = ["--backend", "ray", "--max-concurrent", "2"]
+# How steps 2 and 3 train each network: all of digits at 16 px, the budget the rank check
+# in BENCHMARKS.md found to rank networks like longer training (see DEMO_EPOCHS there).
+TRAINING = [
+    *("--data", "digits", "--resolution", "16", "--epochs", "2"),
+    *("--lr", "0.1", "--batch-size", "32", "--seed", "0"),
+]
 
 
 def steps(out: Path) -> list[tuple[str, list[str]]]:
@@ -67,35 +78,41 @@ def steps(out: Path) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
-            "2. Grid-search alpha, beta, gamma for the baseline (step 0.1, |product - 2| <= 0.05)",
+            "2. Grid-search alpha, beta, gamma for the baseline (step 0.1, |product - 2| <= 0.05), "
+            "each candidate at 2x the baseline's real FLOPs, 3 seeds for the finalists",
             [
                 "coefficients",
                 str(search / "baseline.json"),
-                "--data",
-                "digits",
-                "--max-samples",
-                "600",
-                "--resolution",
-                "16",
-                "--epochs",
-                "2",
-                "--lr",
-                "0.1",
-                "--batch-size",
-                "32",
+                *TRAINING,
                 "--step",
                 "0.1",
                 "--tolerance",
                 "0.05",
-                "--seed",
-                "0",
                 *RAY,
                 "--out",
                 str(coefficients),
             ],
         ),
         (
-            "3. Scale the baseline into a family with the found coefficients (phi 0-4)",
+            "3. The scaling claim on the baseline: depth, width, resolution and compound at "
+            "2x and 4x its FLOPs, 3 seeds each",
+            [
+                "scaling-curves",
+                str(search / "baseline.json"),
+                "--coefficients-file",
+                str(coefficients / "coefficients.json"),
+                "--phis",
+                "0-2",
+                "--seeds",
+                "3",
+                *TRAINING,
+                *RAY,
+                "--out",
+                str(out / "scaling-curves"),
+            ],
+        ),
+        (
+            "4. Scale the baseline into a family with the found coefficients (phi 0-4)",
             [
                 "family",
                 str(search / "baseline.json"),
@@ -109,7 +126,7 @@ def steps(out: Path) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
-            "4. The published EfficientNet table, reproduced from B0 and checked against fvcore",
+            "5. The published EfficientNet table, reproduced from B0 and checked against fvcore",
             [
                 "family",
                 "efficientnet-b0",
@@ -143,8 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "summary.json, study.db (resumable)"
     )
     print(
-        f"  {out}/coefficients/      coefficients.json, coefficients.csv, heatmap.png, summary.json"
+        f"  {out}/coefficients/      coefficients.json, coefficients.csv, trials.csv, "
+        "heatmap.png, summary.json"
     )
+    print(f"  {out}/scaling-curves/    curves.csv, curves.png, summary.json (verdict per phi)")
     print(f"  {out}/baseline-family/   family.csv, family.png, one spec JSON per member")
     print(f"  {out}/efficientnet-table/ the B0..B7 specs, family.csv, family.png")
     print(f"  Try: cnas count {out}/search/baseline.json --verify --by-part")
