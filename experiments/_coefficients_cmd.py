@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +108,6 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     trainer, backbone, shape = trainer_and_backbone(args)
-    if not args.no_progress and not args.json and args.match == "actual":
-        print("matching candidates to equal FLOPs...", file=sys.stderr, flush=True)
     found = build_candidates(config, BackboneScaler(backbone, shape))
     candidates = found.candidates
     if not any(c.kind == "compound" for c in candidates):
