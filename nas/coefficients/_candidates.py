@@ -19,9 +19,11 @@ from typing import Any
 
 from nas.models import Backbone, SpecBackbone
 from scaling import (
+    DIMENSIONS,
     Allocate,
     CompoundCoefficients,
     FlopsAt,
+    Match,
     Scaling,
     coefficient_grid,
     filter_by_actual_ratio,
@@ -115,6 +117,28 @@ class BackboneScaler:
             self.flops_at = self._counted
             self.lowest_resolution = 1
 
+    def match(
+        self,
+        kind: str,
+        nominal: CompoundCoefficients,
+        base_resolution: int,
+        target: float,
+        tolerance: float,
+    ) -> Match:
+        """``nominal`` (depth, width, resolution multipliers) moved to ``target`` FLOPs:
+        a compound scaling may move all three, a reference only its own dimension."""
+        return match_flops(
+            self.flops_at,
+            depth_mult=nominal.alpha,
+            width_mult=nominal.beta,
+            resolution=base_resolution * nominal.gamma,
+            target=target,
+            tolerance=tolerance,
+            vary=DIMENSIONS if kind == "compound" else (kind,),
+            lowest_resolution=self.lowest_resolution,
+            allocate=self.allocate,
+        )
+
     def _counted(self, depth_mult: float, width_mult: float, resolution: int) -> float:
         multipliers = {"width_mult": width_mult, "depth_mult": depth_mult}
         key = (self.backbone.structure(**multipliers, **self.shape), resolution)
@@ -189,17 +213,7 @@ def build_candidates(
     for done, (kind, c) in enumerate(points):
         if progress is not None:
             progress(done, len(points))
-        match = match_flops(
-            scaler.flops_at,
-            depth_mult=c.alpha,
-            width_mult=c.beta,
-            resolution=config.resolution * c.gamma,
-            target=target,
-            tolerance=config.match_tolerance,
-            vary=("depth", "width", "resolution") if kind == "compound" else (kind,),
-            lowest_resolution=scaler.lowest_resolution,
-            allocate=scaler.allocate,
-        )
+        match = scaler.match(kind, c, config.resolution, target, config.match_tolerance)
         if match.matched:
             matched.append(_from(kind, c, match.closest))
         else:

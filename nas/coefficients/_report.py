@@ -55,21 +55,7 @@ _TRIAL_COLUMNS = [
     "duration_s",
     "error",
 ]
-_DESCRIBE = [
-    "kind",
-    "label",
-    "alpha",
-    "beta",
-    "gamma",
-    "depth_mult",
-    "width_mult",
-    "repeats",
-    "resolution",
-    "nominal_ratio",
-    "actual_ratio",
-    "flops",
-    "params",
-]
+_DESCRIBE = _TRIAL_COLUMNS[4:17]  # kind .. params: how a candidate was built and counted
 NAMES = {
     "base": "base",
     "depth": "depth-only",

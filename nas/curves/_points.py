@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nas.coefficients import BackboneScaler, Candidate, CandidateSet, Unmatched
-from scaling import CompoundCoefficients, Scaling, match_flops
+from scaling import CompoundCoefficients, Scaling
 from search_spaces import InputError, is_int, is_number
 
 __all__ = ["METHODS", "CurvesConfig", "build_curve_points"]
@@ -95,17 +95,7 @@ def build_curve_points(config: CurvesConfig, scaler: BackboneScaler) -> Candidat
         target = config.base**phi * base_flops
         for method in METHODS:
             nominal = _nominal(method, phi, config)
-            match = match_flops(
-                scaler.flops_at,
-                depth_mult=nominal.alpha,
-                width_mult=nominal.beta,
-                resolution=config.resolution * nominal.gamma,
-                target=target,
-                tolerance=config.match_tolerance,
-                vary=("depth", "width", "resolution") if method == "compound" else (method,),
-                lowest_resolution=scaler.lowest_resolution,
-                allocate=scaler.allocate,
-            )
+            match = scaler.match(method, nominal, config.resolution, target, config.match_tolerance)
             if match.matched:
                 points.append(_point(method, nominal, match.closest, phi))
                 continue
