@@ -49,11 +49,13 @@ def allocate_blocks(
     target: float,
     tolerance: float,
     fixed: frozenset[int] = frozenset(),
+    minimum: tuple[int, ...] | None = None,
 ) -> tuple[tuple[int, ...], int] | None:
     """Per-stage repeats near ``depth * base_repeats`` whose FLOPs are within ``tolerance``.
 
     ``spec`` carries the widths (its own repeats are ignored); stages in ``fixed`` keep
-    their base repeats (EfficientNet-Lite's first and last). Returns (repeats, FLOPs) of
+    their base repeats (EfficientNet-Lite's first and last); no stage gets fewer blocks
+    than ``minimum`` (default one). Returns (repeats, FLOPs) of
     the allocation closest to proportional, ties to the smaller FLOP error, or None when
     no allocation in reach is within the tolerance.
     """
@@ -67,9 +69,10 @@ def allocate_blocks(
         )
     ]
     shares = [float(n) if index in fixed else depth * n for index, n in enumerate(base_repeats)]
-    wide = _choices(shares, fixed, base_repeats, spread=1)
+    least = minimum or tuple(1 for _ in base_repeats)
+    wide = _choices(shares, fixed, base_repeats, least, spread=1)
     if math.prod(len(c) for c in wide) > _MAX_COMBINATIONS:
-        wide = _choices(shares, fixed, base_repeats, spread=0)
+        wide = _choices(shares, fixed, base_repeats, least, spread=0)
     best: tuple[float, float, tuple[int, ...], int] | None = None
     for repeats in itertools.product(*wide):
         flops = one_block + sum((r - 1) * f for r, f in zip(repeats, extra, strict=True))
@@ -84,14 +87,19 @@ def allocate_blocks(
 
 
 def _choices(
-    shares: list[float], fixed: frozenset[int], base: tuple[int, ...], *, spread: int
+    shares: list[float],
+    fixed: frozenset[int],
+    base: tuple[int, ...],
+    least: tuple[int, ...],
+    *,
+    spread: int,
 ) -> list[list[int]]:
     choices = []
     for index, share in enumerate(shares):
         if index in fixed:
             choices.append([base[index]])
             continue
-        low = max(1, math.floor(share + 1e-9) - spread)
+        low = max(1, least[index], math.floor(share + 1e-9) - spread)
         high = max(low, math.ceil(share - 1e-9) + spread)
         choices.append(list(range(low, high + 1)))
     return choices

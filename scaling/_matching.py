@@ -105,6 +105,7 @@ def match_flops(
     vary: Collection[str] = DIMENSIONS,
     lowest_resolution: int = 1,
     allocate: Allocate | None = None,
+    floor: tuple[float, float, int] = (0.0, 0.0, 1),
 ) -> Match:
     """The scaling nearest (depth_mult, width_mult, resolution) whose FLOPs hit ``target``.
 
@@ -112,7 +113,8 @@ def match_flops(
     called a few hundred times at most; cache it if counting is slow). FLOPs must not
     fall as any of the three grows. ``vary`` names what may move (``DIMENSIONS``).
     With ``allocate``, depth moves by placing blocks per stage instead of by a
-    multiplier, which reaches FLOPs a per-stage ceil cannot.
+    multiplier, which reaches FLOPs a per-stage ceil cannot. Nothing moves below
+    ``floor`` (depth, width, resolution): a scaling of a backbone never shrinks it.
     """
     unknown = sorted(set(vary) - set(DIMENSIONS))
     if unknown or not vary:
@@ -122,6 +124,8 @@ def match_flops(
     if not 0 <= tolerance < 1:
         raise ScalingError(f"tolerance must be in [0, 1), got {tolerance}")
     varied = tuple(d for d in DIMENSIONS if d in vary)
+    min_depth, min_width, min_resolution = floor
+    lowest_resolution = max(lowest_resolution, min_resolution)
     start = max(lowest_resolution, round(resolution))
     nominal = Scaling(depth_mult, width_mult, start, flops_at(depth_mult, width_mult, start))
 
@@ -166,7 +170,7 @@ def match_flops(
                 depth = _solve(
                     lambda d, r=r: flops_at(d, width_mult, r),
                     target,
-                    depth_mult / _DEPTH_RANGE,
+                    max(min_depth, depth_mult / _DEPTH_RANGE),
                     depth_mult * _DEPTH_RANGE,
                 )
                 found.append(at(depth, width_mult, r))
@@ -174,7 +178,7 @@ def match_flops(
                 width = _solve(
                     lambda w, r=r: flops_at(depth_mult, w, r),
                     target,
-                    width_mult / _WIDTH_RANGE,
+                    max(min_width, width_mult / _WIDTH_RANGE),
                     width_mult * _WIDTH_RANGE,
                 )
                 found.append(at(depth_mult, width, r))
@@ -253,6 +257,8 @@ def spec_scaler(spec: NetworkSpec) -> tuple[FlopsAt, Allocate]:
             target=target,
             tolerance=tolerance,
             fixed=fixed,
+            # Depth at or above the base's: never fewer blocks than the backbone has.
+            minimum=base_repeats if depth_mult >= 1 else None,
         )
         if placed is None:
             return None

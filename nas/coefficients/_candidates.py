@@ -71,9 +71,6 @@ class Candidate:
             arguments["repeats"] = self.repeats
         return arguments
 
-    def key(self) -> tuple[Any, ...]:
-        return (self.repeats or self.depth_mult, self.width_mult, self.resolution)
-
 
 @dataclass(frozen=True)
 class Unmatched:
@@ -137,7 +134,17 @@ class BackboneScaler:
             vary=DIMENSIONS if kind == "compound" else (kind,),
             lowest_resolution=self.lowest_resolution,
             allocate=self.allocate,
+            # Compound scaling grows a backbone: no dimension below the backbone's own.
+            floor=(1.0, 1.0, base_resolution),
         )
+
+    def network_key(self, candidate: Candidate) -> Any:
+        """Equal for two candidates that build the same network at the same resolution
+        (whatever multipliers or block placements got them there)."""
+        arguments = {**candidate.build_arguments(), **self.shape}
+        if isinstance(self.backbone, SpecBackbone):
+            return (self.backbone.scaled_spec(**arguments).fingerprint(), candidate.resolution)
+        return (self.backbone.structure(**arguments), candidate.resolution)
 
     def _counted(self, depth_mult: float, width_mult: float, resolution: int) -> float:
         multipliers = {"width_mult": width_mult, "depth_mult": depth_mult}
@@ -220,10 +227,12 @@ def build_candidates(
             unmatched.append(Unmatched(kind, c, str(match.reason)))
     if progress is not None:
         progress(len(points), len(points))
-    return CandidateSet(_merge_aliases(matched), tuple(unmatched), target)
+    return CandidateSet(_merge_aliases(matched, scaler.network_key), tuple(unmatched), target)
 
 
-def _merge_aliases(candidates: list[Candidate]) -> tuple[Candidate, ...]:
+def _merge_aliases(
+    candidates: list[Candidate], key: Callable[[Candidate], Any]
+) -> tuple[Candidate, ...]:
     """One candidate per network built: a grid point that matched to a network already
     listed is noted on it (``also``) instead of training the same network again.
     References are never merged: a reference stays a reference."""
@@ -233,7 +242,7 @@ def _merge_aliases(candidates: list[Candidate]) -> tuple[Candidate, ...]:
         if candidate.kind != "compound":
             out.append(candidate)
             continue
-        index = first.setdefault(candidate.key(), len(out))
+        index = first.setdefault(key(candidate), len(out))
         if index == len(out):
             out.append(candidate)
         else:
