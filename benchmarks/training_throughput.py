@@ -19,8 +19,7 @@ backward estimate), and the final validation accuracy of both at each seed with 
 largest difference in validation images, and the mean difference over seeds with a 95%
 t interval: a change of kernels rounds differently, which a few hundred SGD steps
 amplify into a different network, so "equal results" is a statement about the mean
-over seeds, not about one seed. The medium spec (slow) runs ``--medium-seeds`` seeds,
-reference and evaluator only.
+over seeds, not about one seed.
 The machine's dense peak on one thread (a 3x3 convolution and a matrix product, fp32)
 is measured in the same run. One torch thread throughout; run it on an otherwise idle
 machine. Prints one JSON line and writes it to ``benchmarks/results/training_throughput.json``.
@@ -160,9 +159,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument(
-        "--medium-seeds", type=int, default=1, help="of --seeds, how many the medium spec runs"
-    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = TrainingConfig(epochs=args.epochs, batch_size=64, learning_rate=0.05, threads=1)
@@ -182,13 +178,10 @@ def main() -> None:
                 data=data, config=dataclasses.replace(config, fast_depthwise=False)
             ),
         }
-        if "small" not in label:  # the medium spec is slow: speed only, the two that matter
-            evaluators = {"evaluator": evaluators["evaluator"]}
         kinds = ("reference", *evaluators)
         timings: dict[str, list[float]] = {kind: [] for kind in kinds}
         accuracies: dict[str, list[float]] = {kind: [] for kind in kinds}
-        seeds = args.seeds if "small" in label else args.seeds[: args.medium_seeds]
-        for seed in seeds:
+        for seed in args.seeds:
             for kind in kinds:
                 tick = time.perf_counter()
                 if kind == "reference":
@@ -219,15 +212,14 @@ def main() -> None:
                 kind: paired_difference(accuracies[kind], accuracies["reference"], valid)
                 for kind in evaluators
             },
-            "seeds": list(seeds),
+            "seeds": list(args.seeds),
             "valid_images": valid,
         }
         print(f"{label}: {rows[label]['images_per_s']} x{rows[label]['speedup']}", flush=True)
     result = {
         "benchmark": "training_throughput",
         "command": "python benchmarks/training_throughput.py "
-        f"--epochs {args.epochs} --seeds {' '.join(map(str, args.seeds))} "
-        f"--medium-seeds {args.medium_seeds}",
+        f"--epochs {args.epochs} --seeds {' '.join(map(str, args.seeds))}",
         "machine": machine(),
         "torch": torch.__version__,
         "torch_threads": 1,
