@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from scaling import (
     FamilyMember,
     family_from_coefficients,
     family_from_table,
+    matched_family,
     parse_coefficients,
     parse_phis,
     read_coefficients_file,
@@ -67,6 +69,21 @@ def add_parser(subparsers: Any) -> None:
         "to GROWTH^phi (default 2) times member 0's",
     )
     parser.add_argument(
+        "--match",
+        choices=("nominal", "actual"),
+        default="nominal",
+        help="nominal (default): the paper's rule, whatever rounding does to the FLOPs; "
+        "actual: move each member, as `cnas coefficients` moves its candidates, until its real "
+        "FLOPs are within --match-tolerance of GROWTH^phi (--match-flops, default 2) times "
+        "member 0's (spec backbones)",
+    )
+    parser.add_argument(
+        "--match-tolerance",
+        type=float,
+        default=0.03,
+        help="with --match actual: allowed relative FLOP error (0.03)",
+    )
+    parser.add_argument(
         "--verify", action="store_true", help="build every member and cross-check with fvcore"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON list and nothing else")
@@ -79,12 +96,24 @@ def add_parser(subparsers: Any) -> None:
 
 def build_family(spec: NetworkSpec, args: argparse.Namespace) -> tuple[FamilyMember, ...]:
     if args.table:
-        if args.match_flops is not None:
-            raise CliError("--match-flops works with coefficients; a table fixes resolutions")
+        if args.match_flops is not None or args.match == "actual":
+            raise CliError(
+                "--match-flops and --match actual work with coefficients; a table fixes sizes"
+            )
         phis = parse_phis(args.phis) if args.phis else None
         return family_from_table(spec, TABLES[args.table], phis=phis)
     if args.match_flops is not None and not args.match_flops > 1:
         raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
+    if args.match == "actual":
+        if not (math.isfinite(args.match_tolerance) and 0 < args.match_tolerance < 1):
+            raise CliError(f"--match-tolerance must be in (0, 1), got {args.match_tolerance}")
+        return matched_family(
+            spec,
+            _coefficients(args),
+            phis=parse_phis(args.phis or "0-7"),
+            growth=2.0 if args.match_flops is None else args.match_flops,
+            tolerance=args.match_tolerance,
+        )
     return family_from_coefficients(
         spec,
         _coefficients(args),
@@ -140,8 +169,8 @@ def render(rows: list[dict[str, Any]], title: str) -> str:
     notes = [
         title,
         format_table(shown, columns),
-        f"FLOPs are {FLOP_CONVENTION}. FLOPs/phi0 is measured after rounding "
-        "(channels to multiples of 8, ceil of repeats, resolution to multiples of 4); "
+        f"FLOPs are {FLOP_CONVENTION}. FLOPs/phi0 is counted on each member as built, "
+        "after all rounding (channels to multiples of 8, whole blocks, whole pixels); "
         "nominal is depth * width^2 * resolution^2 before rounding.",
     ]
     if "match" in columns[-1]:
@@ -206,6 +235,11 @@ def _run_backbone(args: argparse.Namespace, backbone: Any) -> int:
         )
     if args.match_flops is not None and not args.match_flops > 1:
         raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
+    if args.match == "actual":
+        raise CliError(
+            f"--match actual works for spec backbones; {args.spec} is not one: use --match-flops "
+            "(resolution per member), or cnas scaling-curves for members matched per phi"
+        )
     out_dir = check_writable_dir(args.out, "--out") if args.out else None
     csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
     from nas.models import BackboneCounts

@@ -12,8 +12,10 @@
 3. The paper's claim on this baseline: depth-, width-, resolution-only and
    compound scaling with the found coefficients at 2x its FLOPs, every point
    over three seeds, a verdict.
-4. Scale the baseline into a family with those coefficients, every member
-   built and cross-checked with fvcore.
+4. Scale the baseline into a family with those coefficients, each member matched
+   to 2^phi times the baseline's real FLOPs as the grid matched its candidates
+   (member 1 is the network the grid chose), every member built and cross-checked
+   with fvcore.
 5. Reproduce the official EfficientNet B0..B7 table from B0, also verified.
 
 Running it again continues the same runs (nothing is retrained).
@@ -98,12 +100,15 @@ def steps(out: Path) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
-            "4. Scale the baseline into a family with the found coefficients (phi 0-4)",
+            "4. Scale the baseline into a family with the found coefficients (phi 0-4), "
+            "each member at 2^phi its real FLOPs",
             [
                 "family",
                 str(search / "baseline.json"),
                 "--coefficients-file",
                 str(coefficients / "coefficients.json"),
+                "--match",
+                "actual",
                 "--phis",
                 "0-4",
                 "--verify",

@@ -23,6 +23,7 @@ from scaling._grid import (
     filter_by_actual_ratio,
     single_dimension_baselines,
 )
+from scaling._matched_family import matched_family
 from scaling._matching import (
     DIMENSIONS,
     Allocate,
@@ -60,6 +61,7 @@ __all__ = [
     "filter_by_actual_ratio",
     "load_spec",
     "match_flops",
+    "matched_family",
     "parse_coefficients",
     "parse_phis",
     "preset",

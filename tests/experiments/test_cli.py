@@ -143,6 +143,25 @@ def test_family_from_coefficients(capsys):
     assert flops == sorted(set(flops)) and flops[0] == B0_FLOPS
 
 
+def test_matched_family_members_cost_two_to_the_phi(capsys, tmp_path):
+    out = tmp_path / "fam"
+    rows = cli_json(
+        capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--phis", "0-3",
+        "--match", "actual", "--out", str(out), "--json",
+    )  # fmt: skip
+    assert rows[0]["flops"] == B0_FLOPS
+    for phi, row in enumerate(rows):
+        assert abs(row["flop_ratio"] / 2**phi - 1) <= 0.03, row
+        assert row["nominal_flop_ratio"] == pytest.approx(1.92**phi, rel=1e-3)
+        spec = NetworkSpec.load(out / f"{row['name']}.json")
+        assert (count_params(spec), count_flops(spec)) == (row["params"], row["flops"])
+        assert spec.resolution == row["resolution"] >= 224  # never below the backbone
+    nominal = cli_json(
+        capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--phis", "3", "--json"
+    )
+    assert abs(nominal[0]["flop_ratio"] / 8 - 1) > 0.03  # what matching is for
+
+
 def test_family_lite_table(capsys):
     rows = cli_json(capsys, "family", "efficientnet-lite0", "--table", "lite", "--json")
     assert [r["resolution"] for r in rows] == [224, 240, 260, 280, 300]
@@ -209,6 +228,22 @@ BAD_INPUTS = {
     "table-phi-missing": ([*LITE, "--phis", "9", *WRITES], None, "no phi [9]"),
     "table-and-coefficients": ([*LITE, "--coefficients", COEFFS], None, "not allowed"),
     "no-rule": (FAMILY, None, "--table --coefficients-file --coefficients is required"),
+    "table-matched": ([*LITE, "--match", "actual", *WRITES], None, "a table fixes sizes"),
+    "match-tolerance-0": (
+        [*COMPOUND, "--match", "actual", "--match-tolerance", "0", *WRITES],
+        None,
+        "--match-tolerance must be in (0, 1)",
+    ),
+    "member-unmatchable": (
+        [*COMPOUND, "--phis", "0-1", "--match", "actual", "--match-tolerance", "1e-9", *WRITES],
+        None,
+        "phi 1 cannot be matched to 2x the FLOPs",
+    ),
+    "resnet-matched": (
+        ["family", "resnet18", "--coefficients", COEFFS, "--match", "actual", *WRITES],
+        None,
+        "--match actual works for spec backbones",
+    ),
     "out-is-a-file": ([*LITE, "--out", "{tmp}/taken"], None, "is a file"),
     "csv-dir-missing": ([*LITE, *WRITES[:2], "--csv", "{tmp}/no/f.csv"], None, "does not exist"),
 }
