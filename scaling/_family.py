@@ -100,18 +100,48 @@ def _member(
         dropout=dropout,
         resolution_divisor=resolution_divisor,
     )
+    return spec_member(
+        spec,
+        base=base,
+        phi=phi,
+        width=width,
+        depth=depth,
+        nominal=nominal,
+        base_flops=base_flops,
+        family=family,
+        reference_params=reference_params,
+    )
+
+
+def spec_member(
+    spec: NetworkSpec,
+    *,
+    base: NetworkSpec,
+    phi: int | None,
+    width: float,
+    depth: float,
+    nominal: float,
+    base_flops: int,
+    family: str,
+    reference_params: int | None = None,
+    **metadata: Any,
+) -> FamilyMember:
+    """``spec`` (already scaled and named) as a family member, counted analytically."""
     # Recorded in the spec file so a member written to disk says where it came from.
-    metadata = {
-        "family": family,
-        "base": base.name,
-        "phi": phi,
-        "width_mult": width,
-        "depth_mult": depth,
-    }
-    spec = dataclasses.replace(spec, metadata=metadata)
+    spec = dataclasses.replace(
+        spec,
+        metadata={
+            "family": family,
+            "base": base.name,
+            "phi": phi,
+            "width_mult": width,
+            "depth_mult": depth,
+            **metadata,
+        },
+    )
     flops = count_flops(spec)
     return FamilyMember(
-        name=name,
+        name=spec.name,
         phi=phi,
         width_mult=width,
         depth_mult=depth,

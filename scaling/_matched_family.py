@@ -15,9 +15,9 @@ from collections.abc import Iterable
 
 from scaling._blocks import with_repeats
 from scaling._compound import CompoundCoefficients, ScalingError, scale_network
-from scaling._family import FamilyMember
+from scaling._family import FamilyMember, spec_member
 from scaling._matching import match_flops, spec_scaler
-from search_spaces import NetworkSpec, count_flops, count_params
+from search_spaces import NetworkSpec, count_flops
 
 __all__ = ["matched_family"]
 
@@ -76,28 +76,17 @@ def matched_family(
             if closest.repeats is not None:
                 scaled = with_repeats(scaled, closest.repeats)
         name = f"{spec.name}-phi{phi}"
-        metadata = {
-            "family": label,
-            "base": spec.name,
-            "phi": phi,
-            "width_mult": width,
-            "depth_mult": depth,
-            "matched_flops": f"{growth:g}^phi",
-        }
-        scaled = dataclasses.replace(scaled, name=name, metadata=metadata)
-        flops = count_flops(scaled)
         members.append(
-            FamilyMember(
-                name=name,
+            spec_member(
+                dataclasses.replace(scaled, name=name),
+                base=spec,
                 phi=phi,
-                width_mult=width,
-                depth_mult=depth,
-                resolution=scaled.resolution,
-                params=count_params(scaled),
-                flops=flops,
-                flop_ratio=flops / base_flops,
-                nominal_flop_ratio=coefficients.flops_base**phi,
-                spec=scaled,
+                width=width,
+                depth=depth,
+                nominal=coefficients.flops_base**phi,
+                base_flops=base_flops,
+                family=label,
+                matched_flops=f"{growth:g}^phi",
             )
         )
     return tuple(members)
