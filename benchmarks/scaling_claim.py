@@ -20,6 +20,7 @@ kill and finished seeds are kept. Uses every core (Ray, one trial per core).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import subprocess
 import sys
@@ -49,6 +50,11 @@ def cnas(arguments: list[str]) -> dict:
         capture_output=True,
     )
     return json.loads(done.stdout)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
 
 
 def main() -> None:
@@ -81,6 +87,8 @@ def main() -> None:
         "wall_seconds_this_run": round(time.perf_counter() - started, 1),
         "coefficients": {k: v for k, v in grid.items() if k != "files"},
         "curves": {k: v for k, v in curves.items() if k != "files"},
+        # Mean accuracy and interval of every point, for the table in BENCHMARKS.md.
+        "curve_points": _rows(out / "curves" / "curves.csv"),
     }
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"scaling_claim_{args.data}.json"
