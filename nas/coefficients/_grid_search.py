@@ -165,7 +165,7 @@ class CoefficientTask(StudyTask):
         self.seeds = seeds
         self.seed = seed
         self.shape = {"num_classes": num_classes, "in_channels": in_channels}
-        self._flops: dict[str, int] = {}
+        self._flops: dict[Candidate, int] = {}
         self.base_flops = self.flops(candidates[0])
         self._execute = _CandidateExecutor(backbone, candidates, evaluate, self.shape)
         self._started: dict[int, float] = {}
@@ -176,12 +176,11 @@ class CoefficientTask(StudyTask):
 
     def flops(self, candidate: Candidate) -> int:
         # Asked for every trial and every ranking of a round; fvcore takes ~0.2 s a count.
-        key = candidate.label
-        if key not in self._flops:
-            self._flops[key] = self.backbone.flops(
+        if candidate not in self._flops:
+            self._flops[candidate] = self.backbone.flops(
                 **candidate.build_arguments(), resolution=candidate.resolution, **self.shape
             )
-        return self._flops[key]
+        return self._flops[candidate]
 
     def prepare(self, trial: optuna.Trial) -> CandidateJob:
         self._started[trial.number] = time.perf_counter()

@@ -10,9 +10,7 @@ from scaling import (
     matched_family,
     preset,
     search_proxy,
-    spec_scaler,
 )
-from scaling._matching import match_flops
 from search_spaces import count_flops, count_params
 
 PROXY = search_proxy(resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5)
@@ -34,22 +32,6 @@ def test_every_member_costs_growth_to_the_phi_and_never_shrinks(spec):
             for mine, theirs in zip(member.spec.stages, spec.stages, strict=True)
         )
     assert [m.flops for m in members] == sorted(m.flops for m in members)
-
-
-def test_member_one_is_the_scaling_the_grid_matches():
-    coefficients = CompoundCoefficients(1.0, 1.2, 1.2)
-    member = matched_family(PROXY, coefficients, phis=[1])[0]
-    flops_at, allocate = spec_scaler(PROXY)
-    grid = match_flops(
-        flops_at, depth_mult=1.0, width_mult=1.2, resolution=16 * 1.2,
-        target=2 * count_flops(PROXY), lowest_resolution=PROXY.total_stride,
-        allocate=allocate, floor=(1.0, 1.0, 16),
-    ).closest  # fmt: skip
-    assert (member.width_mult, member.resolution, member.flops) == (
-        grid.width_mult,
-        grid.resolution,
-        grid.flops,
-    )
 
 
 def test_a_member_that_cannot_be_matched_is_named():

@@ -25,7 +25,7 @@ from nas.coefficients import (
     write_coefficient_report,
 )
 from nas.models import CallableBackbone, SpecBackbone
-from scaling import coefficient_grid, scale_network
+from scaling import CompoundCoefficients, coefficient_grid, matched_family, scale_network
 from search_spaces import InputError, count_flops, round_resolution
 
 NOMINAL = CoefficientConfig(step=0.1, tolerance=0.05, resolution=16, match="nominal", seeds=1)
@@ -366,3 +366,33 @@ def test_callable_backbone_search(tmp_path, monkeypatch):
     assert len({beta for beta, _ in at_16}) == 3  # 1, sqrt(2), 1.5
     flops = [f for _, f in at_16]
     assert flops == sorted(flops) and flops[-1] > flops[0]  # width alone grows FLOPs
+
+
+def test_a_matched_family_member_one_is_the_network_the_grid_trains():
+    proxy = search_spaces.skeleton("small-input", in_channels=1, num_classes=10, resolution=16)
+    proxy = scale_network(
+        proxy, width_mult=0.5, depth_mult=0.5, resolution=16, resolution_divisor=1
+    )
+    coefficients = CompoundCoefficients(1.0, 1.2, 1.2)
+    grid = BackboneScaler(SpecBackbone(proxy), SHAPE).match(
+        "compound", coefficients, 16, target=2 * count_flops(proxy), tolerance=0.03
+    )
+    member = matched_family(proxy, coefficients, phis=[1])[0]
+    assert grid.matched
+    built = grid.closest
+    assert (member.width_mult, member.resolution, member.flops) == (
+        built.width_mult,
+        built.resolution,
+        built.flops,
+    )
+    assert (
+        member.spec.block_strings
+        == SpecBackbone(proxy)
+        .scaled_spec(
+            width_mult=built.width_mult,
+            depth_mult=built.depth_mult,
+            **({"repeats": built.repeats} if built.repeats else {}),
+            **SHAPE,
+        )
+        .block_strings
+    )
