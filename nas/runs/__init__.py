@@ -4,7 +4,7 @@ Nothing here knows about networks: a run kind (search, coefficient grid, rank ch
 hands over a ``StudyTask`` and the study it records into.
 """
 
-from nas.runs._ray_runner import RayError, RayOptions, connect_ray
+from nas.runs._ray_runner import RayError, RayOptions, connect_ray, make_searcher
 from nas.runs._run_dir import RunDirError
 from nas.runs._run_trials import run_trials
 from nas.runs._runner import (
@@ -42,6 +42,7 @@ __all__ = [
     "finished_count",
     "interrupted_numbers",
     "is_surplus",
+    "make_searcher",
     "open_storage",
     "open_study",
     "over_budget",

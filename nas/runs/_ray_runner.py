@@ -191,6 +191,10 @@ def make_searcher(
         def __init__(self) -> None:
             super().__init__(metric="score", mode="max")
             self.inflight: dict[str, tuple[optuna.Trial, Any, float]] = {}
+            # Every trial asked and not yet told, by number: Ctrl-C can land while one is
+            # still being prepared, or after Tune reported it and before it was told, and
+            # such a trial must not be left RUNNING.
+            self.untold: dict[int, optuna.Trial] = {}
             self.last: dict[str, dict[str, Any]] = {}
             self.lock = threading.Lock()
 
@@ -203,11 +207,13 @@ def make_searcher(
                     # thread of run_on_ray beats for trials asked by hand.
                     warnings.simplefilter("ignore", UserWarning)
                     trial = study.ask()
+                with self.lock:
+                    self.untold[trial.number] = trial
                 started = time.perf_counter()
                 mark_started(trial)
                 if over_budget(study, trial.number, budget):
                     trial.set_user_attr("surplus", True)
-                    study.tell(trial, state=TrialState.FAIL)
+                    self._tell(trial, state=TrialState.FAIL, report=False)
                     return Searcher.FINISHED
                 try:
                     step = task.prepare(trial)
@@ -275,27 +281,36 @@ def make_searcher(
             *,
             values: Any = None,
             state: TrialState = TrialState.COMPLETE,
+            report: bool = True,
         ) -> None:
             frozen = study.tell(
                 trial, values if state == TrialState.COMPLETE else None, state=state
             )
+            with self.lock:
+                self.untold.pop(trial.number, None)
+            if not report:
+                return
             task.remember(frozen)
             if on_trial is not None:
                 on_trial(study, frozen)
 
-        def interrupt_inflight(self) -> None:
-            """Fail what is still running, flagged so the next run does it again."""
+        def interrupt_untold(self) -> None:
+            """Fail every trial asked and not told, flagged so the next run does it again."""
             with self.lock:
-                entries = list(self.inflight.values())
+                trials = list(self.untold.values())
+                self.untold.clear()
                 self.inflight.clear()
-            for trial, _, _ in entries:
-                trial.set_user_attr("interrupted", True)
-                trial.set_user_attr("error", "interrupted")
-                study.tell(trial, state=TrialState.FAIL)
+            for trial in trials:
+                try:
+                    trial.set_user_attr("interrupted", True)
+                    trial.set_user_attr("error", "interrupted")
+                    study.tell(trial, state=TrialState.FAIL)
+                except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
+                    continue  # told after all, just before the interrupt landed
 
         def running_trial_ids(self) -> list[int]:
             with self.lock:
-                return [trial._trial_id for trial, _, _ in self.inflight.values()]
+                return [trial._trial_id for trial in self.untold.values()]
 
     return StudySearcher()
 
@@ -382,7 +397,7 @@ def run_on_ray(
         stop.set()
         if beat is not None:
             beat.join(timeout=5)
-        searcher.interrupt_inflight()
+        searcher.interrupt_untold()
         shutil.rmtree(scratch, ignore_errors=True)
         if started_ray:
             ray.shutdown()

@@ -149,11 +149,11 @@ def run_local(
 
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         started = time.perf_counter()
-        mark_started(trial)
-        if over_budget(study, trial.number, budget):
-            trial.set_user_attr("surplus", True)
-            raise _TrialFailed("surplus: the budget was taken by another process")
         try:
+            mark_started(trial)
+            if over_budget(study, trial.number, budget):
+                trial.set_user_attr("surplus", True)
+                raise _TrialFailed("surplus: the budget was taken by another process")
             step = task.prepare(trial)
             if isinstance(step, Done):
                 return step.values

@@ -58,14 +58,17 @@ def can_tell_if_alive(trial: FrozenTrial, *, heartbeat: bool) -> bool:
 
 def process_alive(trial: FrozenTrial) -> bool:
     """Whether the process that started ``trial`` still runs (other hosts count as alive)."""
-    if "host" not in trial.user_attrs:
+    host, pid = trial.user_attrs.get("host"), trial.user_attrs.get("pid")
+    if host is not None and host != socket.gethostname():
+        return True
+    if host is None or not isinstance(pid, int) or pid <= 0:
+        # Not claimed yet, or killed between the two writes that claim it. (A pid of 0
+        # or -1 must never reach os.kill: it would ask about a whole process group.)
         started = trial.datetime_start
         return started is None or (datetime.now() - started).total_seconds() < _UNCLAIMED_SECONDS
-    if trial.user_attrs.get("host") != socket.gethostname():
-        return True
     try:
-        os.kill(int(trial.user_attrs.get("pid", -1)), 0)
-    except (ProcessLookupError, ValueError):
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
     except PermissionError:
         return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -136,6 +137,25 @@ def test_a_trial_orphaned_before_it_recorded_its_process_is_waited_out(tmp_path,
     trials = study.get_trials(deepcopy=False)
     assert trials[orphan.number].state == TrialState.FAIL
     assert orphan.number in interrupted_numbers(study)
+    assert finished_count(study) == 4
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+def test_a_trial_killed_between_recording_its_host_and_its_pid_is_waited_out(tmp_path, monkeypatch):
+    # Host and pid are two writes. A trial with a host and no pid once read as pid -1,
+    # and os.kill(-1, 0) succeeds while any process runs: the trial looked alive
+    # forever and a rerun waited on it without end (seen in CI).
+    monkeypatch.setattr(nas.runs._trials, "_UNCLAIMED_SECONDS", 1.5)
+    search(tmp_path, None, trials=2)
+    storage = open_storage(f"sqlite:///{tmp_path / 'study.db'}")
+    study = optuna.load_study(study_name=STUDY_NAME, storage=storage)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        orphan = study.ask()
+    orphan.set_user_attr("host", socket.gethostname())
+    study = search(tmp_path, None, trials=4)
+    trials = study.get_trials(deepcopy=False)
+    assert trials[orphan.number].state == TrialState.FAIL
     assert finished_count(study) == 4
     assert not [t for t in trials if t.state == TrialState.RUNNING]
 
