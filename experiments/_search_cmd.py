@@ -26,7 +26,14 @@ from experiments._training_args import (
 )
 
 _SUFFIXES = {"": 1.0, "K": 1e3, "M": 1e6, "G": 1e9}
-_SCORE_NAMES = {"train": "accuracy", "zero-cost": "synflow log10", "naswot": "naswot"}
+_SCORE_NAMES = {
+    "train": "accuracy",
+    "supernet": "supernet acc",
+    "zero-cost": "synflow log10",
+    "naswot": "naswot",
+}
+# Evaluators that give an accuracy: the soft reward ACC x (COST/T)^w means something.
+_ACCURACY_EVALUATORS = ("train", "supernet")
 _TARGETS = {"target_flops": "flops", "target_params": "params", "target_latency_ms": "latency"}
 
 
@@ -81,10 +88,38 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--evaluator",
-        choices=("train", "zero-cost", "naswot"),
+        choices=("train", "supernet", "zero-cost", "naswot"),
         default="train",
-        help="train: proxy training (default); zero-cost: SynFlow; naswot: NASWOT on a batch "
-        "of the data (both score without training; `cnas rank-check` measures how well)",
+        help="train: proxy training (default); supernet: weights inherited from one "
+        "weight-sharing network trained once per run; zero-cost: SynFlow; naswot: NASWOT on "
+        "a batch of the data (`cnas rank-check` measures how well each ranks networks)",
+    )
+    supernet = parser.add_argument_group("supernet evaluator")
+    supernet.add_argument(
+        "--supernet-epochs",
+        type=positive_int,
+        default=10,
+        help="epochs of sandwich-rule training of the supernet (default 10; at --lr, "
+        "--batch-size, on the training split)",
+    )
+    supernet.add_argument(
+        "--supernet-subnets",
+        type=int,
+        default=2,
+        metavar="N",
+        help="sampled networks per step besides the largest and smallest (default 2)",
+    )
+    supernet.add_argument(
+        "--distill",
+        action="store_true",
+        help="in-place distillation: networks but the largest learn from its predictions",
+    )
+    parser.add_argument(
+        "--confirm-top",
+        type=int,
+        metavar="K",
+        help="retrain the K best candidates alone (--epochs etc.) and choose the baseline "
+        "on those results (default 3 with --evaluator supernet, else 0)",
     )
     parser.add_argument(
         "--early-stopping",
@@ -121,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     # Everything that can be wrong is checked before the run directory is touched.
     from nas import (
         SearchConfig,
+        TrainingEvaluator,
         build_report,
         load_data,
         run_search,
@@ -135,7 +171,8 @@ def run(args: argparse.Namespace) -> int:
         target=target,
         cost=cost,
         objective=args.objective,
-        constraint=args.constraint or ("soft" if args.evaluator == "train" else "hard"),
+        constraint=args.constraint
+        or ("soft" if args.evaluator in _ACCURACY_EVALUATORS else "hard"),
         strategy=args.strategy,
         trials=args.trials,
         seed=args.seed,
@@ -157,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
             f"space ({format_cost(low, cost)}; largest {format_cost(high, cost)}); "
             "raise the target or widen the space with --space"
         )
-    evaluator = _make_evaluator(args, data)
+    confirm_top = _confirm_top(args)
+    trainer = TrainingEvaluator(data=data, config=training_config(args))
+    evaluator = trainer if args.evaluator == "train" else _make_evaluator(args, data, space)
     measured = _measured_ranking(args)
     ray = prepare_backend(args, trials=args.trials)
     progress = _Progress(config, enabled=not (args.no_progress or args.json))
@@ -167,6 +206,8 @@ def run(args: argparse.Namespace) -> int:
         report = build_report(study, config, space_size=space.size, rank_check=measured)
         write_report(report, out, config, plot=False)
 
+    # The stand-alone training that confirms winners is part of what the run means.
+    confirm_identity = {"confirm": trainer.identity()} if confirm_top else None
     try:
         study = run_search(
             space=space,
@@ -175,11 +216,19 @@ def run(args: argparse.Namespace) -> int:
             run_dir=out,
             storage=args.storage,
             ray=ray,
+            identity_extra=confirm_identity,
             on_trial=on_trial,
             on_start=progress.start,
         )
     finally:
         progress.close()
+    if confirm_top:
+        from nas.search import confirm_search
+
+        with _Steps("retrain alone", confirm_top, enabled=progress.enabled) as steps:
+            confirm_search(
+                study, config, trainer, top_k=confirm_top, on_confirmed=lambda *_: steps.step()
+            )
     report = build_report(study, config, space_size=space.size, rank_check=measured)
     write_report(report, out, config)
     if args.json:
@@ -214,7 +263,37 @@ def _measured_ranking(args: argparse.Namespace) -> Any:
     return measured
 
 
-def _make_evaluator(args: argparse.Namespace, data: Any) -> Any:
+def _confirm_top(args: argparse.Namespace) -> int:
+    top = args.confirm_top
+    if top is None:
+        return 3 if args.evaluator == "supernet" else 0
+    if top < 0:
+        raise CliError(f"--confirm-top must be 0 (no retraining) or more, got {top}")
+    if top and args.evaluator == "train":
+        raise CliError(
+            "--confirm-top retrains what a cheaper evaluator chose; with --evaluator train the "
+            "candidates were trained already: drop it"
+        )
+    return top
+
+
+def _make_evaluator(args: argparse.Namespace, data: Any, space: Any) -> Any:
+    if args.evaluator == "supernet":
+        import dataclasses
+
+        from nas.supernet import SandwichConfig, SupernetEvaluator
+
+        if args.supernet_subnets < 0:
+            raise CliError(f"--supernet-subnets must be 0 or more, got {args.supernet_subnets}")
+        config = SandwichConfig(
+            training=dataclasses.replace(training_config(args), epochs=args.supernet_epochs),
+            random_subnets=args.supernet_subnets,
+            distill=args.distill,
+        )
+        bar = _EpochBar(args.supernet_epochs, enabled=not (args.no_progress or args.json))
+        return SupernetEvaluator(
+            data, space=space, config=config, seed=args.seed, threads=args.threads, on_epoch=bar
+        )
     if args.evaluator == "zero-cost":
         from nas import SynflowEvaluator
 
@@ -228,6 +307,49 @@ def _make_evaluator(args: argparse.Namespace, data: Any) -> Any:
     return TrainingEvaluator(data=data, config=training_config(args))
 
 
+class _EpochBar:
+    """A progress bar over the supernet's epochs, with the largest network's loss."""
+
+    def __init__(self, epochs: int, *, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        # delay: a continued run loads its supernet and never shows this bar.
+        self.bar = tqdm(
+            total=epochs,
+            desc="supernet",
+            unit="epoch",
+            file=sys.stderr,
+            disable=not enabled,
+            dynamic_ncols=True,
+            delay=1.0,
+        )
+        self.epochs = epochs
+
+    def __call__(self, epoch: int, loss: float) -> None:
+        self.bar.set_postfix_str(f"loss {loss:.3f}")
+        self.bar.update(1)
+        if epoch == self.epochs:
+            self.bar.close()
+
+
+class _Steps:
+    """A progress bar over a fixed number of slow steps (retraining winners)."""
+
+    def __init__(self, desc: str, total: int, *, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=desc, unit="net", file=sys.stderr, disable=not enabled)
+
+    def __enter__(self) -> _Steps:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.close()
+
+    def step(self) -> None:
+        self.bar.update(1)
+
+
 class _Progress:
     """A progress bar on stderr with the best reward so far."""
 
@@ -235,6 +357,7 @@ class _Progress:
         from tqdm import tqdm
 
         self.config = config
+        self.enabled = enabled
         self.best: float | None = None
         self.bar = tqdm(
             total=config.trials,
@@ -273,10 +396,20 @@ def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> 
     evaluated = trials[trials["accuracy"].notna() & (trials["state"] == "complete")]
     key = "reward" if config.objective == "reward" else "accuracy"
     top = evaluated.sort_values(key, ascending=False).head(8)
+    confirmed = (
+        "standalone_accuracy" in evaluated and evaluated["standalone_accuracy"].notna().any()
+    )
+    if confirmed:
+        # Retrained alone: show those first, in the order the baseline is chosen by.
+        evaluated = evaluated.assign(_alone=evaluated["standalone_accuracy"].notna())
+        top = evaluated.sort_values(["_alone", key], ascending=False).head(8)
     rows = [
         {
             "trial": int(r["number"]),
             "accuracy": round(float(r["accuracy"]), 4),
+            "alone": "-"
+            if not confirmed or r["standalone_accuracy"] != r["standalone_accuracy"]
+            else round(float(r["standalone_accuracy"]), 4),
             "cost": format_cost(float(r["cost"]), config.cost),
             "flops": int(r["flops"]),
             "params": int(r["params"]),
@@ -290,6 +423,7 @@ def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> 
         columns = [
             ("trial", "trial"),
             ("accuracy", score),
+            *([("alone", "retrained alone")] if confirmed else []),
             ("cost", config.cost),
             ("flops", "FLOPs"),
             ("params", "params"),
@@ -298,11 +432,14 @@ def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> 
         lines += [f"Best {len(rows)} by {key}:", format_table(rows, columns)]
     baseline = report.summary["baseline"]
     if baseline:
+        alone = baseline.get("standalone_accuracy")
         lines.append(
             f"Baseline: trial {baseline['number']}, {score} "
             f"{baseline.get('accuracy', baseline.get('score')):.4f}, "
-            f"{format_cost(baseline['cost'], config.cost)} {config.cost} "
+            + (f"retrained alone {alone:.4f}, " if alone is not None else "")
+            + f"{format_cost(baseline['cost'], config.cost)} {config.cost} "
             f"-> {out / 'baseline.json'}"
+            + (f" (chosen by {baseline['chosen_by']})" if alone is not None else "")
         )
     else:
         lines.append("No trial was evaluated successfully; see trials.csv for the errors.")

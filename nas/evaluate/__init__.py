@@ -2,7 +2,15 @@
 
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
 from nas.evaluate._naswot import NaswotEvaluator, naswot_score
-from nas.evaluate._training import OPTIMIZERS, TrainingConfig, TrainingEvaluator
+from nas.evaluate._training import (
+    OPTIMIZERS,
+    TrainingConfig,
+    TrainingEvaluator,
+    accuracy_on,
+    make_optimizer,
+    recalibrate_batch_norm,
+    shuffled_batches,
+)
 from nas.evaluate._zero_cost import SynflowEvaluator, synflow_score
 
 __all__ = [
@@ -15,6 +23,10 @@ __all__ = [
     "TrainingConfig",
     "TrainingEvaluator",
     "TrialError",
+    "accuracy_on",
+    "make_optimizer",
     "naswot_score",
+    "recalibrate_batch_norm",
+    "shuffled_batches",
     "synflow_score",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from search_spaces import NetworkSpec
@@ -46,6 +47,13 @@ class Evaluator(ABC):
         self, spec: NetworkSpec, *, seed: int, progress: ProgressCallback | None = None
     ) -> Evaluation:
         """Evaluate ``spec``; raise ``TrialError`` when the candidate itself fails."""
+
+    def prepare(self, run_dir: Path) -> None:  # noqa: B027 - optional hook
+        """Called once before a run's first trial, after its run directory is checked.
+
+        Where an evaluator shares work across candidates (a supernet it trains once), it
+        does it here, and keeps it in ``run_dir`` so a continued run reuses it.
+        """
 
     def identity(self) -> dict[str, Any]:
         """What changes this evaluator's scores, as JSON-ready data.

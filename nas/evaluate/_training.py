@@ -24,7 +24,15 @@ from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, Tri
 from nas.models import build_model, use_fast_depthwise
 from search_spaces import NetworkSpec, is_int, is_number
 
-__all__ = ["OPTIMIZERS", "TrainingConfig", "TrainingEvaluator"]
+__all__ = [
+    "OPTIMIZERS",
+    "TrainingConfig",
+    "TrainingEvaluator",
+    "accuracy_on",
+    "make_optimizer",
+    "recalibrate_batch_norm",
+    "shuffled_batches",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +231,7 @@ class TrainingEvaluator(Evaluator):
         count = len(train_labels)
         steps_per_epoch = math.ceil(count / config.batch_size)
         generator = torch.Generator().manual_seed(seed)
-        optimizer = _make_optimizer(model, config)
+        optimizer = make_optimizer(model, config)
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
             optimizer, T_max=config.epochs * steps_per_epoch, eta_min=0.0
         )
@@ -239,7 +247,7 @@ class TrainingEvaluator(Evaluator):
         for epoch in range(1, config.epochs + 1):
             model.train()
             total_loss = torch.zeros((), device=device)
-            for step, batch in enumerate(_shuffled_batches(count, config.batch_size, generator), 1):
+            for step, batch in enumerate(shuffled_batches(count, config.batch_size, generator), 1):
                 batch = batch.to(device)
                 labels = train_labels[batch]
                 loss = criterion(model(train_images[batch]), labels)
@@ -262,8 +270,8 @@ class TrainingEvaluator(Evaluator):
             # Validation costs a recalibration and a pass over the valid split: only when
             # someone reads it (every epoch for early stopping, else the last).
             if progress is not None or out_of_time or epoch == config.epochs:
-                _recalibrate_batch_norm(model, self.data.train, device, layout)
-                accuracy = _accuracy(model, self.data.valid, device, layout)
+                recalibrate_batch_norm(model, self.data.train, device, layout)
+                accuracy = accuracy_on(model, self.data.valid, device, layout)
             logger.debug(
                 "%s epoch %d/%d: loss %.4f, valid accuracy %.4f (%.1f s)",
                 name,
@@ -334,9 +342,7 @@ def _on_device(
     return images.to(device).contiguous(memory_format=layout), labels.to(device)
 
 
-def _shuffled_batches(
-    count: int, batch_size: int, generator: torch.Generator
-) -> list[torch.Tensor]:
+def shuffled_batches(count: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
     """One epoch's index batches, drawn as ``DataLoader(shuffle=True, generator=...)`` draws
     them (a base seed, the permutation, an empty tail permutation), so a seed gives the
     batches it gave when training went through a DataLoader."""
@@ -346,7 +352,7 @@ def _shuffled_batches(
     return list(order.split(batch_size))
 
 
-def _make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
     # Decaying batch-norm scales and biases only shrinks them towards zero for no gain.
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
@@ -359,7 +365,7 @@ def _make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Opt
     return torch.optim.RMSprop(groups, lr=config.learning_rate, alpha=0.9, eps=1e-3, momentum=0.9)
 
 
-def _recalibrate_batch_norm(
+def recalibrate_batch_norm(
     model: nn.Module,
     dataset: TensorDataset,
     device: torch.device | None = None,
@@ -395,7 +401,7 @@ def _recalibrate_batch_norm(
         model.eval()
 
 
-def _accuracy(
+def accuracy_on(
     model: nn.Module,
     dataset: TensorDataset,
     device: torch.device | None = None,

@@ -2,7 +2,7 @@
 
 from nas.models._backbone import Backbone, BackboneCounts, BackboneError
 from nas.models._builder import MBConv, MBConvNet, SqueezeExcite, build_model
-from nas.models._depthwise import DepthwiseConv2d, use_fast_depthwise
+from nas.models._depthwise import DepthwiseConv2d, depthwise_conv2d, use_fast_depthwise
 from nas.models._fvcore import (
     FvcoreCount,
     fvcore_count,
@@ -32,6 +32,7 @@ __all__ = [
     "SpecBackbone",
     "SqueezeExcite",
     "build_model",
+    "depthwise_conv2d",
     "fvcore_count",
     "fvcore_multiply_adds",
     "load_backbone",

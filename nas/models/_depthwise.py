@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["DepthwiseConv2d", "use_fast_depthwise"]
+__all__ = ["DepthwiseConv2d", "depthwise_conv2d", "use_fast_depthwise"]
 
 
 class _DepthwiseConv(torch.autograd.Function):
@@ -102,15 +102,28 @@ class DepthwiseConv2d(nn.Conv2d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        kh, kw = self.kernel_size
-        if (
-            x.device.type == "cpu"
-            and torch.is_grad_enabled()
-            and not torch.jit.is_tracing()
-            and (kh > x.shape[-2] or kw > x.shape[-1])
-        ):
-            return _DepthwiseConv.apply(x, self.weight, self.bias, self.stride, self.padding)
-        return super().forward(x)
+        return depthwise_conv2d(x, self.weight, self.bias, self.stride, self.padding)
+
+
+def depthwise_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    stride: tuple[int, int] | int,
+    padding: tuple[int, int] | int,
+) -> torch.Tensor:
+    """``F.conv2d(..., groups=channels)``, with the fast backward where PyTorch's is slow."""
+    stride = (stride, stride) if isinstance(stride, int) else tuple(stride)
+    padding = (padding, padding) if isinstance(padding, int) else tuple(padding)
+    kh, kw = weight.shape[-2:]
+    if (
+        x.device.type == "cpu"
+        and torch.is_grad_enabled()
+        and not torch.jit.is_tracing()
+        and (kh > x.shape[-2] or kw > x.shape[-1])
+    ):
+        return _DepthwiseConv.apply(x, weight, bias, stride, padding)
+    return F.conv2d(x, weight, bias, stride, padding, groups=x.shape[1])
 
 
 def _is_plain_depthwise(module: nn.Module) -> bool:

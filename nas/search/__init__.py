@@ -1,5 +1,6 @@
 """MnasNet-style search: objectives, strategies, the search itself and its report."""
 
+from nas.search._confirm import confirm_search, confirm_winners, winners
 from nas.search._objectives import (
     REWARD_FORMS,
     RewardForm,
@@ -20,6 +21,7 @@ from nas.search._search import (
     space_cost_range,
     space_identity,
 )
+from nas.search._standalone import confirmed_results
 from nas.search._strategies import STRATEGIES, make_sampler
 
 __all__ = [
@@ -33,6 +35,9 @@ __all__ = [
     "SearchError",
     "SearchReport",
     "build_report",
+    "confirm_search",
+    "confirm_winners",
+    "confirmed_results",
     "format_cost",
     "hypervolume",
     "make_sampler",
@@ -42,5 +47,6 @@ __all__ = [
     "run_search",
     "space_cost_range",
     "space_identity",
+    "winners",
     "write_report",
 ]

@@ -22,6 +22,7 @@ import pandas as pd
 from nas.runs import interrupted_numbers, is_surplus, trial_state
 from nas.search._objectives import hypervolume, pareto_front
 from nas.search._search import SearchConfig, format_cost
+from nas.search._standalone import confirmed_results
 from search_spaces import NetworkSpec, write_atomic, write_text_atomic
 
 __all__ = ["SearchReport", "build_report", "write_report"]
@@ -56,7 +57,11 @@ class SearchReport:
         return table.rename(columns={"accuracy": self.value_column})
 
 
-def _trial_row(trial: optuna.trial.FrozenTrial, interrupted: set[int]) -> dict[str, Any]:
+def _trial_row(
+    trial: optuna.trial.FrozenTrial,
+    interrupted: set[int],
+    confirmed: Mapping[int, Mapping[str, Any]],
+) -> dict[str, Any]:
     attrs = trial.user_attrs
     state = trial_state(trial, interrupted)
     if state == "complete" and attrs.get("screened"):
@@ -65,6 +70,10 @@ def _trial_row(trial: optuna.trial.FrozenTrial, interrupted: set[int]) -> dict[s
     row.update(trial.params)
     for key in ("flops", "params", "latency_ms", "cost", "accuracy", "reward", "duration_s"):
         row[key] = attrs.get(key)
+    # Retrained alone to confirm a cheap evaluator's choice (nas.search._confirm).
+    standalone = confirmed.get(trial.number, {})
+    row["standalone_accuracy"] = standalone.get("accuracy")
+    row["standalone_reward"] = standalone.get("reward")
     row["stopped_at_epoch"] = attrs.get("stopped_at_epoch")
     row["duplicate_of"] = attrs.get("duplicate_of")
     row["error"] = attrs.get("error")
@@ -84,9 +93,10 @@ def build_report(
     """The report of ``study``; ``rank_check`` is what a rank check measured of the
     evaluator that scored it (``nas.rank_check.measured_ranking``), shown with the baseline."""
     interrupted = interrupted_numbers(study)
+    confirmed = confirmed_results(study)
     trials = pd.DataFrame(
         [
-            _trial_row(t, interrupted)
+            _trial_row(t, interrupted, confirmed)
             for t in study.get_trials(deepcopy=False)
             if not is_surplus(t)  # never ran: another process had taken the last slot
         ]
@@ -134,6 +144,26 @@ def build_report(
         }
         summary["baseline"]["chosen_by"] = evaluator["name"]
         summary["baseline"]["rank_check"] = dict(rank_check) if rank_check else None
+    if confirmed:
+        summary["confirmed"] = [
+            {
+                "number": number,
+                value: _plain(row["accuracy"]),
+                "standalone_accuracy": result.get("accuracy"),
+                "standalone_reward": result.get("reward"),
+                "cost": _plain(row["cost"]),
+                "seconds": result.get("seconds"),
+                **({"error": result["error"]} if "error" in result else {}),
+            }
+            for number, result in sorted(confirmed.items())
+            for row in [trials.set_index("number").loc[number].to_dict()]
+        ]
+        if baseline is not None and baseline.get("standalone_accuracy") is not None:
+            summary["baseline"]["standalone_accuracy"] = _plain(baseline["standalone_accuracy"])
+            summary["baseline"]["standalone_reward"] = _plain(baseline["standalone_reward"])
+            summary["baseline"]["chosen_by"] = (
+                f"stand-alone training of the top {len(confirmed)} by {evaluator['name']}"
+            )
     return SearchReport(
         trials=trials, front=front, baseline=baseline, summary=summary, evaluator=evaluator
     )
@@ -142,9 +172,21 @@ def build_report(
 def _choose_baseline(
     evaluated: pd.DataFrame, front: pd.DataFrame, config: SearchConfig
 ) -> dict[str, Any] | None:
-    """Best reward; for a Pareto search, the most accurate front point within the target."""
+    """Best reward; for a Pareto search, the most accurate front point within the target.
+
+    Where candidates were retrained alone, the choice is among them, on those results.
+    """
     if evaluated.empty:
         return None
+    confirmed = evaluated[evaluated["standalone_accuracy"].notna()]
+    if not confirmed.empty:
+        if config.objective == "reward":
+            key = ["standalone_reward", "cost"]
+        else:
+            within = confirmed[confirmed["cost"] <= config.target]
+            confirmed = within if not within.empty else confirmed.sort_values("cost").head(1)
+            key = ["standalone_accuracy", "cost"]
+        return confirmed.sort_values(key, ascending=[False, True]).iloc[0].to_dict()
     if config.objective == "reward":
         best = evaluated.sort_values(["reward", "cost"], ascending=[False, True]).iloc[0]
     else:
@@ -184,7 +226,12 @@ def write_report(
             "source": "cnas search",
             "trial": int(report.baseline["number"]),
             report.value_column: report.baseline["accuracy"],
-            "chosen_by": report.evaluator["name"],
+            **(
+                {"standalone_accuracy": report.baseline["standalone_accuracy"]}
+                if _plain(report.baseline.get("standalone_accuracy")) is not None
+                else {}
+            ),
+            "chosen_by": report.summary["baseline"]["chosen_by"],
             "cost": config.cost,
             "target": config.target,
         }

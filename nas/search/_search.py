@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -332,6 +333,8 @@ def run_search(
                 "score_label": evaluator.score_label,
             },
         )
+        # Work shared by all candidates (a supernet) happens once the run dir is known good.
+        evaluator.prepare(Path(run_dir))
         task = SearchTask(space, evaluator, config, study)
         if on_start is not None:
             on_start(finished_count(study))

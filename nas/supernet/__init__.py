@@ -4,6 +4,27 @@
 ``SupernetEvaluator`` scores a candidate by its inherited weights.
 """
 
+from nas.supernet._evaluator import SupernetEvaluator
+from nas.supernet._sandwich import (
+    SandwichConfig,
+    SupernetTraining,
+    sandwich_specs,
+    train_supernet,
+)
+from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
 from nas.supernet._supernet import StageBounds, Supernet, SupernetError, stage_bounds
 
-__all__ = ["StageBounds", "Supernet", "SupernetError", "stage_bounds"]
+__all__ = [
+    "SUPERNET_FILE",
+    "SandwichConfig",
+    "StageBounds",
+    "Supernet",
+    "SupernetError",
+    "SupernetEvaluator",
+    "SupernetTraining",
+    "load_supernet",
+    "sandwich_specs",
+    "save_supernet",
+    "stage_bounds",
+    "train_supernet",
+]

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import stochastic_depth
 
-from nas.models import MBConvNet, build_model
+from nas.models import MBConvNet, build_model, depthwise_conv2d
 from search_spaces import InputError, MBConvSpace, NetworkSpec, StageSpec, round_filters
 
 __all__ = ["StageBounds", "Supernet", "SupernetError", "stage_bounds"]
@@ -146,9 +146,7 @@ class _SuperBlock(nn.Module):
         h = x
         if expand_ratio != 1:
             h = act(self.expand_norm.sliced(F.conv2d(h, self.expand[:mid, :in_channels])))
-        h = F.conv2d(
-            h, self.kernel_weight(mid, kernel), None, stride, (kernel - 1) // 2, groups=mid
-        )
+        h = depthwise_conv2d(h, self.kernel_weight(mid, kernel), None, stride, (kernel - 1) // 2)
         h = act(self.depthwise_norm.sliced(h))
         if se_ratio is not None:
             squeeze = _squeeze(in_channels, se_ratio)
@@ -194,6 +192,10 @@ class Supernet(nn.Module):
         self.head = nn.Parameter(torch.empty(skeleton.head_channels, previous, 1, 1))
         self.head_norm = nn.BatchNorm2d(skeleton.head_channels, **bn)
         self.classifier = nn.Linear(skeleton.head_channels, skeleton.num_classes)
+        self._extremes = (
+            space.decode(space.extreme(largest=True), name="supernet-largest"),
+            space.decode(space.extreme(largest=False), name="supernet-smallest"),
+        )
         self._initialise()
 
     def _initialise(self) -> None:
@@ -278,11 +280,7 @@ class Supernet(nn.Module):
 
     def extremes(self) -> tuple[NetworkSpec, NetworkSpec]:
         """(largest, smallest) network of the space: the sandwich rule's two ends."""
-        space = self.space
-        return (
-            space.decode(space.extreme(largest=True), name="supernet-largest"),
-            space.decode(space.extreme(largest=False), name="supernet-smallest"),
-        )
+        return self._extremes
 
 
 def _check_stage(name: str, index: int, stage: StageSpec, bounds: StageBounds) -> None:

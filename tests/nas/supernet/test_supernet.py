@@ -10,17 +10,7 @@ import torch
 
 from nas.models import build_model
 from nas.supernet import Supernet, SupernetError, stage_bounds
-from scaling import scale_network
-from search_spaces import MBConvSpace, StageChoices, skeleton
-
-PROXY = scale_network(
-    skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-    width_mult=0.5,
-    depth_mult=0.5,
-    resolution=16,
-    resolution_divisor=1,
-)
-SPACE = MBConvSpace.uniform(PROXY)
+from search_spaces import MBConvSpace, StageChoices
 
 
 def randomise_statistics(model: torch.nn.Module, seed: int) -> None:
@@ -40,16 +30,16 @@ def randomise_statistics(model: torch.nn.Module, seed: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def supernet() -> Supernet:
+def supernet(space) -> Supernet:
     torch.manual_seed(0)
-    net = Supernet(SPACE)
+    net = Supernet(space)
     randomise_statistics(net, 1)
     return net.eval()
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_a_sampled_candidate_extracted_equals_the_supernet_running_it(supernet, seed):
-    spec = SPACE.decode(SPACE.sample(random.Random(seed)))
+def test_a_sampled_candidate_extracted_equals_the_supernet_running_it(supernet, seed, space):
+    spec = space.decode(space.sample(random.Random(seed)))
     images = torch.randn(4, 1, 16, 16, generator=torch.Generator().manual_seed(seed))
     extracted = supernet.extract(spec).eval()
     with torch.no_grad():
@@ -69,8 +59,8 @@ def test_the_extremes_fit_and_match(supernet, largest):
         )
 
 
-def test_extracted_weights_are_the_centre_and_first_channels(supernet):
-    spec = SPACE.decode({**SPACE.extreme(largest=True), "s3_kernel": 3, "s3_expand": 3})
+def test_extracted_weights_are_the_centre_and_first_channels(supernet, space):
+    spec = space.decode({**space.extreme(largest=True), "s3_kernel": 3, "s3_expand": 3})
     block = supernet.stages[3][0]
     built = supernet.extract(spec).stages[3][0].layers
     stage = spec.stages[3]
@@ -79,8 +69,8 @@ def test_extracted_weights_are_the_centre_and_first_channels(supernet):
     assert torch.equal(built[1][0].weight, block.depthwise[:mid, :, 2:5, 2:5])
 
 
-def test_a_candidate_extracted_is_the_builders_network_for_its_spec(supernet):
-    spec = SPACE.decode(SPACE.sample(random.Random(3)))
+def test_a_candidate_extracted_is_the_builders_network_for_its_spec(supernet, space):
+    spec = space.decode(space.sample(random.Random(3)))
     extracted = supernet.extract(spec)
     reference = build_model(spec)
     assert list(extracted.state_dict()) == list(reference.state_dict())
@@ -89,8 +79,8 @@ def test_a_candidate_extracted_is_the_builders_network_for_its_spec(supernet):
     ]
 
 
-def test_training_the_largest_candidate_reaches_every_shared_weight():
-    net = Supernet(SPACE).train()
+def test_training_the_largest_candidate_reaches_every_shared_weight(space):
+    net = Supernet(space).train()
     largest, smallest = net.extremes()
     net(torch.randn(4, 1, 16, 16), largest).sum().backward()
     assert [name for name, p in net.named_parameters() if p.grad is None] == []
@@ -109,16 +99,16 @@ def test_training_the_largest_candidate_reaches_every_shared_weight():
         assert (p.grad is not None) == used_by_smallest(name), name
 
 
-def test_bounds_are_the_largest_choice_of_each_stage():
-    bounds = stage_bounds(SPACE)
-    largest = SPACE.decode(SPACE.extreme(largest=True))
+def test_bounds_are_the_largest_choice_of_each_stage(space):
+    bounds = stage_bounds(space)
+    largest = space.decode(space.extreme(largest=True))
     assert [b.repeats for b in bounds] == [s.repeats for s in largest.stages]
     assert [b.out_channels for b in bounds] == [s.out_channels for s in largest.stages]
     assert {b.kernel for b in bounds} == {7} and {b.expand_ratio for b in bounds} == {6}
 
 
-def test_a_spec_outside_the_supernet_is_refused_with_the_reason(supernet):
-    spec = SPACE.decode(SPACE.sample(random.Random(0)))
+def test_a_spec_outside_the_supernet_is_refused_with_the_reason(supernet, space):
+    spec = space.decode(space.sample(random.Random(0)))
     stages = list(spec.stages)
     stages[2] = dataclasses.replace(stages[2], kernel=9)
     with pytest.raises(SupernetError, match=r"stage 2 .* kernel 9 \(at most 7\)"):
@@ -127,8 +117,8 @@ def test_a_spec_outside_the_supernet_is_refused_with_the_reason(supernet):
         supernet.check(dataclasses.replace(spec, num_classes=5))
 
 
-def test_a_space_without_se_or_expansion_builds_no_such_weights():
-    space = MBConvSpace.uniform(PROXY, StageChoices(expand_ratios=(1,), se_ratios=(0.0,)))
+def test_a_space_without_se_or_expansion_builds_no_such_weights(proxy):
+    space = MBConvSpace.uniform(proxy, StageChoices(expand_ratios=(1,), se_ratios=(0.0,)))
     net = Supernet(space)
     names = [name for name, _ in net.named_parameters()]
     assert not [n for n in names if ".se_" in n or n.endswith(".expand")]

@@ -1,0 +1,125 @@
+"""Scoring a candidate by the weights it inherits from a trained supernet.
+
+The candidate's slices are copied into the builder's network, its batch-norm
+statistics recomputed on training images (shared statistics fit no single
+sub-network; Once-for-All does the same), and its accuracy measured on the
+validation split: no training, a fraction of a second at proxy size.
+
+The supernet is trained once per run, in ``prepare``, and saved in the run directory;
+a continued run loads it (and refuses one trained under other settings).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nas.data import DataSplits
+from nas.evaluate import (
+    Evaluation,
+    Evaluator,
+    ProgressCallback,
+    accuracy_on,
+    recalibrate_batch_norm,
+)
+from nas.supernet._sandwich import SandwichConfig, SupernetTraining, train_supernet
+from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
+from nas.supernet._supernet import Supernet, SupernetError
+from search_spaces import MBConvSpace, NetworkSpec
+
+__all__ = ["SupernetEvaluator"]
+
+logger = logging.getLogger(__name__)
+
+
+class SupernetEvaluator(Evaluator):
+    """Validation accuracy of a candidate with the supernet's weights (deterministic).
+
+    Give ``supernet`` (already trained) or let ``prepare(run_dir)`` train one for
+    ``space`` with ``config`` and ``seed``, or load the one a run saved before.
+    """
+
+    name = "supernet"
+    gives_accuracy = True
+    score_label = "supernet accuracy (inherited weights)"
+
+    def __init__(
+        self,
+        data: DataSplits,
+        *,
+        space: MBConvSpace | None = None,
+        config: SandwichConfig | None = None,
+        seed: int = 0,
+        supernet: Supernet | None = None,
+        threads: int | None = 1,
+        on_epoch: Callable[[int, float], None] | None = None,
+    ) -> None:
+        if supernet is None and space is None:
+            raise ValueError("give a trained supernet, or the space to train one for")
+        self.data = data
+        self.space = space if space is not None else supernet.space
+        self.config = config or SandwichConfig()
+        self.seed = seed
+        self.supernet = supernet.eval() if supernet is not None else None
+        self.threads = threads
+        self.on_epoch = on_epoch
+        self.training: SupernetTraining | None = None
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "evaluator": self.name,
+            "data": self.data.identity(),
+            "supernet": {**self.config.identity(), "seed": self.seed},
+        }
+
+    def prepare(self, run_dir: Path) -> None:
+        """Load the run's supernet, or train it and save it there."""
+        if self.supernet is not None:
+            return
+        path = Path(run_dir) / SUPERNET_FILE
+        identity = {**self.identity(), "space": _space_identity(self.space)}
+        if path.exists():
+            self.supernet = load_supernet(path, self.space, identity).eval()
+            logger.info("supernet loaded from %s", path)
+            return
+        supernet = Supernet(self.space)
+        self.training = train_supernet(
+            supernet, self.data, self.config, seed=self.seed, progress=self.on_epoch
+        )
+        save_supernet(supernet, path, identity)
+        self.supernet = supernet.eval()
+
+    def evaluate(
+        self, spec: NetworkSpec, *, seed: int, progress: ProgressCallback | None = None
+    ) -> Evaluation:
+        if self.supernet is None:
+            raise SupernetError("the supernet is not trained yet: call prepare(run_dir) first")
+        started = time.perf_counter()
+        previous = torch.get_num_threads()
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        try:
+            model = self.supernet.extract(spec)
+            recalibrate_batch_norm(model, self.data.train)
+            accuracy = accuracy_on(model, self.data.valid)
+        finally:
+            torch.set_num_threads(previous)
+        return Evaluation(
+            accuracy=accuracy, metrics={"eval_seconds": time.perf_counter() - started}
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray sends the evaluator to its workers: the trained weights go, the callback stays.
+        return {**self.__dict__, "on_epoch": None}
+
+
+def _space_identity(space: MBConvSpace) -> dict[str, Any]:
+    return {
+        "skeleton": space.skeleton.fingerprint(),
+        "choices": {key: list(options) for key, options in space.parameters().items()},
+    }

@@ -1,0 +1,165 @@
+"""Training a supernet with the sandwich rule (BigNAS, Yu et al. 2020, sec. 3.1).
+
+Every step trains the largest network, the smallest and ``random_subnets`` sampled
+ones on the same batch, and takes one optimizer step on the summed gradients: the two
+ends bound every network in between, so each improves at once. With in-place
+distillation the largest learns from the labels and every other network from the
+largest's predictions on the batch (no separate teacher, no extra pass).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from nas.data import DataSplits
+from nas.evaluate import (
+    TrainingConfig,
+    TrialError,
+    make_optimizer,
+    shuffled_batches,
+)
+from nas.supernet._supernet import Supernet
+from search_spaces import NetworkSpec, is_int
+
+__all__ = ["SandwichConfig", "SupernetTraining", "sandwich_specs", "train_supernet"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SandwichConfig:
+    """How the supernet trains: the usual schedule, plus the sandwich's own two knobs."""
+
+    training: TrainingConfig = dataclasses.field(default_factory=lambda: TrainingConfig(epochs=10))
+    random_subnets: int = 2  # sampled networks per step, between the largest and smallest
+    distill: bool = True  # the others learn from the largest's predictions
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.training, TrainingConfig):
+            raise ValueError(f"training must be a TrainingConfig, got {self.training!r}")
+        if not is_int(self.random_subnets) or self.random_subnets < 0:
+            raise ValueError(f"random_subnets must be an integer >= 0, got {self.random_subnets!r}")
+        if not isinstance(self.distill, bool):
+            raise ValueError(f"distill must be True or False, got {self.distill!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """What changes the trained weights (JSON-ready)."""
+        return {
+            "training": self.training.identity(),
+            "random_subnets": self.random_subnets,
+            "distill": self.distill,
+        }
+
+
+@dataclass(frozen=True)
+class SupernetTraining:
+    """What training the supernet took."""
+
+    epochs: int
+    steps: int
+    seconds: float
+    final_loss: float  # the largest network's mean loss over the last epoch
+
+    def to_dict(self) -> dict[str, float]:
+        return dataclasses.asdict(self)
+
+
+def sandwich_specs(
+    supernet: Supernet, rng: random.Random, random_subnets: int
+) -> list[NetworkSpec]:
+    """One step's networks: largest first (the teacher), smallest, then sampled ones."""
+    largest, smallest = supernet.extremes()
+    space = supernet.space
+    sampled = [
+        space.decode(space.sample(rng), name="supernet-sampled") for _ in range(random_subnets)
+    ]
+    return [largest, smallest, *sampled]
+
+
+def train_supernet(
+    supernet: Supernet,
+    data: DataSplits,
+    config: SandwichConfig = SandwichConfig(),
+    *,
+    seed: int = 0,
+    progress: Callable[[int, float], None] | None = None,
+) -> SupernetTraining:
+    """Train ``supernet`` in place on ``data.train``; ``progress(epoch, loss)`` per epoch."""
+    schedule = config.training
+    previous_threads = torch.get_num_threads()
+    if schedule.threads is not None:
+        torch.set_num_threads(schedule.threads)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return _train(supernet, data, config, seed, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(
+    supernet: Supernet,
+    data: DataSplits,
+    config: SandwichConfig,
+    seed: int,
+    progress: Callable[[int, float], None] | None,
+) -> SupernetTraining:
+    schedule = config.training
+    started = time.perf_counter()
+    layout = torch.channels_last if schedule.channels_last else torch.contiguous_format
+    images, labels = data.train.tensors
+    images = images.contiguous(memory_format=layout)
+    count = len(labels)
+    steps_per_epoch = math.ceil(count / schedule.batch_size)
+    generator = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed)
+    optimizer = make_optimizer(supernet, schedule)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=schedule.epochs * steps_per_epoch, eta_min=0.0
+    )
+    supernet.train()
+    mean_loss = math.nan
+    for epoch in range(1, schedule.epochs + 1):
+        total = 0.0
+        for batch in shuffled_batches(count, schedule.batch_size, generator):
+            x, y = images[batch], labels[batch]
+            optimizer.zero_grad(set_to_none=True)
+            teacher = None
+            for position, spec in enumerate(sandwich_specs(supernet, rng, config.random_subnets)):
+                logits = supernet(x, spec)
+                if position == 0 or not config.distill:
+                    loss = F.cross_entropy(logits, y, label_smoothing=schedule.label_smoothing)
+                else:
+                    loss = -(teacher * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+                if position == 0:
+                    teacher = F.softmax(logits.detach(), dim=1)
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        raise TrialError(
+                            f"supernet training loss became {value} in epoch {epoch}; lower "
+                            f"the learning rate (now {schedule.learning_rate})"
+                        )
+                    total += value * len(y)
+                loss.backward()
+            optimizer.step()
+            scheduler.step()
+        mean_loss = total / count
+        logger.info("supernet epoch %d/%d: loss %.4f", epoch, schedule.epochs, mean_loss)
+        if progress is not None:
+            progress(epoch, mean_loss)
+    return SupernetTraining(
+        epochs=schedule.epochs,
+        steps=schedule.epochs * steps_per_epoch,
+        seconds=round(time.perf_counter() - started, 3),
+        final_loss=mean_loss,
+    )

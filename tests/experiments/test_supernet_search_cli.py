@@ -1,0 +1,74 @@
+"""`cnas search --evaluator supernet`: trained once, reused, winners retrained alone."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+SMALL = "--resolution 16 --width-mult 0.5 --depth-mult 0.5 --max-samples 240 --no-progress"
+SUPERNET = [
+    *("--evaluator", "supernet", "--supernet-epochs", "1", "--epochs", "1"),
+    *("--target-flops", "5M", "--backend", "local", "--json"),
+    *SMALL.split(),
+]
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_a_supernet_search_retrains_its_winners_and_resumes_without_retraining(cnas, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, stderr = cnas("search", *SUPERNET, "--trials", "8", "--out", str(out))
+    assert (code, stderr) == (0, "")
+    summary = json.loads(stdout)
+    assert summary["evaluator"]["name"] == "supernet"
+    assert summary["constraint"] == "soft"  # the supernet gives an accuracy
+    confirmed = summary["confirmed"]
+    assert len(confirmed) == 3
+    # The three retrained are the three best rewards by the supernet.
+    rows = [r for r in read_csv(out / "trials.csv") if r["state"] == "complete"]
+    by_reward = sorted(rows, key=lambda r: (-float(r["reward"]), float(r["cost"])))
+    assert [c["number"] for c in confirmed] == sorted(int(r["number"]) for r in by_reward[:3])
+    alone = {int(r["number"]): r["standalone_accuracy"] for r in rows}
+    assert sum(1 for v in alone.values() if v) == 3
+    # The baseline is the best of them by stand-alone reward, whatever the supernet said.
+    best = max(confirmed, key=lambda c: (c["standalone_reward"], -c["cost"]))
+    baseline = summary["baseline"]
+    assert baseline["number"] == best["number"]
+    assert baseline["standalone_accuracy"] == best["standalone_accuracy"]
+    assert baseline["chosen_by"] == "stand-alone training of the top 3 by supernet"
+    assert 0 <= baseline["standalone_accuracy"] <= 1
+
+    weights = out / "supernet.pt"
+    stamp = weights.stat().st_mtime_ns
+    code, stdout, stderr = cnas("search", *SUPERNET, "--trials", "10", "--out", str(out))
+    assert (code, stderr) == (0, "")
+    again = json.loads(stdout)
+    assert weights.stat().st_mtime_ns == stamp  # loaded, not trained again
+    assert sum(again["trials"].values()) == 10
+    kept = {c["number"]: c["seconds"] for c in again["confirmed"]}
+    for entry in confirmed:  # confirmed before: kept, not retrained
+        if entry["number"] in kept:
+            assert kept[entry["number"]] == entry["seconds"]
+
+
+def test_a_damaged_supernet_in_the_run_dir_is_refused_not_retrained(cnas, tmp_path):
+    out = tmp_path / "run"
+    assert cnas("search", *SUPERNET, "--trials", "2", "--out", str(out))[0] == 0
+    weights = out / "supernet.pt"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    damaged = weights.read_bytes()
+    code, stdout, stderr = cnas("search", *SUPERNET, "--trials", "3", "--out", str(out))
+    assert code == 2 and stdout == ""
+    assert stderr.startswith("cnas search: ") and "not a readable supernet" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    assert weights.read_bytes() == damaged
+
+
+def test_confirming_a_trained_search_is_refused(cnas, tmp_path):
+    argv = ["--target-flops", "5M", *SMALL.split(), "--confirm-top", "2", "--out", str(tmp_path)]
+    code, _, stderr = cnas("search", *argv)
+    assert code == 2 and "--confirm-top retrains what a cheaper evaluator chose" in stderr

@@ -1,0 +1,24 @@
+"""The search proxy (what `make demo` searches) and its default space, for every test here."""
+
+from __future__ import annotations
+
+import pytest
+
+from scaling import scale_network
+from search_spaces import MBConvSpace, NetworkSpec, skeleton
+
+
+@pytest.fixture(scope="session")
+def proxy() -> NetworkSpec:
+    return scale_network(
+        skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
+        width_mult=0.5,
+        depth_mult=0.5,
+        resolution=16,
+        resolution_divisor=1,
+    )
+
+
+@pytest.fixture(scope="session")
+def space(proxy) -> MBConvSpace:
+    return MBConvSpace.uniform(proxy)

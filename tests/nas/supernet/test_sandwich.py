@@ -1,0 +1,84 @@
+"""The sandwich rule, training that learns, and scoring by inherited weights."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from nas.data import load_data
+from nas.evaluate import TrainingConfig
+from nas.supernet import (
+    SandwichConfig,
+    Supernet,
+    SupernetEvaluator,
+    sandwich_specs,
+    train_supernet,
+)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data("digits", resolution=16, max_samples=600, seed=0)
+
+
+def test_each_step_trains_largest_smallest_then_sampled_networks(space):
+    net = Supernet(space)
+    first = sandwich_specs(net, random.Random(3), 2)
+    again = sandwich_specs(net, random.Random(3), 2)
+    largest, smallest = net.extremes()
+    assert first[:2] == [largest, smallest] and len(first) == 4
+    assert first == again  # the seed decides which networks are sampled
+    assert first[2] != first[3]
+    flops = [
+        sum(s.repeats * s.out_channels * s.expand_ratio for s in spec.stages) for spec in first
+    ]
+    assert flops[0] == max(flops) and flops[1] == min(flops)
+
+
+def test_training_is_repeatable_for_a_seed(space, digits):
+    config = SandwichConfig(training=TrainingConfig(epochs=1, batch_size=128), random_subnets=1)
+    states = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        net = Supernet(space)
+        train_supernet(net, digits, config, seed=7)
+        states.append(net.state_dict())
+    for name, value in states[0].items():
+        assert torch.equal(value, states[1][name]), name
+
+
+@pytest.fixture(scope="module")
+def trained(space, digits):
+    torch.manual_seed(0)
+    net = Supernet(space)
+    losses = []
+    config = SandwichConfig(training=TrainingConfig(epochs=4, learning_rate=0.05))
+    result = train_supernet(
+        net, digits, config, seed=0, progress=lambda e, loss: losses.append(loss)
+    )
+    return net, result, losses
+
+
+def test_the_supernet_learns_and_its_candidates_score_well_above_chance(trained, space, digits):
+    net, result, losses = trained
+    assert result.epochs == 4 and len(losses) == 4
+    assert losses[-1] < 0.6 * losses[0]
+    evaluator = SupernetEvaluator(digits, supernet=net)
+    largest, smallest = net.extremes()
+    sampled = [space.decode(space.sample(random.Random(seed))) for seed in range(4)]
+    scores = [evaluator.evaluate(spec, seed=0).accuracy for spec in (largest, smallest, *sampled)]
+    # Ten classes: chance is 0.1.
+    assert min(scores) > 0.5, scores
+
+
+def test_scoring_is_deterministic_and_leaves_the_supernet_unchanged(trained, space, digits):
+    net, _, _ = trained
+    before = {name: value.clone() for name, value in net.state_dict().items()}
+    evaluator = SupernetEvaluator(digits, supernet=net)
+    spec = space.decode(space.sample(random.Random(11)))
+    first = evaluator.evaluate(spec, seed=0).accuracy
+    assert evaluator.evaluate(spec, seed=5).accuracy == first
+    for name, value in net.state_dict().items():
+        assert torch.equal(value, before[name]), name
