@@ -1,0 +1,121 @@
+"""Winners retrained alone: which are chosen, what is kept, and that the baseline follows them."""
+
+from __future__ import annotations
+
+import random
+
+import optuna
+import pytest
+
+from nas import Evaluation, Evaluator, SearchConfig, TrialError
+from nas.search import (
+    build_report,
+    confirm_search,
+    confirmed_results,
+    mnas_reward,
+    reward_form,
+    winners,
+)
+from scaling import scale_network
+from search_spaces import MBConvSpace, NetworkSpec, skeleton
+
+SPACE = MBConvSpace.uniform(
+    scale_network(
+        skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
+        width_mult=0.5,
+        depth_mult=0.5,
+        resolution=16,
+        resolution_divisor=1,
+    )
+)
+TARGET = 5e6
+
+
+def made_study(rows: list[tuple[float, float]], *, pareto: bool = False) -> optuna.Study:
+    """A finished search by hand: one trial per (score, FLOPs); specs are real networks."""
+    study = optuna.create_study(directions=["maximize", "minimize"] if pareto else ["maximize"])
+    rng = random.Random(0)
+    config = SearchConfig(target=TARGET, objective="pareto" if pareto else "reward")
+    for score, flops in rows:
+        spec = SPACE.decode(SPACE.sample(rng))
+        reward = mnas_reward(score, flops, TARGET, reward_form(config.constraint))
+        trial = optuna.trial.create_trial(
+            values=[score, flops] if pareto else [reward],
+            user_attrs={
+                "spec": spec.to_dict(),
+                "fingerprint": f"net-{len(study.trials)}",
+                "cost": flops,
+                "flops": flops,
+                "accuracy": score,
+                "reward": reward,
+            },
+        )
+        study.add_trial(trial)
+    return study
+
+
+class Alone(Evaluator):
+    """Stand-alone accuracy by trial: the supernet's ranking reversed; counts its calls."""
+
+    def __init__(self, accuracies: dict[int, float], fail: set[int] = frozenset()) -> None:
+        self.accuracies, self.fail, self.calls = accuracies, fail, []
+
+    def evaluate(self, spec: NetworkSpec, *, seed, progress=None) -> Evaluation:
+        number = seed  # config.seed 0: the seed is the trial number
+        self.calls.append(number)
+        if number in self.fail:
+            raise TrialError("training loss became nan")
+        return Evaluation(accuracy=self.accuracies[number])
+
+
+def test_the_top_k_by_reward_are_retrained_and_the_baseline_is_the_best_alone():
+    study = made_study([(0.90, 5e6), (0.70, 5e6), (0.95, 5e6), (0.60, 5e6), (0.85, 5e6)])
+    config = SearchConfig(target=TARGET)
+    trainer = Alone({0: 0.80, 2: 0.75, 4: 0.97})
+    results = confirm_search(study, config, trainer, top_k=3)
+    assert sorted(results) == [0, 2, 4] and sorted(trainer.calls) == [0, 2, 4]
+    report = build_report(study, config, space_size=SPACE.size)
+    # The supernet ranked trial 2 first; retrained alone, trial 4 is best.
+    assert report.baseline["number"] == 4
+    assert report.summary["baseline"]["standalone_accuracy"] == pytest.approx(0.97)
+    assert report.summary["baseline"]["chosen_by"] == "stand-alone training of the top 3 by train"
+    assert [row["number"] for row in report.summary["confirmed"]] == [0, 2, 4]
+
+
+def test_trials_confirmed_before_are_not_trained_again():
+    study = made_study([(0.90, 5e6), (0.70, 5e6), (0.95, 5e6)])
+    config = SearchConfig(target=TARGET)
+    confirm_search(study, config, Alone({2: 0.9}), top_k=1)
+    again = Alone({0: 0.8, 2: 0.9})
+    confirm_search(study, config, again, top_k=2)
+    assert again.calls == [0]
+    assert sorted(confirmed_results(study)) == [0, 2]
+
+
+def test_a_winner_that_fails_alone_is_recorded_and_not_chosen():
+    study = made_study([(0.90, 5e6), (0.95, 5e6)])
+    config = SearchConfig(target=TARGET)
+    confirm_search(study, config, Alone({0: 0.5}, fail={1}), top_k=2)
+    results = confirmed_results(study)
+    assert "nan" in results[1]["error"] and "accuracy" not in results[1]
+    assert build_report(study, config, space_size=1).baseline["number"] == 0
+
+
+def test_a_pareto_search_confirms_the_most_accurate_front_points_within_the_target():
+    # (score, FLOPs): 0 and 3 are on the front within the target, 4 over it; 1, 2 dominated.
+    rows = [(0.80, 2e6), (0.70, 3e6), (0.75, 4e6), (0.90, 4.5e6), (0.99, 9e6)]
+    study = made_study(rows, pareto=True)
+    config = SearchConfig(target=TARGET, objective="pareto")
+    report = build_report(study, config, space_size=1)
+    assert winners(report, config, 2) == [3, 0]
+    assert winners(report, config, 3) == [3, 0, 4]
+    confirm_search(study, config, Alone({3: 0.70, 0: 0.85}), top_k=2)
+    assert build_report(study, config, space_size=1).baseline["number"] == 0
+
+
+def test_nothing_is_retrained_when_k_is_zero_or_nothing_was_evaluated():
+    config = SearchConfig(target=TARGET)
+    empty = optuna.create_study()
+    assert winners(build_report(empty, config, space_size=1), config, 3) == []
+    study = made_study([(0.9, 5e6)])
+    assert confirm_search(study, config, Alone({}), top_k=0) == {}
