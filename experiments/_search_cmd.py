@@ -91,7 +91,8 @@ def add_parser(subparsers: Any) -> None:
         choices=("train", "supernet", "zero-cost", "naswot"),
         default="train",
         help="train: proxy training (default); supernet: weights inherited from one "
-        "weight-sharing network trained once per run; zero-cost: SynFlow; naswot: NASWOT on "
+        "weight-sharing network trained once per run (the space keeps every shortcut); "
+        "zero-cost: SynFlow; naswot: NASWOT on "
         "a batch of the data (`cnas rank-check` measures how well each ranks networks)",
     )
     supernet = parser.add_argument_group("supernet evaluator")
@@ -187,6 +188,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     space = space_from_args(args, data)
+    if args.evaluator == "supernet" and not args.space:
+        from nas.supernet import with_shortcuts
+
+        # One supernet cannot hold blocks with and without their shortcut.
+        space = with_shortcuts(space)
     low, high = space_cost_range(space, config)
     if target < low:
         raise CliError(

@@ -370,8 +370,10 @@ def recalibrate_batch_norm(
     dataset: TensorDataset,
     device: torch.device | None = None,
     layout: torch.memory_format = torch.channels_last,
+    *,
+    samples: int = _RECALIBRATION_SAMPLES,
 ) -> None:
-    """Replace batch norm running statistics by exact averages over (part of) ``dataset``.
+    """Replace batch norm running statistics by averages over the first ``samples`` images.
 
     With the reference momentum (0.01 per step) the running statistics of a few hundred
     proxy steps still mostly hold their initial values, and eval-mode accuracy stays
@@ -389,7 +391,7 @@ def recalibrate_batch_norm(
         norm.reset_running_stats()
         norm.momentum = None  # None: cumulative average over the batches seen
         norm.train()
-    images = dataset.tensors[0][:_RECALIBRATION_SAMPLES]
+    images = dataset.tensors[0][:samples]
     images = images.to(device).contiguous(memory_format=layout)
     try:
         with torch.no_grad():

@@ -12,7 +12,13 @@ from nas.supernet._sandwich import (
     train_supernet,
 )
 from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
-from nas.supernet._supernet import StageBounds, Supernet, SupernetError, stage_bounds
+from nas.supernet._supernet import (
+    StageBounds,
+    Supernet,
+    SupernetError,
+    stage_bounds,
+    with_shortcuts,
+)
 
 __all__ = [
     "SUPERNET_FILE",
@@ -27,4 +33,5 @@ __all__ = [
     "save_supernet",
     "stage_bounds",
     "train_supernet",
+    "with_shortcuts",
 ]

@@ -29,7 +29,7 @@ from nas.evaluate import (
 )
 from nas.supernet._sandwich import SandwichConfig, SupernetTraining, train_supernet
 from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
-from nas.supernet._supernet import Supernet, SupernetError
+from nas.supernet._supernet import Supernet, SupernetError, stage_bounds
 from search_spaces import MBConvSpace, NetworkSpec
 
 __all__ = ["SupernetEvaluator"]
@@ -57,16 +57,19 @@ class SupernetEvaluator(Evaluator):
         seed: int = 0,
         supernet: Supernet | None = None,
         threads: int | None = 1,
+        calibration_images: int = 512,
         on_epoch: Callable[[int, float], None] | None = None,
     ) -> None:
         if supernet is None and space is None:
             raise ValueError("give a trained supernet, or the space to train one for")
         self.data = data
         self.space = space if space is not None else supernet.space
+        stage_bounds(self.space)  # a space no supernet can hold fails here, before any run
         self.config = config or SandwichConfig()
         self.seed = seed
         self.supernet = supernet.eval() if supernet is not None else None
         self.threads = threads
+        self.calibration_images = calibration_images
         self.on_epoch = on_epoch
         self.training: SupernetTraining | None = None
 
@@ -75,6 +78,7 @@ class SupernetEvaluator(Evaluator):
             "evaluator": self.name,
             "data": self.data.identity(),
             "supernet": {**self.config.identity(), "seed": self.seed},
+            "calibration_images": self.calibration_images,
         }
 
     def prepare(self, run_dir: Path) -> None:
@@ -82,7 +86,12 @@ class SupernetEvaluator(Evaluator):
         if self.supernet is not None:
             return
         path = Path(run_dir) / SUPERNET_FILE
-        identity = {**self.identity(), "space": _space_identity(self.space)}
+        # What the weights depend on (not how candidates are scored with them).
+        identity = {
+            "data": self.data.identity(),
+            "supernet": {**self.config.identity(), "seed": self.seed},
+            "space": _space_identity(self.space),
+        }
         if path.exists():
             self.supernet = load_supernet(path, self.space, identity).eval()
             logger.info("supernet loaded from %s", path)
@@ -104,8 +113,8 @@ class SupernetEvaluator(Evaluator):
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         try:
-            model = self.supernet.extract(spec)
-            recalibrate_batch_norm(model, self.data.train)
+            model = self.supernet.extract(spec).to(memory_format=torch.channels_last)
+            recalibrate_batch_norm(model, self.data.train, samples=self.calibration_images)
             accuracy = accuracy_on(model, self.data.valid)
         finally:
             torch.set_num_threads(previous)

@@ -18,6 +18,7 @@ one builder makes from ``spec``: the same outputs, and from then on an ordinary 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ from torchvision.ops import stochastic_depth
 from nas.models import MBConvNet, build_model, depthwise_conv2d
 from search_spaces import InputError, MBConvSpace, NetworkSpec, StageSpec, round_filters
 
-__all__ = ["StageBounds", "Supernet", "SupernetError", "stage_bounds"]
+__all__ = ["StageBounds", "Supernet", "SupernetError", "stage_bounds", "with_shortcuts"]
 
 _ACTIVATIONS = {"swish": F.silu, "relu": F.relu, "relu6": F.relu6}
 
@@ -51,9 +52,21 @@ class StageBounds:
 
 
 def stage_bounds(space: MBConvSpace) -> tuple[StageBounds, ...]:
-    """Per stage, the largest of every choice in ``space``."""
+    """Per stage, the largest of every choice in ``space``.
+
+    Raises ``SupernetError`` for a space with a no-shortcut choice: a block trained as
+    a residual learns a correction to its input, and without the shortcut that
+    correction alone is passed on, so one set of weights cannot serve both.
+    """
     bounds = []
-    for reference, choices in zip(space.skeleton.stages, space.choices, strict=True):
+    for index, (reference, choices) in enumerate(
+        zip(space.skeleton.stages, space.choices, strict=True)
+    ):
+        if False in choices.skips:
+            raise SupernetError(
+                f"stage {index} of the space may drop its shortcut, which a supernet cannot "
+                'share weights across; use "skips": [true] in the space file'
+            )
         se = max(float(ratio) for ratio in choices.se_ratios)
         bounds.append(
             StageBounds(
@@ -69,6 +82,13 @@ def stage_bounds(space: MBConvSpace) -> tuple[StageBounds, ...]:
             )
         )
     return tuple(bounds)
+
+
+def with_shortcuts(space: MBConvSpace) -> MBConvSpace:
+    """``space`` without the no-shortcut choice: the space a supernet can hold."""
+    return dataclasses.replace(
+        space, choices=tuple(dataclasses.replace(c, skips=(True,)) for c in space.choices)
+    )
 
 
 def _squeeze(in_channels: int, se_ratio: float) -> int:
@@ -207,6 +227,12 @@ class Supernet(nn.Module):
                 nn.init.kaiming_normal_(parameter, mode="fan_out")
         bound = 1.0 / self.classifier.out_features**0.5
         nn.init.uniform_(self.classifier.weight, -bound, bound)
+        # BigNAS (sec. 3.1): every block after a stage's first is a residual, and starts as
+        # the identity (its last batch-norm scale zero), so a network that stops a stage
+        # early begins as one that has those blocks: depth is elastic from the first step.
+        for blocks in self.stages:
+            for block in list(blocks)[1:]:
+                nn.init.zeros_(block.project_norm.weight)
 
     # --- which networks it holds ------------------------------------------------------
 

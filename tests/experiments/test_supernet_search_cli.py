@@ -72,3 +72,13 @@ def test_confirming_a_trained_search_is_refused(cnas, tmp_path):
     argv = ["--target-flops", "5M", *SMALL.split(), "--confirm-top", "2", "--out", str(tmp_path)]
     code, _, stderr = cnas("search", *argv)
     assert code == 2 and "--confirm-top retrains what a cheaper evaluator chose" in stderr
+
+
+def test_a_space_the_supernet_cannot_hold_is_refused_before_anything_is_written(cnas, tmp_path):
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"skips": [True, False]}))
+    out = tmp_path / "run"
+    code, stdout, stderr = cnas("search", *SUPERNET, "--space", str(space), "--out", str(out))
+    assert code == 2 and stdout == ""
+    assert '"skips": [true]' in stderr and len(stderr.strip().splitlines()) == 1
+    assert not out.exists()

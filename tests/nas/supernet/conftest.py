@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from scaling import scale_network
-from search_spaces import MBConvSpace, NetworkSpec, skeleton
+from search_spaces import MBConvSpace, NetworkSpec, StageChoices, skeleton
 
 
 @pytest.fixture(scope="session")
@@ -21,4 +21,5 @@ def proxy() -> NetworkSpec:
 
 @pytest.fixture(scope="session")
 def space(proxy) -> MBConvSpace:
-    return MBConvSpace.uniform(proxy)
+    # The default choices but the no-shortcut op, which a supernet cannot hold.
+    return MBConvSpace.uniform(proxy, StageChoices(skips=(True,)))

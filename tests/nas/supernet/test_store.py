@@ -43,7 +43,7 @@ def test_a_truncated_file_is_refused_in_one_line(tmp_path, space):
 
 def test_weights_for_another_space_are_refused(tmp_path, space, proxy):
     path = tmp_path / "supernet.pt"
-    narrow = MBConvSpace.uniform(proxy, StageChoices(kernels=(3,)))
+    narrow = MBConvSpace.uniform(proxy, StageChoices(kernels=(3,), skips=(True,)))
     save_supernet(Supernet(narrow), path, IDENTITY)
     with pytest.raises(SupernetError, match="does not fit this space's supernet"):
         load_supernet(path, space, IDENTITY)

@@ -118,7 +118,8 @@ def test_a_spec_outside_the_supernet_is_refused_with_the_reason(supernet, space)
 
 
 def test_a_space_without_se_or_expansion_builds_no_such_weights(proxy):
-    space = MBConvSpace.uniform(proxy, StageChoices(expand_ratios=(1,), se_ratios=(0.0,)))
+    choices = StageChoices(expand_ratios=(1,), se_ratios=(0.0,), skips=(True,))
+    space = MBConvSpace.uniform(proxy, choices)
     net = Supernet(space)
     names = [name for name, _ in net.named_parameters()]
     assert not [n for n in names if ".se_" in n or n.endswith(".expand")]
@@ -127,3 +128,8 @@ def test_a_space_without_se_or_expansion_builds_no_such_weights(proxy):
     images = torch.randn(2, 1, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(net.extract(spec).eval()(images), net(images, spec))
+
+
+def test_a_space_that_may_drop_shortcuts_is_refused_with_the_fix(proxy):
+    with pytest.raises(SupernetError, match=r'shortcut.*"skips": \[true\]'):
+        Supernet(MBConvSpace.uniform(proxy))
