@@ -96,7 +96,9 @@ class SupernetEvaluator(Evaluator):
             self.supernet = load_supernet(path, self.space, identity).eval()
             logger.info("supernet loaded from %s", path)
             return
-        supernet = Supernet(self.space)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)  # the initial weights, too, follow the run's seed
+            supernet = Supernet(self.space)
         self.training = train_supernet(
             supernet, self.data, self.config, seed=self.seed, progress=self.on_epoch
         )
