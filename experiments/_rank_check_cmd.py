@@ -13,14 +13,17 @@ from experiments._common import CliError, check_writable_dir, format_table, posi
 from experiments._training_args import (
     add_run_arguments,
     add_space_arguments,
+    add_supernet_arguments,
     add_training_arguments,
     apply_threads,
     prepare_backend,
     space_from_args,
+    supernet_evaluator,
     training_config,
 )
 
-SCORERS = ("proxy", "synflow", "naswot")
+SCORERS = ("proxy", "synflow", "naswot")  # the default --scores
+OPTIONAL_SCORERS = ("supernet",)  # trains a supernet first: asked for by name
 
 
 def add_parser(subparsers: Any) -> None:
@@ -65,9 +68,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--scores",
         default=",".join(SCORERS),
-        help=f"cheap scores besides FLOPs and params (default {','.join(SCORERS)}): proxy is "
-        "the short training of --epochs on --max-samples images, as a search runs it",
+        help=f"cheap scores besides FLOPs and params (default {','.join(SCORERS)}; also "
+        f"{','.join(OPTIONAL_SCORERS)}): proxy is the short training of --epochs on "
+        "--max-samples images, as a search runs it; supernet scores each network by the "
+        "weights it inherits from one supernet trained on those images (the space then keeps "
+        "every shortcut)",
     )
+    add_supernet_arguments(parser)
     add_space_arguments(parser)
     add_training_arguments(parser)
     add_run_arguments(parser, default_out="runs/rank-check")
@@ -76,9 +83,10 @@ def add_parser(subparsers: Any) -> None:
 
 def _scorer_names(text: str) -> list[str]:
     names = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = sorted(set(names) - set(SCORERS))
+    known = (*SCORERS, *OPTIONAL_SCORERS)
+    unknown = sorted(set(names) - set(known))
     if unknown or not names:
-        raise CliError(f"--scores takes names from {', '.join(SCORERS)}, got {text!r}")
+        raise CliError(f"--scores takes names from {', '.join(known)}, got {text!r}")
     return names
 
 
@@ -132,6 +140,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     space = space_from_args(args, proxy_data)
+    if "supernet" in names and not args.space:
+        from nas.supernet import with_shortcuts
+
+        space = with_shortcuts(space)  # one supernet cannot hold blocks without shortcuts
     proxy_training = training_config(args)
     reference_training = dataclasses.replace(proxy_training, epochs=args.reference_epochs)
     reference = TrainingEvaluator(data=reference_data, config=reference_training)
@@ -139,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
         "proxy": lambda: TrainingEvaluator(data=proxy_data, config=proxy_training),
         "synflow": SynflowEvaluator,
         "naswot": lambda: NaswotEvaluator(data=proxy_data),
+        "supernet": lambda: supernet_evaluator(
+            args, proxy_data, space, progress=not (args.no_progress or args.json)
+        ),
     }
     scorers = {name: available[name]() for name in names}
     budget_labels = {}
@@ -239,6 +254,15 @@ def _render(summary: dict[str, Any], out: Path) -> str:
             "intervals are 95% bootstrap over networks.",
             format_table(rows, columns),
             summary["verdict"],
+            _time_line(summary.get("seconds") or {}),
             f"Outputs: {out}/rank_check.csv, rank_check.png, summary.json",
         ]
     )
+
+
+def _time_line(seconds: dict[str, Any]) -> str:
+    parts = []
+    for name, t in seconds.items():
+        once = f" + {t['prepared']:.0f} s once" if t.get("prepared") else ""
+        parts.append(f"{name} {t['per_network']:.2f} s per network{once}")
+    return "Time: " + "; ".join(parts) + "." if parts else ""

@@ -18,10 +18,12 @@ from experiments._common import (
 from experiments._training_args import (
     add_run_arguments,
     add_space_arguments,
+    add_supernet_arguments,
     add_training_arguments,
     apply_threads,
     prepare_backend,
     space_from_args,
+    supernet_evaluator,
     training_config,
 )
 
@@ -95,26 +97,7 @@ def add_parser(subparsers: Any) -> None:
         "zero-cost: SynFlow; naswot: NASWOT on "
         "a batch of the data (`cnas rank-check` measures how well each ranks networks)",
     )
-    supernet = parser.add_argument_group("supernet evaluator")
-    supernet.add_argument(
-        "--supernet-epochs",
-        type=positive_int,
-        default=10,
-        help="epochs of sandwich-rule training of the supernet (default 10; at --lr, "
-        "--batch-size, on the training split)",
-    )
-    supernet.add_argument(
-        "--supernet-subnets",
-        type=int,
-        default=2,
-        metavar="N",
-        help="sampled networks per step besides the largest and smallest (default 2)",
-    )
-    supernet.add_argument(
-        "--distill",
-        action="store_true",
-        help="in-place distillation: networks but the largest learn from its predictions",
-    )
+    add_supernet_arguments(parser)
     parser.add_argument(
         "--confirm-top",
         type=int,
@@ -285,21 +268,7 @@ def _confirm_top(args: argparse.Namespace) -> int:
 
 def _make_evaluator(args: argparse.Namespace, data: Any, space: Any) -> Any:
     if args.evaluator == "supernet":
-        import dataclasses
-
-        from nas.supernet import SandwichConfig, SupernetEvaluator
-
-        if args.supernet_subnets < 0:
-            raise CliError(f"--supernet-subnets must be 0 or more, got {args.supernet_subnets}")
-        config = SandwichConfig(
-            training=dataclasses.replace(training_config(args), epochs=args.supernet_epochs),
-            random_subnets=args.supernet_subnets,
-            distill=args.distill,
-        )
-        bar = _EpochBar(args.supernet_epochs, enabled=not (args.no_progress or args.json))
-        return SupernetEvaluator(
-            data, space=space, config=config, seed=args.seed, threads=args.threads, on_epoch=bar
-        )
+        return supernet_evaluator(args, data, space, progress=not (args.no_progress or args.json))
     if args.evaluator == "zero-cost":
         from nas import SynflowEvaluator
 
@@ -311,31 +280,6 @@ def _make_evaluator(args: argparse.Namespace, data: Any, space: Any) -> Any:
     from nas import TrainingEvaluator
 
     return TrainingEvaluator(data=data, config=training_config(args))
-
-
-class _EpochBar:
-    """A progress bar over the supernet's epochs, with the largest network's loss."""
-
-    def __init__(self, epochs: int, *, enabled: bool) -> None:
-        from tqdm import tqdm
-
-        # delay: a continued run loads its supernet and never shows this bar.
-        self.bar = tqdm(
-            total=epochs,
-            desc="supernet",
-            unit="epoch",
-            file=sys.stderr,
-            disable=not enabled,
-            dynamic_ncols=True,
-            delay=1.0,
-        )
-        self.epochs = epochs
-
-    def __call__(self, epoch: int, loss: float) -> None:
-        self.bar.set_postfix_str(f"loss {loss:.3f}")
-        self.bar.update(1)
-        if epoch == self.epochs:
-            self.bar.close()
 
 
 class _Steps:

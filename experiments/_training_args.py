@@ -14,11 +14,13 @@ __all__ = [
     "BACKENDS",
     "add_run_arguments",
     "add_space_arguments",
+    "add_supernet_arguments",
     "add_training_arguments",
     "apply_threads",
     "prepare_backend",
     "resolve_backend",
     "space_from_args",
+    "supernet_evaluator",
     "training_config",
 ]
 
@@ -190,3 +192,73 @@ def prepare_backend(args: argparse.Namespace, *, trials: int) -> Any:
     )
     connect_ray(options)
     return options
+
+
+def add_supernet_arguments(parser: argparse.ArgumentParser) -> None:
+    """How a supernet evaluator trains its shared weights."""
+    group = parser.add_argument_group("supernet evaluator")
+    group.add_argument(
+        "--supernet-epochs",
+        type=positive_int,
+        default=10,
+        help="epochs of sandwich-rule training of the supernet (default 10; at --lr, "
+        "--batch-size, on the training split)",
+    )
+    group.add_argument(
+        "--supernet-subnets",
+        type=int,
+        default=2,
+        metavar="N",
+        help="sampled networks per step besides the largest and smallest (default 2)",
+    )
+    group.add_argument(
+        "--distill",
+        action="store_true",
+        help="in-place distillation: networks but the largest learn from its predictions",
+    )
+
+
+def supernet_evaluator(args: argparse.Namespace, data: Any, space: Any, *, progress: bool) -> Any:
+    """The ``SupernetEvaluator`` the supernet options describe (trained in its run dir)."""
+    import dataclasses
+
+    from nas.supernet import SandwichConfig, SupernetEvaluator
+
+    if args.supernet_subnets < 0:
+        raise CliError(f"--supernet-subnets must be 0 or more, got {args.supernet_subnets}")
+    config = SandwichConfig(
+        training=dataclasses.replace(training_config(args), epochs=args.supernet_epochs),
+        random_subnets=args.supernet_subnets,
+        distill=args.distill,
+    )
+    bar = _EpochBar(args.supernet_epochs, enabled=progress)
+    return SupernetEvaluator(
+        data, space=space, config=config, seed=args.seed, threads=args.threads, on_epoch=bar
+    )
+
+
+class _EpochBar:
+    """A progress bar over the supernet's epochs, with the largest network's loss."""
+
+    def __init__(self, epochs: int, *, enabled: bool) -> None:
+        import sys
+
+        from tqdm import tqdm
+
+        # delay: a continued run loads its supernet and never shows this bar.
+        self.bar = tqdm(
+            total=epochs,
+            desc="supernet",
+            unit="epoch",
+            file=sys.stderr,
+            disable=not enabled,
+            dynamic_ncols=True,
+            delay=1.0,
+        )
+        self.epochs = epochs
+
+    def __call__(self, epoch: int, loss: float) -> None:
+        self.bar.set_postfix_str(f"loss {loss:.3f}")
+        self.bar.update(1)
+        if epoch == self.epochs:
+            self.bar.close()

@@ -41,6 +41,9 @@ class Evaluator(ABC):
     gives_accuracy: bool = True
     #: what reports call the value (an axis label, a column's meaning)
     score_label: str = "validation accuracy"
+    #: seconds ``prepare`` spent on work shared by all candidates (by the run that did it,
+    #: when a continued run reused it); None when it shares nothing
+    prepared_seconds: float | None = None
 
     @abstractmethod
     def evaluate(

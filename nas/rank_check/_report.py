@@ -29,7 +29,12 @@ from search_spaces import write_atomic, write_text_atomic
 __all__ = ["SCORE_OF_EVALUATOR", "measured_ranking", "rank_table", "verdict", "write_rank_report"]
 
 # The rank-check score that measures each search evaluator.
-SCORE_OF_EVALUATOR = {"train": "proxy", "zero-cost": "synflow", "naswot": "naswot"}
+SCORE_OF_EVALUATOR = {
+    "train": "proxy",
+    "zero-cost": "synflow",
+    "naswot": "naswot",
+    "supernet": "supernet",
+}
 
 
 def rank_table(study: optuna.Study) -> pd.DataFrame:
@@ -132,6 +137,26 @@ def _repeatability(table: pd.DataFrame) -> RankCorrelation | None:
     return rank_correlation(done[first].astype(float), done[second].astype(float))
 
 
+def _seconds(study: optuna.Study, table: pd.DataFrame, names: list[str]) -> dict[str, Any]:
+    """Wall time of each score over the networks done, plus any one-off preparation
+    (training a supernet), and of the reference trainings: what the cheap scores save."""
+    done = _done(table)
+    out: dict[str, Any] = {}
+    for name in [*names, "reference"]:
+        column = f"{name}_seconds"
+        if column not in done:
+            continue
+        prepared = study.user_attrs.get(f"prepared_seconds:{name}")
+        scoring = float(done[column].astype(float).sum())
+        out[name] = {
+            "per_network": round(scoring / max(1, len(done)), 3),
+            "networks": round(scoring, 1),
+            "prepared": None if prepared is None else round(float(prepared), 1),
+            "total": round(scoring + float(prepared or 0.0), 1),
+        }
+    return out
+
+
 def _done(table: pd.DataFrame) -> pd.DataFrame:
     return table[(table["state"] == "complete") & table["reference_accuracy"].notna()]
 
@@ -172,6 +197,7 @@ def write_rank_report(
             "summary": str(run_dir / "summary.json"),
         },
     }
+    summary["seconds"] = _seconds(study, table, names)
     if compared is not None:
         name, diff = compared
         summary["versus_flops"] = {

@@ -17,6 +17,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -224,6 +225,11 @@ def run_rank_check(
             study_name=STUDY_NAME, storage=opened, sampler=_Grid(grid, seed=config.seed)
         )
         study.set_user_attr("scorers", {name: s.score_label for name, s in scorers.items()})
+        # A scorer that shares work across networks (a supernet) does it once, here.
+        for name, scorer in scorers.items():
+            scorer.prepare(Path(run_dir))
+            if scorer.prepared_seconds is not None:
+                study.set_user_attr(f"prepared_seconds:{name}", scorer.prepared_seconds)
         study.set_user_attr("reference_seeds", config.reference_seeds)
         executor = _Executor(networks, reference, scorers, config.reference_seeds)
         task = _RankCheckTask(networks, executor, config.seed)

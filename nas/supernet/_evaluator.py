@@ -11,6 +11,7 @@ a continued run loads it (and refuses one trained under other settings).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from nas.evaluate import (
 from nas.supernet._sandwich import SandwichConfig, SupernetTraining, train_supernet
 from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
 from nas.supernet._supernet import Supernet, SupernetError, stage_bounds
-from search_spaces import MBConvSpace, NetworkSpec
+from search_spaces import MBConvSpace, NetworkSpec, write_text_atomic
 
 __all__ = ["SupernetEvaluator"]
 
@@ -94,6 +95,7 @@ class SupernetEvaluator(Evaluator):
         }
         if path.exists():
             self.supernet = load_supernet(path, self.space, identity).eval()
+            self.prepared_seconds = _trained_seconds(path.with_suffix(".json"))
             logger.info("supernet loaded from %s", path)
             return
         with torch.random.fork_rng(devices=[]):
@@ -103,6 +105,11 @@ class SupernetEvaluator(Evaluator):
             supernet, self.data, self.config, seed=self.seed, progress=self.on_epoch
         )
         save_supernet(supernet, path, identity)
+        # How it was trained, for people and for reports of continued runs.
+        write_text_atomic(
+            path.with_suffix(".json"), json.dumps(self.training.to_dict(), indent=2) + "\n"
+        )
+        self.prepared_seconds = self.training.seconds
         self.supernet = supernet.eval()
 
     def evaluate(
@@ -127,6 +134,13 @@ class SupernetEvaluator(Evaluator):
     def __getstate__(self) -> dict[str, Any]:
         # Ray sends the evaluator to its workers: the trained weights go, the callback stays.
         return {**self.__dict__, "on_epoch": None}
+
+
+def _trained_seconds(path: Path) -> float | None:
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # the record is informative only; the weights were checked
 
 
 def _space_identity(space: MBConvSpace) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def test_rank_check_writes_every_score_and_continues(tmp_path):
 @pytest.mark.parametrize(
     ("extra", "phrase"),
     [
-        (["--scores", "proxy,magic"], "--scores takes names from proxy, synflow, naswot"),
+        (["--scores", "proxy,magic"], "--scores takes names from proxy, synflow, naswot, supernet"),
         (["--networks", "2"], "networks must be a whole number >= 3"),
         (["--data", "cifar10"], "needs a data directory"),
     ],
@@ -95,3 +95,24 @@ def test_bad_proxy_budgets_are_one_line(tmp_path, budgets):
     )
     assert code == 2 and "--proxy-budgets takes EPOCHSxSAMPLES" in stderr
     assert len(stderr.splitlines()) == 1 and not (tmp_path / "r").exists()
+
+
+def test_the_supernet_is_ranked_with_its_one_off_training_counted(tmp_path):
+    out = tmp_path / "rc"
+    extra = ["--scores", "supernet", "--supernet-epochs", "1", "--json"]
+    code, stdout, stderr = cnas("rank-check", *SMALL, *extra, "--out", str(out))
+    assert (code, stderr) == (0, "")
+    summary = json.loads(stdout)
+    assert set(summary["correlations"]) == {"supernet", "flops", "params"}
+    seconds = summary["seconds"]
+    assert seconds["supernet"]["prepared"] > 0 and seconds["supernet"]["per_network"] > 0
+    assert seconds["reference"]["prepared"] is None
+    assert json.loads((out / "supernet.json").read_text())["epochs"] == 1
+    with (out / "rank_check.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(0 <= float(r["supernet"]) <= 1 for r in rows)
+    # Continued: the supernet is loaded, its training time still reported.
+    stamp = (out / "supernet.pt").stat().st_mtime_ns
+    code, stdout, _ = cnas("rank-check", *SMALL, *extra[:-1], "--out", str(out))
+    assert code == 0 and "supernet" in stdout and "s once" in stdout
+    assert (out / "supernet.pt").stat().st_mtime_ns == stamp
