@@ -207,14 +207,16 @@ def add_supernet_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--supernet-subnets",
         type=int,
-        default=2,
+        default=4,
         metavar="N",
-        help="sampled networks per step besides the largest and smallest (default 2)",
+        help="sampled networks per step besides the largest and smallest (default 4)",
     )
     group.add_argument(
-        "--distill",
-        action="store_true",
-        help="in-place distillation: networks but the largest learn from its predictions",
+        "--no-distill",
+        dest="distill",
+        action="store_false",
+        help="train every network on the labels, not (but the largest) on the largest's "
+        "predictions (in-place distillation, the default)",
     )
 
 
