@@ -145,6 +145,7 @@ def build_report(
         summary["baseline"]["chosen_by"] = evaluator["name"]
         summary["baseline"]["rank_check"] = dict(rank_check) if rank_check else None
     if confirmed:
+        by_number = trials.set_index("number")
         summary["confirmed"] = [
             {
                 "number": number,
@@ -156,7 +157,7 @@ def build_report(
                 **({"error": result["error"]} if "error" in result else {}),
             }
             for number, result in sorted(confirmed.items())
-            for row in [trials.set_index("number").loc[number].to_dict()]
+            for row in [by_number.loc[number]]
         ]
         if baseline is not None and baseline.get("standalone_accuracy") is not None:
             summary["baseline"]["standalone_accuracy"] = _plain(baseline["standalone_accuracy"])

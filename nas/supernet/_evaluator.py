@@ -28,6 +28,7 @@ from nas.evaluate import (
     accuracy_on,
     recalibrate_batch_norm,
 )
+from nas.search import space_identity
 from nas.supernet._sandwich import SandwichConfig, SupernetTraining, train_supernet
 from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
 from nas.supernet._supernet import Supernet, SupernetError, stage_bounds
@@ -91,7 +92,7 @@ class SupernetEvaluator(Evaluator):
         identity = {
             "data": self.data.identity(),
             "supernet": {**self.config.identity(), "seed": self.seed},
-            "space": _space_identity(self.space),
+            "space": space_identity(self.space),
         }
         if path.exists():
             self.supernet = load_supernet(path, self.space, identity).eval()
@@ -141,10 +142,3 @@ def _trained_seconds(path: Path) -> float | None:
         return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
     except (OSError, ValueError, KeyError, TypeError):
         return None  # the record is informative only; the weights were checked
-
-
-def _space_identity(space: MBConvSpace) -> dict[str, Any]:
-    return {
-        "skeleton": space.skeleton.fingerprint(),
-        "choices": {key: list(options) for key, options in space.parameters().items()},
-    }

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 
 import pytest
-import torch
-
-from experiments.cli import main
 
 SMALL = [
     *("--networks", "3", "--resolution", "16", "--width-mult", "0.5", "--depth-mult", "0.5"),
@@ -19,20 +14,7 @@ SMALL = [
 ]
 
 
-def cnas(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    previous = torch.get_num_threads()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:
-            code = exit_.code
-        finally:
-            torch.set_num_threads(previous)
-    return code, out.getvalue(), err.getvalue()
-
-
-def test_rank_check_writes_every_score_and_continues(tmp_path):
+def test_rank_check_writes_every_score_and_continues(cnas, tmp_path):
     out = tmp_path / "rc"
     code, stdout, stderr = cnas("rank-check", *SMALL, "--json", "--out", str(out))
     assert (code, stderr) == (0, "")
@@ -58,14 +40,14 @@ def test_rank_check_writes_every_score_and_continues(tmp_path):
         (["--data", "cifar10"], "needs a data directory"),
     ],
 )
-def test_bad_input_is_one_line_exit_2_and_nothing_written(tmp_path, extra, phrase):
+def test_bad_input_is_one_line_exit_2_and_nothing_written(cnas, tmp_path, extra, phrase):
     out = tmp_path / "rc"
     code, stdout, stderr = cnas("rank-check", *SMALL, *extra, "--out", str(out))
     assert (code, stdout) == (2, "") and len(stderr.splitlines()) == 1
     assert phrase in stderr and not out.exists()
 
 
-def test_proxy_budgets_and_reference_seeds(tmp_path):
+def test_proxy_budgets_and_reference_seeds(cnas, tmp_path):
     out = tmp_path / "rc"
     extra = ["--scores", "proxy", "--proxy-budgets", "2x100,1xall", "--reference-seeds", "2"]
     code, stdout, stderr = cnas("rank-check", *SMALL, *extra, "--json", "--out", str(out))
@@ -89,7 +71,7 @@ def test_proxy_budgets_and_reference_seeds(tmp_path):
 
 
 @pytest.mark.parametrize("budgets", ["2", "0x100", "2xmany", "x100"])
-def test_bad_proxy_budgets_are_one_line(tmp_path, budgets):
+def test_bad_proxy_budgets_are_one_line(cnas, tmp_path, budgets):
     code, _, stderr = cnas(
         "rank-check", *SMALL, "--proxy-budgets", budgets, "--out", str(tmp_path / "r")
     )
@@ -97,7 +79,7 @@ def test_bad_proxy_budgets_are_one_line(tmp_path, budgets):
     assert len(stderr.splitlines()) == 1 and not (tmp_path / "r").exists()
 
 
-def test_the_supernet_is_ranked_with_its_one_off_training_counted(tmp_path):
+def test_the_supernet_is_ranked_with_its_one_off_training_counted(cnas, tmp_path):
     out = tmp_path / "rc"
     extra = ["--scores", "supernet", "--supernet-epochs", "1", "--json"]
     code, stdout, stderr = cnas("rank-check", *SMALL, *extra, "--out", str(out))
