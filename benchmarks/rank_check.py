@@ -11,6 +11,13 @@ than how fast it starts to learn.
 
     .venv/bin/python benchmarks/rank_check.py digits
     .venv/bin/python benchmarks/rank_check.py notmnist [--data-root ../shared/data/notmnist]
+    .venv/bin/python benchmarks/rank_check.py digits --supernet [--backend local]
+
+``--supernet`` adds the weight-sharing supernet as a score (trained once, 10 epochs of
+the sandwich rule, on the proxy's images). Its space keeps every shortcut (a supernet
+cannot hold blocks without one), so these are other networks than the plain check's,
+and its proxy trains on more images (a supernet on 480 digits learns little): the run
+has its own directory and results file, ``rank_check_<data>_supernet.json``.
 
 The run directory (``runs/bench-rank-<data>``) is resumable: a killed benchmark run
 again continues where it stopped. Uses every core (Ray, one trial per core).
@@ -47,6 +54,18 @@ SETTINGS = {
         *("--reference-samples", "5000", "--reference-epochs", "8", "--reference-seeds", "2"),
     ],
 }
+# With the supernet: it trains on the proxy's images, so the proxy gets more of them.
+SUPERNET_SETTINGS = {
+    "digits": [
+        *("--data", "digits", "--epochs", "2"),
+        *("--reference-epochs", "15", "--reference-seeds", "2"),
+    ],
+    "notmnist": [
+        *("--data", "mnist", "--max-samples", "2000", "--epochs", "2"),
+        *("--reference-samples", "5000", "--reference-epochs", "8", "--reference-seeds", "2"),
+    ],
+}
+SUPERNET_SCORES = ["--scores", "proxy,supernet,synflow,naswot"]
 
 
 def main() -> None:
@@ -55,11 +74,19 @@ def main() -> None:
     parser.add_argument("--networks", type=int, default=30)
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared/data/notmnist"))
     parser.add_argument("--fresh", action="store_true", help="start the run directory anew")
+    parser.add_argument("--supernet", action="store_true", help="score the supernet too")
+    parser.add_argument(
+        "--backend", default="ray", help="ray (default: a trial per core) or local (one core)"
+    )
     args = parser.parse_args()
-    out = ROOT / "runs" / f"bench-rank-{args.data}"
+    suffix = "-supernet" if args.supernet else ""
+    out = ROOT / "runs" / f"bench-rank-{args.data}{suffix}"
     if args.fresh and out.exists():
         shutil.rmtree(out)
-    options = [*SPACE, *SETTINGS[args.data], "--networks", str(args.networks)]
+    settings = (
+        SUPERNET_SETTINGS[args.data] + SUPERNET_SCORES if args.supernet else SETTINGS[args.data]
+    )
+    options = [*SPACE, *settings, "--networks", str(args.networks), "--backend", args.backend]
     if args.data == "notmnist":
         options += ["--data-root", args.data_root]
     command = [sys.executable, "-m", "experiments.cli", "rank-check", *options]
@@ -82,7 +109,7 @@ def main() -> None:
         **summary,
     }
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"rank_check_{args.data}.json"
+    path = RESULTS / f"rank_check_{args.data}{suffix.replace('-', '_')}.json"
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(summary["verdict"])
     print(f"written: {path}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 import re
 import sys
 from pathlib import Path
@@ -102,8 +104,15 @@ def add_parser(subparsers: Any) -> None:
         "--confirm-top",
         type=int,
         metavar="K",
-        help="retrain the K best candidates alone (--epochs etc.) and choose the baseline "
-        "on those results (default 3 with --evaluator supernet, else 0)",
+        help="retrain the K best candidates alone and choose the baseline on those results "
+        "(default 3 with --evaluator supernet, else 0); on Ray they train side by side",
+    )
+    parser.add_argument(
+        "--confirm-epochs",
+        type=positive_int,
+        metavar="E",
+        help="epochs of that retraining (default --epochs); with --evaluator train it must "
+        "be more than --epochs: the winners of a short proxy, retrained longer",
     )
     parser.add_argument(
         "--early-stopping",
@@ -186,6 +195,12 @@ def run(args: argparse.Namespace) -> int:
     confirm_top = _confirm_top(args)
     trainer = TrainingEvaluator(data=data, config=training_config(args))
     evaluator = trainer if args.evaluator == "train" else _make_evaluator(args, data, space)
+    confirmer = TrainingEvaluator(
+        data=data,
+        config=dataclasses.replace(
+            training_config(args), epochs=args.confirm_epochs or args.epochs
+        ),
+    )
     measured = _measured_ranking(args)
     ray = prepare_backend(args, trials=args.trials)
     progress = _Progress(config, enabled=not (args.no_progress or args.json))
@@ -196,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
         write_report(report, out, config, plot=False)
 
     # The stand-alone training that confirms winners is part of what the run means.
-    confirm_identity = {"confirm": trainer.identity()} if confirm_top else None
+    confirm_identity = {"confirm": confirmer.identity()} if confirm_top else None
     try:
         study = run_search(
             space=space,
@@ -216,7 +231,12 @@ def run(args: argparse.Namespace) -> int:
 
         with _Steps("retrain alone", confirm_top, enabled=progress.enabled) as steps:
             confirm_search(
-                study, config, trainer, top_k=confirm_top, on_confirmed=lambda *_: steps.step()
+                study,
+                config,
+                confirmer,
+                top_k=confirm_top,
+                workers=_confirm_workers(ray),
+                on_confirmed=lambda *_: steps.step(),
             )
     report = build_report(study, config, space_size=space.size, rank_check=measured)
     write_report(report, out, config)
@@ -255,15 +275,26 @@ def _measured_ranking(args: argparse.Namespace) -> Any:
 def _confirm_top(args: argparse.Namespace) -> int:
     top = args.confirm_top
     if top is None:
-        return 3 if args.evaluator == "supernet" else 0
+        top = 3 if args.evaluator == "supernet" else 0
+    if args.confirm_epochs is not None and not top:
+        raise CliError("--confirm-epochs sets how --confirm-top retrains; give --confirm-top K")
     if top < 0:
         raise CliError(f"--confirm-top must be 0 (no retraining) or more, got {top}")
-    if top and args.evaluator == "train":
+    if top and args.evaluator == "train" and (args.confirm_epochs or 0) <= args.epochs:
         raise CliError(
-            "--confirm-top retrains what a cheaper evaluator chose; with --evaluator train the "
-            "candidates were trained already: drop it"
+            "with --evaluator train the candidates were trained for --epochs already: give "
+            f"--confirm-epochs above {args.epochs} to retrain the winners longer, or drop "
+            "--confirm-top"
         )
     return top
+
+
+def _confirm_workers(ray: Any) -> int:
+    """Winners retrained at once: one per trial slot where the search ran on Ray."""
+    if ray is None:
+        return 1
+    slots = int((os.cpu_count() or 1) / ray.cpus_per_trial)
+    return max(1, min(ray.max_concurrent or slots, slots))
 
 
 def _make_evaluator(args: argparse.Namespace, data: Any, space: Any) -> Any:

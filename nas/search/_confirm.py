@@ -8,15 +8,20 @@ baseline is chosen on those stand-alone results (``nas.search._report``).
 Which candidates: for the reward objective, the ``k`` best rewards; for a Pareto
 search, the front's most accurate points within the target, then the cheapest over
 it. Each result is kept on the study (``standalone:<trial>``) as soon as it is known,
-so a killed run resumes with the ones still missing.
+so a killed run resumes with the ones still missing. With ``workers`` > 1 the winners
+train side by side in worker processes (one torch thread each, as every trial does);
+each result depends only on the network and its seed, so it is the same either way.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -62,12 +67,18 @@ def confirm_search(
     trainer: Evaluator,
     *,
     top_k: int,
+    workers: int = 1,
     on_confirmed: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Retrain the search's ``top_k`` winners alone; their results, by trial number."""
     report = build_report(study, config, space_size=0)
     return confirm_winners(
-        study, config, trainer, winners(report, config, top_k), on_confirmed=on_confirmed
+        study,
+        config,
+        trainer,
+        winners(report, config, top_k),
+        workers=workers,
+        on_confirmed=on_confirmed,
     )
 
 
@@ -77,6 +88,7 @@ def confirm_winners(
     trainer: Evaluator,
     numbers: list[int],
     *,
+    workers: int = 1,
     on_confirmed: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Train each trial in ``numbers`` alone with ``trainer``; record and return the results.
@@ -84,33 +96,68 @@ def confirm_winners(
     Trials already confirmed (by an earlier, killed run) are not trained again. A
     candidate whose training fails is recorded with its error and no accuracy.
     """
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, got {workers}")
     done = confirmed_results(study)
     form = reward_form(config.constraint)
     trials = {trial.number: trial for trial in study.get_trials(deepcopy=False)}
-    for number in numbers:
-        if number in done:
-            continue
-        attrs = trials[number].user_attrs
-        spec = NetworkSpec.from_dict(attrs["spec"])
-        seed = config.seed * 100_003 + number
-        started = time.perf_counter()
-        result: dict[str, Any] = {"seed": seed}
-        try:
-            evaluation = trainer.evaluate(spec, seed=seed)
-        except Exception as error:  # a candidate that fails alone is a finding, not a crash
-            result["error"] = f"{type(error).__name__}: {error}"[:500]
-            logger.warning("stand-alone training of trial %d failed: %s", number, result["error"])
-        else:
-            accuracy = float(evaluation.accuracy)
+    jobs = [
+        _Job(
+            number=number,
+            spec=NetworkSpec.from_dict(trials[number].user_attrs["spec"]),
+            seed=config.seed * 100_003 + number,
+            cost=float(trials[number].user_attrs["cost"]),
+        )
+        for number in numbers
+        if number not in done
+    ]
+    for job, result in _trained(jobs, trainer, workers):
+        accuracy = result.pop("accuracy", None)
+        if accuracy is not None:
             result["accuracy"] = accuracy if math.isfinite(accuracy) else None
             result["reward"] = (
-                mnas_reward(accuracy, float(attrs["cost"]), config.target, form)
+                mnas_reward(accuracy, job.cost, config.target, form)
                 if math.isfinite(accuracy)
                 else None
             )
-        result["seconds"] = round(time.perf_counter() - started, 3)
-        record_standalone(study, number, result)
-        done[number] = result
+        record_standalone(study, job.number, result)  # as it lands: a killed run keeps it
+        done[job.number] = result
         if on_confirmed is not None:
-            on_confirmed(number, result)
+            on_confirmed(job.number, result)
     return {number: done[number] for number in numbers if number in done}
+
+
+@dataclass(frozen=True)
+class _Job:
+    number: int
+    spec: NetworkSpec
+    seed: int
+    cost: float
+
+
+def _trained(
+    jobs: list[_Job], trainer: Evaluator, workers: int
+) -> Iterator[tuple[_Job, dict[str, Any]]]:
+    """Each job with its training's result, in the order they finish."""
+    if workers == 1 or len(jobs) < 2:
+        for job in jobs:
+            yield job, _train_alone(trainer, job)
+        return
+    # spawn: a forked child would inherit this process's torch and Ray threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=context) as pool:
+        pending = {pool.submit(_train_alone, trainer, job): job for job in jobs}
+        for future in as_completed(pending):
+            yield pending[future], future.result()
+
+
+def _train_alone(trainer: Evaluator, job: _Job) -> dict[str, Any]:
+    started = time.perf_counter()
+    result: dict[str, Any] = {"seed": job.seed}
+    try:
+        result["accuracy"] = float(trainer.evaluate(job.spec, seed=job.seed).accuracy)
+    except Exception as error:  # a candidate that fails alone is a finding, not a crash
+        result["error"] = f"{type(error).__name__}: {error}"[:500]
+        logger.warning("stand-alone training of trial %d failed: %s", job.number, result["error"])
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    return result

@@ -67,10 +67,30 @@ def test_a_damaged_supernet_in_the_run_dir_is_refused_not_retrained(cnas, tmp_pa
     assert weights.read_bytes() == damaged
 
 
-def test_confirming_a_trained_search_is_refused(cnas, tmp_path):
+def test_confirming_a_trained_search_at_its_own_budget_is_refused(cnas, tmp_path):
     argv = ["--target-flops", "5M", *SMALL.split(), "--confirm-top", "2", "--out", str(tmp_path)]
-    code, _, stderr = cnas("search", *argv)
-    assert code == 2 and "--confirm-top retrains what a cheaper evaluator chose" in stderr
+    for extra in ([], ["--confirm-epochs", "3"]):  # --epochs is 3
+        code, stdout, stderr = cnas("search", *argv, *extra)
+        assert code == 2 and stdout == ""
+        assert "give --confirm-epochs above 3" in stderr and len(stderr.splitlines()) == 1
+    code, _, stderr = cnas("search", *argv[:-4], "--confirm-epochs", "4", "--out", str(tmp_path))
+    assert code == 2 and "give --confirm-top K" in stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_trained_search_retrains_its_winners_longer(cnas, tmp_path):
+    argv = [*SMALL.split(), "--target-flops", "5M", "--epochs", "1", "--trials", "4"]
+    argv += ["--backend", "local", "--json", "--confirm-top", "2", "--confirm-epochs", "3"]
+    code, stdout, stderr = cnas("search", *argv, "--out", str(tmp_path))
+    assert (code, stderr) == (0, "")
+    summary = json.loads(stdout)
+    confirmed = summary["confirmed"]
+    assert len(confirmed) == 2
+    identity = json.loads((tmp_path / "config.json").read_text())["identity"]
+    assert identity["confirm"]["training"]["epochs"] == 3
+    best = max(confirmed, key=lambda c: (c["standalone_reward"], -c["cost"]))
+    assert summary["baseline"]["number"] == best["number"]
+    assert summary["baseline"]["chosen_by"].startswith("stand-alone training of the top 2")
 
 
 def test_a_space_the_supernet_cannot_hold_is_refused_before_anything_is_written(cnas, tmp_path):

@@ -119,3 +119,20 @@ def test_nothing_is_retrained_when_k_is_zero_or_nothing_was_evaluated():
     assert winners(build_report(empty, config, space_size=1), config, 3) == []
     study = made_study([(0.9, 5e6)])
     assert confirm_search(study, config, Alone({}), top_k=0) == {}
+
+
+def test_winners_retrained_side_by_side_get_what_one_at_a_time_gets():
+    from nas.data import load_data
+    from nas.evaluate import TrainingConfig, TrainingEvaluator
+
+    data = load_data("digits", resolution=16, max_samples=160, seed=0)
+    trainer = TrainingEvaluator(data=data, config=TrainingConfig(epochs=1, threads=1))
+    config = SearchConfig(target=TARGET)
+    results = {}
+    for workers in (1, 2):
+        study = made_study([(0.90, 5e6), (0.70, 5e6), (0.95, 5e6)])
+        results[workers] = confirm_search(study, config, trainer, top_k=3, workers=workers)
+        assert sorted(confirmed_results(study)) == [0, 1, 2]  # each recorded as it landed
+    accuracy = {w: {n: r["accuracy"] for n, r in res.items()} for w, res in results.items()}
+    assert accuracy[1] == accuracy[2]
+    assert all(0 <= a <= 1 for a in accuracy[1].values())
