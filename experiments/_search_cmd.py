@@ -12,6 +12,7 @@ from typing import Any
 
 from experiments._common import (
     CliError,
+    Throttle,
     check_writable_dir,
     format_table,
     positive_int,
@@ -205,10 +206,20 @@ def run(args: argparse.Namespace) -> int:
     ray = prepare_backend(args, trials=args.trials)
     progress = _Progress(config, enabled=not (args.no_progress or args.json))
 
+    throttle = Throttle()
+
     def on_trial(study: Any, trial: Any) -> None:
         progress.update(trial)
-        report = build_report(study, config, space_size=space.size, rank_check=measured)
-        write_report(report, out, config, plot=False)
+        # The report is rewritten as trials land (and in full at the end), throttled so
+        # that a run of a thousand fast candidates does not spend its time rewriting it.
+        throttle(
+            lambda: write_report(
+                build_report(study, config, space_size=space.size, rank_check=measured),
+                out,
+                config,
+                plot=False,
+            )
+        )
 
     # The stand-alone training that confirms winners is part of what the run means.
     confirm_identity = {"confirm": confirmer.identity()} if confirm_top else None
