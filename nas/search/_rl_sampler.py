@@ -54,6 +54,14 @@ class ReinforceSampler(optuna.samplers.BaseSampler):
     twice. Trials are consumed as a prefix in number order, stopping at the first unfinished
     one, so with parallel workers a long-running trial delays (never reorders) later updates.
     Startup trials (sampled uniformly) also update the policy, as a warm start.
+
+    The advantage is standardised (``standardise=True``, the default): reward minus the
+    moving-average baseline, divided by a moving average of its spread, and clipped to
+    +-``advantage_clip``. Real rewards differ by a few hundredths (proxy accuracies of
+    0.80-0.95); a raw advantage of 0.02 moves a logit by 0.002 a trial at learning rate
+    0.1, so a raw controller barely leaves the uniform policy in hundreds of trials. The
+    standardised one learns at the same pace whatever the reward's scale, and the clip
+    (as PPO's) bounds what one surprising trial can do.
     """
 
     def __init__(
@@ -64,6 +72,8 @@ class ReinforceSampler(optuna.samplers.BaseSampler):
         baseline_decay: float = 0.9,
         n_startup_trials: int = 0,
         entropy_weight: float = 0.0,
+        standardise: bool = True,
+        advantage_clip: float = 2.0,
     ) -> None:
         if learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
@@ -71,6 +81,10 @@ class ReinforceSampler(optuna.samplers.BaseSampler):
             raise ValueError(f"baseline_decay must be in [0, 1), got {baseline_decay}")
         if n_startup_trials < 0 or entropy_weight < 0:
             raise ValueError("n_startup_trials and entropy_weight must be >= 0")
+        if advantage_clip <= 0:
+            raise ValueError(f"advantage_clip must be > 0, got {advantage_clip}")
+        self._standardise = standardise
+        self._advantage_clip = advantage_clip
         self._learning_rate = learning_rate
         self._baseline_decay = baseline_decay
         self._n_startup_trials = n_startup_trials
@@ -88,6 +102,7 @@ class ReinforceSampler(optuna.samplers.BaseSampler):
         self._consumed = 0  # length of the prefix of trials (by number) already replayed
         self._n_complete = 0
         self._baseline: float | None = None
+        self._spread = 0.0  # moving average of the squared advantage
         self._logits: dict[str, np.ndarray] = {}
         self._choices: dict[str, tuple[Any, ...]] = {}
 
@@ -178,10 +193,23 @@ class ReinforceSampler(optuna.samplers.BaseSampler):
                     self._update(trial, reward)
         self._consumed = end
 
-    def _update(self, trial: FrozenTrial, reward: float) -> None:
+    def _advantage(self, reward: float) -> float:
         if self._baseline is None:
             self._baseline = reward  # so the very first trial neither rewards nor punishes
         advantage = reward - self._baseline
+        decay = self._baseline_decay
+        self._baseline = decay * self._baseline + (1 - decay) * reward
+        if not self._standardise:
+            return advantage
+        # The spread includes this trial's, so the first surprise is finite (then clipped).
+        self._spread = decay * self._spread + (1 - decay) * advantage**2
+        if self._spread <= 0:
+            return 0.0  # every reward so far the same: nothing to learn yet
+        scaled = advantage / math.sqrt(self._spread)
+        return max(-self._advantage_clip, min(self._advantage_clip, scaled))
+
+    def _update(self, trial: FrozenTrial, reward: float) -> None:
+        advantage = self._advantage(reward)
         for name, dist in trial.distributions.items():
             if not isinstance(dist, CategoricalDistribution):
                 continue
@@ -197,5 +225,3 @@ class ReinforceSampler(optuna.samplers.BaseSampler):
                 entropy = -float(probs @ log_p)
                 step += self._entropy_weight * (-probs * (log_p + entropy))
             logits += self._learning_rate * step  # in place: self._logits[name] is updated
-        decay = self._baseline_decay
-        self._baseline = decay * self._baseline + (1 - decay) * reward

@@ -9,6 +9,7 @@ from nas.search._rl_sampler import ReinforceSampler
 __all__ = ["STRATEGIES", "make_sampler"]
 
 STRATEGIES: tuple[str, ...] = ("tpe", "nsga2", "random", "rl")
+RL_ENTROPY_WEIGHT = 0.2
 
 
 def make_sampler(
@@ -32,5 +33,13 @@ def make_sampler(
                 "strategy 'rl' learns from one reward; use --objective reward with it, "
                 "or tpe/nsga2/random for --objective pareto"
             )
-        return ReinforceSampler(seed=seed, learning_rate=0.1, n_startup_trials=min(5, n_trials))
+        # Standardised advantages learn at real reward spreads; the entropy bonus keeps
+        # choices that make no difference from collapsing onto whatever noise favoured
+        # (tests/nas/search/test_rl_sampler.py measures both).
+        return ReinforceSampler(
+            seed=seed,
+            learning_rate=0.1,
+            n_startup_trials=min(5, n_trials),
+            entropy_weight=RL_ENTROPY_WEIGHT,
+        )
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
