@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import re
 import sys
@@ -92,6 +93,14 @@ def add_parser(subparsers: Any) -> None:
         "zero-cost and naswot, whose scores rank networks but are no accuracies)",
     )
     parser.add_argument(
+        "--target-tolerance",
+        metavar="PCT",
+        default="10",
+        help="the reward's baseline is the best candidate within PCT%% of the target (soft: "
+        "either side; hard: below it) when any is; none: the best reward anywhere "
+        "(default 10)",
+    )
+    parser.add_argument(
         "--evaluator",
         choices=("train", "supernet", "zero-cost", "naswot"),
         default="train",
@@ -171,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         trials=args.trials,
         seed=args.seed,
         early_stopping=args.early_stopping,
+        target_tolerance=_tolerance(args.target_tolerance),
     )
     out = check_writable_dir(args.out, "--out")
     data = load_data(
@@ -265,6 +275,18 @@ def run(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _tolerance(text: str) -> float | None:
+    if text.strip().lower() == "none":
+        return None
+    try:
+        percent = float(text.rstrip("%"))
+    except ValueError:
+        percent = math.nan
+    if not 0 < percent < 100:
+        raise CliError(f"--target-tolerance takes a percentage such as 10, or none; got {text!r}")
+    return percent / 100
 
 
 def _measured_ranking(args: argparse.Namespace) -> Any:
@@ -433,7 +455,35 @@ def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> 
             f"-> {out / 'baseline.json'}"
             + (f" (chosen by {baseline['chosen_by']})" if alone is not None else "")
         )
+        placement = _placement_line(baseline, config)
+        if placement:
+            lines.append(placement)
     else:
         lines.append("No trial was evaluated successfully; see trials.csv for the errors.")
     lines.append(f"Outputs: {out}/trials.csv, pareto.csv, pareto.png, summary.json")
     return "\n".join(lines)
+
+
+def _placement_line(baseline: dict[str, Any], config: Any) -> str:
+    """Where the baseline sits against the target, and what choosing near it gave up."""
+    ratio = baseline.get("target_ratio")
+    if ratio is None:
+        return ""
+    tolerance = baseline.get("target_tolerance")
+    if tolerance is None:
+        return f"It lies at {ratio:.2f}x the target."
+    if baseline["within_tolerance"]:
+        line = f"It lies at {ratio:.2f}x the target, within {tolerance:.0%}."
+    else:
+        line = (
+            f"It lies at {ratio:.2f}x the target: no candidate came within {tolerance:.0%} "
+            "of it (search longer, or widen the space with --space)."
+        )
+    elsewhere = baseline.get("best_reward_elsewhere")
+    if elsewhere:
+        line += (
+            f" The best reward anywhere was trial {elsewhere['number']}, "
+            f"{elsewhere['reward']:.4f} at {elsewhere['target_ratio']:.2f}x the target "
+            f"(the baseline's: {baseline.get('standalone_reward') or baseline['reward']:.4f})."
+        )
+    return line

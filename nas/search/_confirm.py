@@ -29,7 +29,7 @@ import pandas as pd
 
 from nas.evaluate import Evaluator
 from nas.search._objectives import mnas_reward, reward_form
-from nas.search._report import SearchReport, build_report
+from nas.search._report import SearchReport, build_report, near_target
 from nas.search._search import SearchConfig
 from nas.search._standalone import confirmed_results, record_standalone
 from search_spaces import NetworkSpec
@@ -48,7 +48,11 @@ def winners(report: SearchReport, config: SearchConfig, k: int) -> list[int]:
     if unique.empty or k < 1:
         return []
     if config.objective == "reward":
-        ranked = unique.sort_values(["reward", "cost", "number"], ascending=[False, True, True])
+        # Those near the target first: the baseline will be chosen among them.
+        near = unique["number"].isin(near_target(unique, config)["number"])
+        ranked = unique.assign(near=near).sort_values(
+            ["near", "reward", "cost", "number"], ascending=[False, False, True, True]
+        )
     else:
         front = report.front
         over = front["cost"] > config.target

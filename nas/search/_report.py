@@ -144,6 +144,8 @@ def build_report(
         }
         summary["baseline"]["chosen_by"] = evaluator["name"]
         summary["baseline"]["rank_check"] = dict(rank_check) if rank_check else None
+        if config.objective == "reward":
+            summary["baseline"].update(_placement(baseline, unique, config))
     if confirmed:
         by_number = trials.set_index("number")
         summary["confirmed"] = [
@@ -182,6 +184,7 @@ def _choose_baseline(
     confirmed = evaluated[evaluated["standalone_accuracy"].notna()]
     if not confirmed.empty:
         if config.objective == "reward":
+            confirmed = near_target(confirmed, config)
             key = ["standalone_reward", "cost"]
         else:
             within = confirmed[confirmed["cost"] <= config.target]
@@ -189,12 +192,50 @@ def _choose_baseline(
             key = ["standalone_accuracy", "cost"]
         return confirmed.sort_values(key, ascending=[False, True]).iloc[0].to_dict()
     if config.objective == "reward":
-        best = evaluated.sort_values(["reward", "cost"], ascending=[False, True]).iloc[0]
+        pool = near_target(evaluated, config)
+        best = pool.sort_values(["reward", "cost"], ascending=[False, True]).iloc[0]
     else:
         within = front[front["cost"] <= config.target]
         pool = within if not within.empty else front.sort_values("cost").head(1)
         best = pool.sort_values(["accuracy", "cost"], ascending=[False, True]).iloc[0]
     return best.to_dict()
+
+
+def near_target(candidates: pd.DataFrame, config: SearchConfig) -> pd.DataFrame:
+    """The candidates within the target's tolerance band, or all when none is."""
+    band = config.target_band()
+    if band is None:
+        return candidates
+    cost = candidates["cost"].astype(float)
+    within = candidates[(cost >= band[0]) & (cost <= band[1])]
+    return within if not within.empty else candidates
+
+
+def _placement(
+    baseline: dict[str, Any], evaluated: pd.DataFrame, config: SearchConfig
+) -> dict[str, Any]:
+    """Where the baseline sits against the target, and what the band cost in reward."""
+    band = config.target_band()
+    ratio = float(baseline["cost"]) / config.target
+    placement: dict[str, Any] = {
+        "target_ratio": round(ratio, 4),
+        "target_tolerance": config.target_tolerance if band is not None else None,
+        "within_tolerance": None if band is None else bool(band[0] <= baseline["cost"] <= band[1]),
+    }
+    if band is not None:
+        # Among the same pool the baseline came from: the retrained, when there are any.
+        key = "reward"
+        if _plain(baseline.get("standalone_reward")) is not None:
+            evaluated, key = evaluated[evaluated["standalone_reward"].notna()], "standalone_reward"
+        best = evaluated.sort_values([key, "cost"], ascending=[False, True]).iloc[0]
+        if int(best["number"]) != int(baseline["number"]):
+            placement["best_reward_elsewhere"] = {
+                "number": int(best["number"]),
+                "reward": _plain(best[key]),
+                "cost": _plain(best["cost"]),
+                "target_ratio": round(float(best["cost"]) / config.target, 4),
+            }
+    return placement
 
 
 def _plain(value: Any) -> Any:

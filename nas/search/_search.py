@@ -81,6 +81,10 @@ class SearchConfig:
     seed: int = 0
     latency_threads: int = 1  # torch threads when latency is the cost
     early_stopping: str | None = None  # "asha": stop trials weak after an epoch (reward only)
+    # The reward's baseline is the best within this fraction of the target when any
+    # candidate is (soft: either side; hard: below it); None: the best reward anywhere.
+    # It only chooses among finished trials, so a continued search may change it.
+    target_tolerance: float | None = 0.1
 
     def __post_init__(self) -> None:
         if self.cost not in COSTS:
@@ -112,11 +116,29 @@ class SearchConfig:
                 )
         if not is_int(self.trials) or self.trials < 1:
             raise SearchError(f"trials must be a whole number >= 1, got {self.trials!r}")
+        if self.target_tolerance is not None and (
+            not is_number(self.target_tolerance) or not 0 < self.target_tolerance < 1
+        ):
+            raise SearchError(
+                "the target tolerance must be a fraction between 0 and 1 (0.1: within 10%), "
+                f"got {self.target_tolerance!r}"
+            )
+
+    def target_band(self) -> tuple[float, float] | None:
+        """(lowest, highest) cost a baseline near the target may have, or None."""
+        if self.target_tolerance is None or self.objective != "reward":
+            return None
+        low = self.target * (1 - self.target_tolerance)
+        high = (
+            self.target * (1 + self.target_tolerance) if self.constraint == "soft" else self.target
+        )
+        return low, high
 
     def identity(self) -> dict[str, Any]:
         """Settings a continued search must share with the run that started it."""
         settings = asdict(self)
         settings.pop("trials")  # asking for more trials continues the same search
+        settings.pop("target_tolerance")  # chooses among the trials, trains nothing
         return settings
 
 

@@ -220,3 +220,24 @@ def test_the_baseline_says_how_well_its_evaluator_ranked_in_a_rank_check(tmp_pat
     code, _, stderr = cnas("search", *ZERO_COST, "--target-flops", "30M", "--rank-check",
                            str(check), "--out", str(tmp_path / "other"))  # fmt: skip
     assert code == 2 and "did not score the zero-cost evaluator" in stderr
+
+
+def test_the_console_says_where_the_baseline_sits_against_the_target(tmp_path):
+    argv = [*ZERO_COST, "--target-flops", "5M", "--trials", "6", "--backend", "local"]
+    code, stdout, stderr = cnas("search", *argv, "--out", str(tmp_path))
+    assert (code, stderr) == (0, "")
+    baseline = json.loads((tmp_path / "summary.json").read_text())["baseline"]
+    ratio = baseline["target_ratio"]
+    assert ratio == pytest.approx(baseline["cost"] / 5e6, abs=1e-4)
+    assert baseline["target_tolerance"] == 0.1
+    assert baseline["within_tolerance"] == (0.9 <= ratio <= 1.0)  # hard: below the target
+    assert f"It lies at {ratio:.2f}x the target" in stdout
+
+
+@pytest.mark.parametrize("value", ["0", "100", "ten"])
+def test_a_bad_target_tolerance_is_refused_in_one_line(tmp_path, value):
+    argv = [*ZERO_COST, "--target-flops", "5M", "--target-tolerance", value]
+    code, stdout, stderr = cnas("search", *argv, "--out", str(tmp_path / "run"))
+    assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
+    assert "--target-tolerance takes a percentage" in stderr
+    assert not (tmp_path / "run").exists()

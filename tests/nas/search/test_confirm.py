@@ -136,3 +136,35 @@ def test_winners_retrained_side_by_side_get_what_one_at_a_time_gets():
     accuracy = {w: {n: r["accuracy"] for n, r in res.items()} for w, res in results.items()}
     assert accuracy[1] == accuracy[2]
     assert all(0 <= a <= 1 for a in accuracy[1].values())
+
+
+def test_the_baseline_is_the_best_reward_near_the_target_and_says_what_that_gave_up():
+    # Trial 0 has the best reward at 2.3x the target (a short proxy favours big networks).
+    rows = [(0.97, 11.5e6), (0.90, 4.8e6), (0.93, 7e6), (0.86, 5.2e6)]
+    study = made_study(rows)
+    summary = build_report(study, SearchConfig(target=TARGET), space_size=0).summary
+    baseline = summary["baseline"]
+    assert baseline["number"] == 1  # the best of trials 1 and 3, the two within 10%
+    assert baseline["target_ratio"] == pytest.approx(0.96)
+    assert (baseline["target_tolerance"], baseline["within_tolerance"]) == (0.1, True)
+    elsewhere = baseline["best_reward_elsewhere"]
+    assert elsewhere["number"] == 0 and elsewhere["target_ratio"] == pytest.approx(2.3)
+    assert elsewhere["reward"] > baseline["reward"]
+    # The retraining picks from near the target first, then the rest by reward.
+    report = build_report(study, SearchConfig(target=TARGET), space_size=0)
+    assert winners(report, SearchConfig(target=TARGET), 3) == [1, 3, 0]
+
+    anywhere = SearchConfig(target=TARGET, target_tolerance=None)
+    summary = build_report(study, anywhere, space_size=0).summary
+    assert summary["baseline"]["number"] == 0
+    assert "best_reward_elsewhere" not in summary["baseline"]
+    # With a hard constraint the band lies below the target: 5.2M is over it.
+    hard = SearchConfig(target=TARGET, constraint="hard")
+    assert build_report(made_study(rows), hard, space_size=0).summary["baseline"]["number"] == 1
+
+
+def test_with_no_candidate_near_the_target_the_baseline_is_the_best_anywhere_and_says_so():
+    study = made_study([(0.97, 11.5e6), (0.80, 1e6)])
+    baseline = build_report(study, SearchConfig(target=TARGET), space_size=0).summary["baseline"]
+    assert baseline["number"] == 0
+    assert baseline["within_tolerance"] is False and "best_reward_elsewhere" not in baseline

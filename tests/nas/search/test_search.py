@@ -116,7 +116,9 @@ def test_report_files_hold_every_trial_the_front_and_the_baseline(tmp_path):
     assert [r["number"] for r in front] == [unique[i]["number"] for i in nas.pareto_front(points)]
     assert 1 <= len(front) < len(unique)
     assert (tmp_path / "pareto.png").read_bytes()[:8] == PNG
-    best = max(unique, key=lambda r: (float(r["reward"]), -float(r["cost"])))
+    # The best reward among those within 10% of the target (all, when none is).
+    near = [r for r in unique if 0.9 <= float(r["cost"]) / TARGET <= 1.1] or unique
+    best = max(near, key=lambda r: (float(r["reward"]), -float(r["cost"])))
     baseline = NetworkSpec.load(tmp_path / "baseline.json")
     assert count_flops(baseline) == int(best["flops"]) == summary["baseline"]["flops"]
     assert (baseline.name, baseline.metadata["trial"]) == ("baseline", int(best["number"]))
