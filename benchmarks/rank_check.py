@@ -108,11 +108,33 @@ def main() -> None:
         "run_dir": str(out.relative_to(ROOT)),
         **summary,
     }
+    if args.supernet:
+        result["supernet_versus"] = _supernet_versus(out / "rank_check.csv")
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"rank_check_{args.data}{suffix.replace('-', '_')}.json"
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(summary["verdict"])
     print(f"written: {path}")
+
+
+def _supernet_versus(table: Path) -> dict[str, dict[str, float]]:
+    """The supernet's tau minus every other score's, paired over the same networks."""
+    from nas.rank_check import tau_difference
+
+    with table.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["state"] == "complete"]
+    reference = [float(r["reference_accuracy"]) for r in rows]
+    supernet = [float(r["supernet"] or "nan") for r in rows]
+    out = {}
+    for other in ("flops", "params", "proxy", "synflow", "naswot"):
+        difference = tau_difference(supernet, [float(r[other] or "nan") for r in rows], reference)
+        out[other] = {
+            "difference": round(difference.difference, 4),
+            "low": round(difference.low, 4),
+            "high": round(difference.high, 4),
+            "distinguishable": difference.distinguishable,
+        }
+    return out
 
 
 if __name__ == "__main__":
