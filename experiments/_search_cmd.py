@@ -204,13 +204,16 @@ def run(args: argparse.Namespace) -> int:
             "raise the target or widen the space with --space"
         )
     confirm_top = _confirm_top(args)
-    trainer = TrainingEvaluator(data=data, config=training_config(args))
-    evaluator = trainer if args.evaluator == "train" else _make_evaluator(args, data, space)
+    training = training_config(args)
+    evaluator = (
+        TrainingEvaluator(data=data, config=training)
+        if args.evaluator == "train"
+        else _make_evaluator(args, data, space)
+    )
+    # The winners' retraining: the search's training, for --confirm-epochs.
     confirmer = TrainingEvaluator(
         data=data,
-        config=dataclasses.replace(
-            training_config(args), epochs=args.confirm_epochs or args.epochs
-        ),
+        config=dataclasses.replace(training, epochs=args.confirm_epochs or args.epochs),
     )
     measured = _measured_ranking(args)
     ray = prepare_backend(args, trials=args.trials)

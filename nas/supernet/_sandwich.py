@@ -41,9 +41,10 @@ class SandwichConfig:
     """How the supernet trains: the usual schedule, plus the sandwich's own two knobs."""
 
     training: TrainingConfig = dataclasses.field(default_factory=lambda: TrainingConfig(epochs=10))
-    # Sampled networks per step, between the largest and smallest. With 2, the networks
-    # between the ends stayed near chance after 5 epochs on digits; with 4 and 10 epochs
-    # they reach 0.73-0.89 (the issue's closing note).
+    # Sampled networks per step, between the largest and smallest. With 2 and 4 epochs
+    # the networks between the ends stay near chance (the strict xfail in
+    # tests/nas/supernet/test_sandwich.py); with 4 and 10 epochs they inherit 0.73-0.92
+    # on digits (BENCHMARKS.md, "Supernet"), still far below what they reach alone.
     random_subnets: int = 4
     distill: bool = True  # the others learn from the largest's predictions
 
