@@ -126,9 +126,10 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--early-stopping",
-        choices=("asha",),
-        help="asha: stop trials whose reward after an epoch is in the bottom half of "
-        "their rung (reward objective only)",
+        choices=("asha", "pareto-halving"),
+        help="stop weak trials at epochs 1, 2, 4, ...: asha keeps the top half of a rung "
+        "by reward (--objective reward); pareto-halving keeps the better half by "
+        "non-dominated fronts of accuracy so far against cost (--objective pareto)",
     )
     parser.add_argument(
         "--rank-check",

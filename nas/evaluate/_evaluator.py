@@ -44,6 +44,9 @@ class Evaluator(ABC):
     #: seconds ``prepare`` spent on work shared by all candidates (by the run that did it,
     #: when a continued run reused it); None when it shares nothing
     prepared_seconds: float | None = None
+    #: epochs ``evaluate`` trains for when it runs to the end (``progress`` is then called
+    #: for the last time with this epoch); None when it does not train by epochs
+    planned_epochs: int | None = None
 
     @abstractmethod
     def evaluate(

@@ -158,6 +158,10 @@ class TrainingEvaluator(Evaluator):
         self.data = data
         self.config = config
 
+    @property
+    def planned_epochs(self) -> int:  # type: ignore[override]
+        return self.config.epochs
+
     def identity(self) -> dict[str, Any]:
         return {
             "evaluator": self.name,

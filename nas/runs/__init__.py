@@ -4,6 +4,7 @@ Nothing here knows about networks: a run kind (search, coefficient grid, rank ch
 hands over a ``StudyTask`` and the study it records into.
 """
 
+from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving, RungPoint, keeps_at_rung
 from nas.runs._ray_runner import RayError, RayOptions, connect_ray, make_searcher
 from nas.runs._run_dir import RunDirError
 from nas.runs._run_trials import run_trials
@@ -28,12 +29,15 @@ from nas.runs._trials import (
 
 __all__ = [
     "EARLY_STOPPING",
+    "PARETO_HALVING",
     "Done",
     "Outcome",
+    "ParetoHalving",
     "RayError",
     "RayOptions",
     "Reporter",
     "RunDirError",
+    "RungPoint",
     "StorageError",
     "StudyTask",
     "check_storage",
@@ -42,6 +46,7 @@ __all__ = [
     "finished_count",
     "interrupted_numbers",
     "is_surplus",
+    "keeps_at_rung",
     "make_searcher",
     "open_storage",
     "open_study",

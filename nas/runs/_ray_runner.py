@@ -9,8 +9,10 @@ the study, so the default SQLite file in the run directory works for a cluster
 too. Screened and duplicate candidates are told at once and never reach Ray.
 
 With ``early_stopping="asha"`` Tune's ASHA scheduler stops weak trials after an
-epoch; the searcher records them PRUNED ("stopped"), never COMPLETE, so they
-cannot reach the Pareto front or the baseline. (Ray's own OptunaSearch records
+epoch; with ``"pareto-halving"`` a scheduler of ours applies the local backend's
+rule (``nas.runs._pareto_halving``) to the same study records. The searcher records
+stopped trials PRUNED ("stopped"), never COMPLETE, so they cannot reach the Pareto
+front or the baseline. (Ray's own OptunaSearch records
 such trials COMPLETE with the score of their last epoch.)
 """
 
@@ -33,6 +35,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving
 from nas.runs._runner import (
     Done,
     Outcome,
@@ -308,11 +311,33 @@ def make_searcher(
                 except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
                     continue  # told after all, just before the interrupt landed
 
+        def trial_for(self, number: int) -> optuna.Trial | None:
+            """The running trial of that number, if this searcher asked it."""
+            with self.lock:
+                return self.untold.get(number)
+
         def running_trial_ids(self) -> list[int]:
             with self.lock:
                 return [trial._trial_id for trial in self.untold.values()]
 
     return StudySearcher()
+
+
+def _pareto_scheduler(rule: ParetoHalving, study: optuna.Study, searcher: Any) -> Any:
+    """A Tune scheduler that stops trials by the Pareto halving rule, in the driver."""
+    from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+    class ParetoHalvingScheduler(FIFOScheduler):
+        def on_trial_result(self, tune_controller: Any, trial: Any, result: dict) -> str:
+            if result.get("final"):
+                return TrialScheduler.CONTINUE
+            running = searcher.trial_for(int(trial.config["number"]))
+            if running is None:
+                return TrialScheduler.CONTINUE
+            stop = rule.should_stop(study, running, int(result["epoch"]), float(result["score"]))
+            return TrialScheduler.STOP if stop else TrialScheduler.CONTINUE
+
+    return ParetoHalvingScheduler()
 
 
 def _heartbeat(storage: optuna.storages.BaseStorage, searcher: Any, stop: threading.Event) -> None:
@@ -359,6 +384,8 @@ def run_on_ray(
 
         # Rungs at epochs 1, 2, 4, ...: the same rule as the local backend's pruner.
         scheduler = ASHAScheduler(time_attr="epoch", max_t=1024, grace_period=1, reduction_factor=2)
+    elif early_stopping == PARETO_HALVING:
+        scheduler = _pareto_scheduler(ParetoHalving(), study, searcher)
     concurrent = options.max_concurrent or max(
         1, int(ray.cluster_resources().get("CPU", 1) // options.cpus_per_trial)
     )

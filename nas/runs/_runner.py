@@ -23,6 +23,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving
 from nas.runs._trials import (
     budget_used,
     can_tell_if_alive,
@@ -47,7 +48,8 @@ logger = logging.getLogger(__name__)
 
 # Called after every epoch with (epoch, score so far); may raise to stop the trial early.
 Reporter = Callable[[int, float], None]
-EARLY_STOPPING: tuple[str, ...] = ("asha",)
+# asha: one score (the reward); pareto-halving: accuracy against cost (see its module).
+EARLY_STOPPING: tuple[str, ...] = ("asha", PARETO_HALVING)
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,8 @@ def record_failure(trial: optuna.Trial, message: str, started: float) -> None:
 
 def early_stopping_pruner(name: str | None) -> optuna.pruners.BasePruner:
     """Optuna's pruner for ``--early-stopping`` in the local backend."""
-    if name is None:
+    if name is None or name == PARETO_HALVING:
+        # Pareto halving decides in the runner: Optuna prunes single-objective studies only.
         return optuna.pruners.NopPruner()
     if name == "asha":
         # Asynchronous successive halving: rungs at epochs 1, 2, 4, ...; a trial goes on
@@ -146,6 +149,7 @@ def run_local(
     Other processes may work on the same study at the same time; each trial takes one
     slot of the budget, so together they finish exactly ``budget`` trials.
     """
+    halving = ParetoHalving() if early_stopping == PARETO_HALVING else None
 
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         started = time.perf_counter()
@@ -161,8 +165,12 @@ def run_local(
             def report(epoch: int, score: float) -> None:
                 if early_stopping is None:
                     return
-                trial.report(score, epoch)
-                if trial.should_prune():
+                if halving is not None:
+                    stop = halving.should_stop(study, trial, epoch, score)
+                else:
+                    trial.report(score, epoch)
+                    stop = trial.should_prune()
+                if stop:
                     trial.set_user_attr("stopped_at_epoch", epoch)
                     trial.set_user_attr("score_at_stop", score)
                     trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))

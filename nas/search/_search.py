@@ -26,6 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 from nas.evaluate import Evaluator, TrialError
 from nas.runs import (
     EARLY_STOPPING,
+    PARETO_HALVING,
     Done,
     Outcome,
     RayOptions,
@@ -109,10 +110,15 @@ class SearchConfig:
                     f"unknown early stopping {self.early_stopping!r}; "
                     f"choose {', '.join(EARLY_STOPPING)}"
                 )
-            if self.objective != "reward":
+            if self.early_stopping == "asha" and self.objective != "reward":
                 raise SearchError(
-                    "early stopping compares one score per epoch; use it with "
-                    "--objective reward, not pareto"
+                    "asha compares one score per epoch; use it with --objective reward, "
+                    "or --early-stopping pareto-halving with --objective pareto"
+                )
+            if self.early_stopping == PARETO_HALVING and self.objective != "pareto":
+                raise SearchError(
+                    "pareto-halving weighs accuracy against cost; use it with "
+                    "--objective pareto, or --early-stopping asha with --objective reward"
                 )
         if not is_int(self.trials) or self.trials < 1:
             raise SearchError(f"trials must be a whole number >= 1, got {self.trials!r}")
@@ -201,6 +207,10 @@ class _SearchExecutor:
 
     def __call__(self, job: SearchJob, report: Reporter) -> Outcome:
         def progress(epoch: int, accuracy: float) -> None:
+            # After the last epoch there is nothing left to save by stopping: a rule that
+            # stopped the trial there would only throw its finished result away.
+            if epoch == self.evaluator.planned_epochs:
+                return
             if math.isfinite(accuracy):
                 report(epoch, self.score(accuracy, job.cost))
 

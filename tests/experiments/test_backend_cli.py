@@ -104,3 +104,11 @@ def test_the_default_backend_is_auto_unless_the_environment_says_otherwise(monke
     assert make_parser().parse_args(argv).backend == "auto"
     monkeypatch.setenv("CNAS_BACKEND", "local")
     assert make_parser().parse_args(argv).backend == "local"
+
+
+def test_pareto_halving_needs_the_pareto_objective(tmp_path):
+    code, _, stderr = cnas(
+        *SEARCH, "--early-stopping", "pareto-halving", "--out", str(tmp_path / "r")
+    )
+    assert code == 2 and "use it with --objective pareto" in stderr and stderr.count("\n") == 1
+    assert not (tmp_path / "r").exists()
