@@ -22,7 +22,7 @@ import optuna
 import pandas as pd
 
 from nas.coefficients._compare import Comparison, compare_by_seed, summarise_seeds
-from nas.runs import interrupted_numbers, is_surplus, trial_state
+from nas.runs import interrupted_numbers, is_surplus, trial_node, trial_state
 from search_spaces import write_atomic, write_text_atomic
 
 __all__ = [
@@ -54,6 +54,7 @@ _TRIAL_COLUMNS = [
     "accuracy",
     "duration_s",
     "error",
+    "node",  # the Ray node id, or the host of a local run
 ]
 _DESCRIBE = _TRIAL_COLUMNS[4:17]  # kind .. params: how a candidate was built and counted
 NAMES = {
@@ -78,6 +79,7 @@ def coefficient_table(study: optuna.Study) -> pd.DataFrame:
         attrs = trial.user_attrs
         row = {key: attrs.get(key) for key in _TRIAL_COLUMNS}
         row["number"] = trial.number
+        row["node"] = trial_node(attrs)
         row["state"] = trial_state(trial, interrupted)
         row["candidate"] = trial.params.get("candidate")
         row["seed"] = trial.params.get("seed")

@@ -8,15 +8,18 @@ input (a user's module) gets grayscale images repeated to three channels.
 from __future__ import annotations
 
 import os
+import socket
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from nas.data import DataSplits, load_data
+from nas.data import DataError, DataSplits, load_data
 from nas.evaluate import Evaluation, TrainingConfig, TrainingEvaluator
 from nas.models import Backbone, CallableBackbone
+from nas.runs import NodeError
 
 __all__ = ["CandidateEvaluator", "CandidateTrainer", "RepeatChannels"]
 
@@ -34,6 +37,20 @@ class RepeatChannels(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.expand(-1, self.channels, -1, -1)
+
+
+def _on_ray_node() -> str:
+    """'on Ray node ID (host): ' inside a Ray worker, else ''."""
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized():
+        return ""
+    try:
+        context = ray.get_runtime_context()
+        if context.worker.mode != ray.WORKER_MODE:
+            return ""
+        return f"on Ray node {context.get_node_id()} ({socket.gethostname()}): "
+    except Exception:  # a Ray without these: the message without the node
+        return ""
 
 
 class CandidateTrainer:
@@ -62,13 +79,21 @@ class CandidateTrainer:
     def data_at(self, resolution: int) -> DataSplits:
         """The splits at ``resolution``, loaded on first use."""
         if resolution not in self._data:
-            self._data[resolution] = load_data(
-                self.dataset,
-                resolution=resolution,
-                root=self.root,
-                max_samples=self.max_samples,
-                seed=self.seed,
-            )
+            try:
+                self._data[resolution] = load_data(
+                    self.dataset,
+                    resolution=resolution,
+                    root=self.root,
+                    max_samples=self.max_samples,
+                    seed=self.seed,
+                )
+            except DataError as error:
+                # On a cluster each node reads the data itself: say which one lacks it,
+                # and stop the run (every trial there would fail the same way).
+                node = _on_ray_node()
+                if node:
+                    raise NodeError(f"{node}{error}") from None
+                raise
         return self._data[resolution]
 
     def shape_for(self, backbone: Backbone, resolution: int) -> dict[str, int]:

@@ -23,7 +23,7 @@ from nas.rank_check._metrics import (
     tau_difference,
 )
 from nas.rank_check._task import ANALYTIC, REFERENCE_RUN
-from nas.runs import interrupted_numbers, is_surplus, trial_state
+from nas.runs import interrupted_numbers, is_surplus, trial_node, trial_state
 from search_spaces import write_atomic, write_text_atomic
 
 __all__ = ["SCORE_OF_EVALUATOR", "measured_ranking", "rank_table", "verdict", "write_rank_report"]
@@ -56,6 +56,7 @@ def rank_table(study: optuna.Study) -> pd.DataFrame:
         row.update(attrs.get("scores") or {})
         row["duration_s"] = attrs.get("duration_s")
         row["error"] = attrs.get("error")
+        row["node"] = trial_node(attrs)
         row["spec"] = json.dumps(attrs["spec"]) if "spec" in attrs else None
         rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["number", "state", "reference_accuracy"])

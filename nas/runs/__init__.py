@@ -11,6 +11,7 @@ from nas.runs._run_trials import run_trials
 from nas.runs._runner import (
     EARLY_STOPPING,
     Done,
+    NodeError,
     Outcome,
     Reporter,
     StudyTask,
@@ -24,6 +25,7 @@ from nas.runs._trials import (
     over_budget,
     quiet_optuna,
     requeued_numbers,
+    trial_node,
     trial_state,
 )
 
@@ -31,6 +33,7 @@ __all__ = [
     "EARLY_STOPPING",
     "PARETO_HALVING",
     "Done",
+    "NodeError",
     "Outcome",
     "ParetoHalving",
     "RayError",
@@ -54,5 +57,6 @@ __all__ = [
     "quiet_optuna",
     "requeued_numbers",
     "run_trials",
+    "trial_node",
     "trial_state",
 ]

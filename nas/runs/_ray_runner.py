@@ -18,17 +18,19 @@ such trials COMPLETE with the score of their last epoch.)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,7 +49,13 @@ from nas.runs._runner import (
     wait_for_running,
 )
 from nas.runs._storage import HEARTBEAT_SECONDS
-from nas.runs._trials import budget_used, finished_count, mark_started, over_budget
+from nas.runs._trials import (
+    budget_used,
+    finished_count,
+    mark_started,
+    over_budget,
+    requeue,
+)
 from search_spaces import InputError, is_int, is_number
 
 __all__ = ["RayError", "RayOptions", "connect_ray", "make_searcher", "run_on_ray"]
@@ -130,15 +138,28 @@ def connect_ray(options: RayOptions) -> bool:
             "logging_level": logging.ERROR,
         }
         if options.address is None:
-            kwargs.update(num_cpus=os.cpu_count() or 1, object_store_memory=_OBJECT_STORE_BYTES)
+            # "local": a new instance even where `ray start` left one running, which
+            # ray.init() would otherwise join (and then refuse num_cpus for).
+            kwargs.update(
+                address="local",
+                num_cpus=os.cpu_count() or 1,
+                object_store_memory=_OBJECT_STORE_BYTES,
+            )
         else:
             kwargs["address"] = options.address
+        token = None
+        if options.address is not None:
+            token = _join_with_token()
         try:
-            ray.init(**kwargs)
+            # Ray's C++ client logs each refused attempt on stderr; what it says decides
+            # the message below, and the user gets that one line instead.
+            # Only when joining: a local start spawns Ray's daemons, which would inherit it.
+            with _stderr_captured(enabled=options.address is not None) as captured:
+                ray.init(**kwargs)
         except (ConnectionError, RuntimeError, ValueError) as error:
-            where = options.address or "a local instance"
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error)
-            raise RayError(f"cannot start or join Ray at {where}: {first}") from None
+            raise _join_error(options.address, error, captured.text(), token) from None
+        finally:
+            captured.replay_if(ray.is_initialized())
         started = True
     resources = ray.cluster_resources()
     for kind, wanted in (("CPU", options.cpus_per_trial), ("GPU", options.gpus_per_trial)):
@@ -154,16 +175,116 @@ def connect_ray(options: RayOptions) -> bool:
     return started
 
 
+_TOKEN_FILE = os.path.join("~", ".ray", "auth_token")
+
+
+def _token_source() -> str | None:
+    """Where a Ray authentication token is available to this process, if anywhere."""
+    if os.environ.get("RAY_AUTH_TOKEN", "").strip():
+        return "RAY_AUTH_TOKEN"
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path:
+        return path if os.path.isfile(os.path.expanduser(path)) else None
+    default = os.path.expanduser(_TOKEN_FILE)
+    return _TOKEN_FILE if os.path.isfile(default) else None
+
+
+def _join_with_token() -> str | None:
+    """Token mode for a client that has a token (``ray start --head`` turns it on and
+    writes the token; a client in the default mode sends none and is refused)."""
+    source = _token_source()
+    if source is not None and "RAY_AUTH_MODE" not in os.environ:
+        os.environ["RAY_AUTH_MODE"] = "token"
+        # Ray read its configuration when it was imported: have it read the mode again
+        # (what Ray itself does when it turns token mode on for a process).
+        with contextlib.suppress(ImportError, AttributeError):
+            from ray._raylet import Config
+
+            Config.initialize("")
+    return source
+
+
+def _join_error(address: str | None, error: Exception, logged: str, token: str | None) -> RayError:
+    where = address or "a local instance"
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    refused = "InvalidAuthToken" in logged or "Unauthenticated" in logged
+    if address is None or not refused:
+        return RayError(f"cannot start or join Ray at {where}: {first}")
+    fix = (
+        "copy the head's ~/.ray/auth_token to this machine's ~/.ray/auth_token, or set "
+        "RAY_AUTH_TOKEN to its contents (or RAY_AUTH_TOKEN_PATH to a copy of the file)"
+    )
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+        return RayError(
+            f"Ray at {address} needs an authentication token and RAY_AUTH_MODE is 'disabled' "
+            f"here: unset it (or set it to token) and {fix}"
+        )
+    if token is None:
+        return RayError(
+            f"Ray at {address} refused this client: it needs the cluster's authentication "
+            f"token and none was found; {fix}"
+        )
+    return RayError(
+        f"Ray at {address} refused the authentication token from {token}: it is not the "
+        f"cluster's; {fix}"
+    )
+
+
+class _Captured:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def text(self) -> str:
+        try:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except OSError:
+            return ""
+
+    def replay_if(self, succeeded: bool) -> None:
+        # After a success, what Ray said is the user's to see; after a failure, the
+        # one-line error has said what matters.
+        text = self.text() if succeeded else ""
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        if text:
+            sys.stderr.write(text)
+
+
+@contextlib.contextmanager
+def _stderr_captured(*, enabled: bool) -> Iterator[_Captured]:
+    """File descriptor 2 into a temporary file (C++ code writes there, not to sys.stderr)."""
+    handle, path = tempfile.mkstemp(prefix="cnas-ray-init-", suffix=".log")
+    captured = _Captured(path)
+    if not enabled:
+        os.close(handle)
+        yield captured
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        os.dup2(handle, 2)
+        yield captured
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(handle)
+
+
 def _trainable(config: dict[str, Any], execute: Callable[[Any, Reporter], Outcome]) -> None:
     """One Ray Tune trial: evaluate the job, report each epoch, then the outcome."""
+    import ray
     from ray import tune
 
+    # Which node ran it, for the trial's record (trials.csv's "node").
+    where = {"node": ray.get_runtime_context().get_node_id(), "node_host": socket.gethostname()}
     last_epoch = 0
 
     def report(epoch: int, score: float) -> None:
         nonlocal last_epoch
         last_epoch = epoch
-        tune.report({"epoch": epoch, "score": float(score), "final": False})
+        tune.report({"epoch": epoch, "score": float(score), "final": False, **where})
 
     outcome = run_job(execute, config["job"], report)
     score = outcome.score if math.isfinite(outcome.score) else 0.0
@@ -174,6 +295,7 @@ def _trainable(config: dict[str, Any], execute: Callable[[Any, Reporter], Outcom
             "score": score,
             "final": True,
             "outcome": json.dumps(asdict(outcome)),
+            **where,
         }
     )
 
@@ -200,10 +322,13 @@ def make_searcher(
             self.untold: dict[int, optuna.Trial] = {}
             self.last: dict[str, dict[str, Any]] = {}
             self.lock = threading.Lock()
+            # Points whose worker died under them in this run (see on_trial_complete).
+            self.lost_points: list[dict[str, Any]] = []
+            self.fatal: str | None = None  # the first input error a worker met
 
         def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
             while True:
-                if budget_used(study) >= budget:
+                if budget_used(study) >= budget or self.fatal:
                     return Searcher.FINISHED
                 with warnings.catch_warnings():
                     # "Heartbeat ... supposed to be used with Study.optimize": the heartbeat
@@ -252,11 +377,29 @@ def make_searcher(
             if entry is None:
                 return
             trial, job, started = entry
+            for key in ("node", "node_host"):
+                if last.get(key):
+                    trial.set_user_attr(key, str(last[key]))
             if error:
-                record_failure(
-                    trial, "RayTrialError: the Ray worker failed or died (see Ray's logs)", started
+                # The candidate's own errors come back as an outcome; an error here is a
+                # worker or node that died under it (a lost node, an OOM kill). Its point
+                # runs again, once: a point that kills its worker twice is a failure.
+                if dict(trial.params) in self.lost_points:
+                    record_failure(
+                        trial,
+                        "RayTrialError: the Ray worker died twice on this point (see Ray's logs)",
+                        started,
+                    )
+                    self._tell(trial, state=TrialState.FAIL)
+                    return
+                self.lost_points.append(dict(trial.params))
+                trial.set_user_attr("interrupted", True)
+                trial.set_user_attr(
+                    "error", "interrupted: its Ray worker or node died; the point runs again"
                 )
+                trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
                 self._tell(trial, state=TrialState.FAIL)
+                requeue(study, trial.number, trial.params)
                 return
             if not last.get("final"):
                 # The scheduler stopped it after an epoch: record how far it got.
@@ -266,6 +409,15 @@ def make_searcher(
                 self._tell(trial, state=TrialState.PRUNED)
                 return
             outcome = Outcome(**json.loads(last["outcome"]))
+            if outcome.fatal:
+                # The user's input is wrong where the trial ran: its point runs again
+                # once that is fixed, and the run stops with the message.
+                trial.set_user_attr("interrupted", True)
+                trial.set_user_attr("error", f"interrupted: {outcome.error}"[:2000])
+                self._tell(trial, state=TrialState.FAIL)
+                requeue(study, trial.number, trial.params)
+                self.fatal = self.fatal or outcome.error
+                return
             if outcome.error is not None:
                 record_failure(trial, outcome.error, started)
                 self._tell(trial, state=TrialState.FAIL)
@@ -416,6 +568,9 @@ def run_on_ray(
                     failure_config=tune.FailureConfig(max_failures=0),
                 ),
             ).fit()
+            if searcher.fatal:
+                message = searcher.fatal.split(": ", 1)[-1]
+                raise RayError(message.splitlines()[0] if message else searcher.fatal)
             # The searcher stops asking once the budget is taken; if trials of another
             # process held part of it and died, their points come back: run them too.
             if not wait_for_running(study, storage, budget=budget, n_params=task.n_params):

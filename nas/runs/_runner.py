@@ -32,9 +32,11 @@ from nas.runs._trials import (
     over_budget,
     recover_interrupted,
 )
+from search_spaces import InputError
 
 __all__ = [
     "Done",
+    "NodeError",
     "Outcome",
     "Reporter",
     "StudyTask",
@@ -67,6 +69,9 @@ class Outcome:
     score: float = 0.0  # what early stopping compares: the reward, or the accuracy
     metrics: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None  # "TypeName: message" when the candidate failed
+    # The error is the user's input, not the candidate's (a data root missing on a
+    # worker): every trial would fail the same way, so the run stops with the message.
+    fatal: bool = False
 
 
 class StudyTask(ABC):
@@ -92,6 +97,11 @@ class StudyTask(ABC):
         """Called with every trial once it has finished (de-duplication, caches)."""
 
 
+class NodeError(InputError):
+    """What the user must give a node is missing there (its data files): every trial on
+    it would fail the same way, so the run stops with this message (one line)."""
+
+
 class StopTrial(Exception):
     """Raised by a reporter to end a trial early (early stopping)."""
 
@@ -105,7 +115,9 @@ def run_job(
     except (StopTrial, optuna.TrialPruned, KeyboardInterrupt):
         raise
     except Exception as error:
-        return Outcome(error=f"{type(error).__name__}: {error}"[:2000])
+        return Outcome(
+            error=f"{type(error).__name__}: {error}"[:2000], fatal=isinstance(error, NodeError)
+        )
     if outcome.accuracy is not None and not math.isfinite(outcome.accuracy):
         return Outcome(
             error=f"TrialError: the evaluator returned a non-finite score {outcome.accuracy}"

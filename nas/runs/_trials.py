@@ -16,6 +16,7 @@ import socket
 import warnings
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -33,8 +34,14 @@ __all__ = [
     "record_stale",
     "recover_interrupted",
     "requeued_numbers",
+    "trial_node",
     "trial_state",
 ]
+
+
+def trial_node(attrs: dict) -> str | None:
+    """The node that ran a trial: its Ray node id, or the host of a local run."""
+    return attrs.get("node") or attrs.get("host")
 
 
 def mark_started(trial: optuna.Trial) -> None:
@@ -166,10 +173,15 @@ def recover_interrupted(
             continue
         if trial.number in requeued or len(trial.params) != n_params:
             continue  # killed while still choosing its point: it never started, nothing to redo
-        study.enqueue_trial(trial.params, skip_if_exists=False)
-        study.set_user_attr(f"requeued:{trial.number}", True)
+        requeue(study, trial.number, trial.params)
         recovered += 1
     return recovered
+
+
+def requeue(study: optuna.Study, number: int, params: dict[str, Any]) -> None:
+    """Queue an interrupted trial's point to run again, and remember that it was."""
+    study.enqueue_trial(params, skip_if_exists=False)
+    study.set_user_attr(f"requeued:{number}", True)
 
 
 def requeued_numbers(study: optuna.Study) -> set[int]:

@@ -19,7 +19,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from nas.runs import interrupted_numbers, is_surplus, trial_state
+from nas.runs import interrupted_numbers, is_surplus, trial_node, trial_state
 from nas.search._objectives import hypervolume, pareto_front
 from nas.search._search import SearchConfig, format_cost
 from nas.search._standalone import confirmed_results
@@ -77,6 +77,7 @@ def _trial_row(
     row["stopped_at_epoch"] = attrs.get("stopped_at_epoch")
     row["duplicate_of"] = attrs.get("duplicate_of")
     row["error"] = attrs.get("error")
+    row["node"] = trial_node(attrs)
     for key, value in (attrs.get("metrics") or {}).items():
         row[f"metric_{key}"] = value
     row["spec"] = json.dumps(attrs["spec"]) if "spec" in attrs else None

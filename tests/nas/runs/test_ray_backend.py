@@ -195,6 +195,50 @@ def test_the_coefficient_grid_runs_on_ray(tmp_path, ray_instance):
     assert abs(chosen["alpha"] * chosen["beta"] ** 2 * chosen["gamma"] ** 2 - 2) <= 0.2 + 1e-9
 
 
+def test_a_data_root_missing_on_a_worker_stops_the_grid_naming_the_node(tmp_path, ray_instance):
+    from nas.coefficients import STUDY_NAME as GRID_STUDY
+    from nas.coefficients import CandidateTrainer
+
+    backbone = SpecBackbone(SKELETON)
+    config = CoefficientConfig(step=0.25, tolerance=0.2, resolution=16)
+    shape = {"num_classes": 10, "in_channels": 1}
+    candidates = build_candidates(config, BackboneScaler(backbone, shape)).candidates
+    assert {c.resolution for c in candidates} != {16}, "the grid must need other resolutions"
+    # What the driver has: the data at the base resolution, loaded before the run. The
+    # other resolutions each worker reads from --data-root, which it lacks.
+    trainer = CandidateTrainer(
+        dataset="mnist", root=tmp_path / "absent", config=TrainingConfig(epochs=1, threads=1)
+    )
+    trainer._data[16] = load_data("digits", resolution=16, max_samples=150, seed=0)
+    with pytest.raises(RayError) as raised:
+        run_coefficient_search(
+            backbone=backbone,
+            candidates=candidates,
+            evaluate=trainer,
+            config=config,
+            run_dir=tmp_path / "run",
+            ray=RayOptions(max_concurrent=1),
+            **shape,
+        )
+    message = str(raised.value)
+    assert message.startswith("on Ray node ") and str(tmp_path / "absent") in message
+    assert "\n" not in message
+    study = optuna.load_study(
+        study_name=GRID_STUDY, storage=f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+    )
+    trials = study.get_trials(deepcopy=False)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    lost = [t for t in trials if t.user_attrs.get("interrupted")]
+    assert lost and all(t.number in interrupted_numbers(study) for t in lost)
+    # The rest of the grid is still queued (WAITING), the lost point among it again.
+    others = [t for t in trials if t not in lost]
+    assert {t.state for t in others} <= {TrialState.COMPLETE, TrialState.WAITING}
+    waiting = [t.system_attrs["fixed_params"] for t in others if t.state == TrialState.WAITING]
+    assert all(t.params in waiting for t in lost), [
+        (t.number, t.params, t.user_attrs) for t in lost
+    ]
+
+
 @pytest.mark.parametrize(
     ("options", "says"),
     [
