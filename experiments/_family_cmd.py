@@ -89,6 +89,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON list and nothing else")
     parser.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
     parser.add_argument(
+        "--export",
+        choices=("onnx", "torchscript"),
+        help="with --out: also write each member as a model file (checked against PyTorch)",
+    )
+    parser.add_argument(
         "--out", metavar="DIR", help="write one spec JSON per member and family.csv into DIR"
     )
     parser.set_defaults(run=run)
@@ -188,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(backbone, SpecBackbone):
         return _run_backbone(args, backbone)
     spec = backbone.spec
+    if args.export and not args.out:
+        raise CliError("--export writes into the --out directory: give --out DIR")
     out_dir = check_writable_dir(args.out, "--out") if args.out else None
     csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
     members = build_family(spec, args)
@@ -208,12 +215,21 @@ def run(args: argparse.Namespace) -> int:
     if out_dir is not None:
         _write_out_dir(out_dir, members, table_csv)
         plot_family(rows, out_dir / "family.png", title)
+        if args.export:
+            from nas.models import export_network
+
+            suffix = ".onnx" if args.export == "onnx" else ".pt"
+            for member in members:
+                export_network(member.spec, out_dir / f"{member.name}{suffix}", format=args.export)
     if args.json:
         print_json(rows)
     else:
         print(render(rows, title))
         if out_dir is not None:
-            print(f"wrote {len(members)} spec files, family.csv and family.png to {out_dir}")
+            models = f", {len(members)} {args.export} models" if args.export else ""
+            print(
+                f"wrote {len(members)} spec files{models}, family.csv and family.png to {out_dir}"
+            )
     return 0 if all(row.get("match", True) for row in rows) else 1
 
 
@@ -228,6 +244,8 @@ def _write_out_dir(out_dir: Path, members: tuple[FamilyMember, ...], table_csv: 
 
 
 def _run_backbone(args: argparse.Namespace, backbone: Any) -> int:
+    if args.export:
+        raise CliError(f"--export works for spec backbones; {args.spec} is not one")
     if args.table:
         raise CliError(
             f"{args.spec} is not a spec, so a published table cannot scale it; "

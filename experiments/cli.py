@@ -10,6 +10,7 @@ from experiments import (
     _coefficients_cmd,
     _count_cmd,
     _curves_cmd,
+    _export_cmd,
     _family_cmd,
     _presets_cmd,
     _rank_check_cmd,
@@ -34,6 +35,7 @@ def make_parser() -> OneLineParser:
         _coefficients_cmd,
         _rank_check_cmd,
         _curves_cmd,
+        _export_cmd,
     )
     for command in commands:
         command.add_parser(subparsers)

@@ -3,6 +3,7 @@
 from nas.models._backbone import Backbone, BackboneCounts, BackboneError
 from nas.models._builder import MBConv, MBConvNet, SqueezeExcite, build_model
 from nas.models._depthwise import DepthwiseConv2d, depthwise_conv2d, use_fast_depthwise
+from nas.models._export import EXPORT_FORMATS, ExportError, ExportResult, export_network
 from nas.models._fvcore import (
     FvcoreCount,
     fvcore_count,
@@ -17,12 +18,15 @@ from nas.models._spec_backbone import SpecBackbone
 from nas.models._user_backbone import CallableBackbone
 
 __all__ = [
+    "EXPORT_FORMATS",
     "RESNET_LAYERS",
     "Backbone",
     "BackboneCounts",
     "BackboneError",
     "CallableBackbone",
     "DepthwiseConv2d",
+    "ExportError",
+    "ExportResult",
     "FvcoreCount",
     "LatencyResult",
     "MBConv",
@@ -33,6 +37,7 @@ __all__ = [
     "SqueezeExcite",
     "build_model",
     "depthwise_conv2d",
+    "export_network",
     "fvcore_count",
     "fvcore_multiply_adds",
     "load_backbone",
