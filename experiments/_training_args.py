@@ -30,10 +30,11 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
         default="digits",
-        help="digits (built in), cifar10, mnist (IDX files), imagefolder",
+        help="digits (built in), cifar10, cifar100 (python batches), svhn (.mat), mnist "
+        "(IDX files: MNIST, Fashion-MNIST, KMNIST, notMNIST), imagefolder",
     )
     parser.add_argument(
-        "--data-root", metavar="PATH", help="data directory for cifar10, mnist and imagefolder"
+        "--data-root", metavar="PATH", help="data directory for every data set but digits"
     )
     parser.add_argument("--max-samples", type=positive_int, help="use a subset of the data")
     parser.add_argument("--epochs", type=positive_int, default=3, help="training epochs (3)")

@@ -1,7 +1,8 @@
 """Dataset loading for proxy training during architecture search.
 
 Search jobs run on machines without network access, so nothing here downloads: ``digits``
-ships with scikit-learn, and ``cifar10`` / ``imagefolder`` are read from a local ``root``.
+ships with scikit-learn; ``cifar10``, ``cifar100``, ``svhn``, ``mnist`` (IDX files) and
+``imagefolder`` are read from a local ``root``.
 Every dataset is loaded fully into tensors because proxy datasets are small; use
 ``max_samples`` to keep it that way for large pools.
 """
@@ -24,6 +25,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
+from nas.data._formats import FormatError, read_cifar100, read_svhn
 from nas.data._idx import IdxError, find_idx_pair, read_idx
 from search_spaces import InputError
 
@@ -31,7 +33,7 @@ __all__ = ["DATASETS", "DataError", "DataSplits", "load_data"]
 
 logger = logging.getLogger(__name__)
 
-DATASETS: tuple[str, ...] = ("digits", "cifar10", "mnist", "imagefolder")
+DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "svhn", "mnist", "imagefolder")
 
 _MIN_RESOLUTION = 8
 _MIN_PER_SPLIT = 2  # a class with one valid sample gives a meaningless per-class accuracy
@@ -186,6 +188,17 @@ def _open_pool(name: str, root: str | os.PathLike[str] | None, resolution: int) 
         return _cifar10_pool(path)
     if name == "mnist":
         return _idx_pool(path)
+    if name in ("cifar100", "svhn"):
+        try:
+            data, labels, names = (read_cifar100 if name == "cifar100" else read_svhn)(path)
+        except FormatError as error:
+            raise DataError(str(error)) from None
+        return _Pool(
+            labels=labels,
+            class_names=names,
+            in_channels=3,
+            fetch=lambda idx: torch.from_numpy(data[idx]).float().div_(255.0),
+        )
     return _imagefolder_pool(path, resolution)
 
 
