@@ -340,7 +340,8 @@ def test_imagefolder_errors(tmp_path: Path) -> None:
     [
         (
             {"name": "emnist"},
-            "unknown dataset 'emnist': choose one of digits, cifar10, cifar100, svhn, mnist, imagefolder",
+            "unknown dataset 'emnist': choose one of digits, cifar10, cifar100, svhn, mnist, "
+            "imagefolder",
         ),
         ({"name": "cifar10"}, "needs a data directory: pass --data-root"),
         ({"name": "imagefolder"}, "needs a data directory: pass --data-root"),

@@ -29,7 +29,13 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from nas.runs import finished_count, interrupted_numbers, open_storage, requeued_numbers
+from nas.runs import (
+    StorageError,
+    finished_count,
+    interrupted_numbers,
+    open_storage,
+    requeued_numbers,
+)
 from nas.search import STUDY_NAME
 
 pytestmark = pytest.mark.slow
@@ -179,16 +185,29 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 
 def complete_on(out: Path, node: str | None = None) -> int:
-    if not (out / "study.db").exists():
+    # trials.csv appears after the first trial: by then the run has made the study's
+    # tables, and opening the study here cannot race it doing so.
+    if not (out / "trials.csv").exists():
         return 0
     try:
         trials = study_of(out).get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    except (KeyError, optuna.exceptions.StorageInternalError):
+    except (KeyError, optuna.exceptions.StorageInternalError, StorageError):
         return 0
     return sum(1 for t in trials if node is None or t.user_attrs.get("node") == node)
 
 
-def test_a_lost_node_and_a_killed_driver_lose_and_repeat_nothing(cluster, tmp_path):
+@pytest.fixture
+def drivers() -> Iterator[list[subprocess.Popen]]:
+    """Driver processes a test starts: killed and reaped whatever the test's outcome."""
+    started: list[subprocess.Popen] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=60)
+
+
+def test_a_lost_node_and_a_killed_driver_lose_and_repeat_nothing(cluster, tmp_path, drivers):
     second = cluster.roots[-1]
     head = cluster.node_ids()
     out = tmp_path / "run"
@@ -198,6 +217,7 @@ def test_a_lost_node_and_a_killed_driver_lose_and_repeat_nothing(cluster, tmp_pa
     # The driver killed while both nodes work: the rerun finishes the budget.
     driver = subprocess.Popen(command, env=cluster.env, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)  # fmt: skip
+    drivers.append(driver)
     wait_for(lambda: complete_on(out) >= 2, 300, "two trials")
     driver.send_signal(signal.SIGKILL)
     assert driver.wait(timeout=30) == -signal.SIGKILL
@@ -207,6 +227,7 @@ def test_a_lost_node_and_a_killed_driver_lose_and_repeat_nothing(cluster, tmp_pa
     # Rerun; mid-way the second node dies with the trial it runs.
     driver = subprocess.Popen(command, env=cluster.env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE)  # fmt: skip
+    drivers.append(driver)
     nodes = set(head)
     wait_for(lambda: complete_on(out) >= len(before) + 1, 300, "a trial of the rerun")
     wait_for(
