@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import sys
@@ -36,7 +35,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from _machine import machine
 from scipy import stats
 
@@ -84,10 +82,11 @@ def _train(key: str, root: str, spec_json: str, seed: int) -> dict[str, Any]:
 
 
 def _interval(values: list[float]) -> dict[str, float]:
-    array = np.asarray(values, dtype=float)
-    mean = float(array.mean())
-    half = float(stats.t.ppf(0.975, len(array) - 1) * array.std(ddof=1) / math.sqrt(len(array)))
-    return {"mean": mean, "low": mean - half, "high": mean + half}
+    """Mean and 95% t interval: the coefficient grid's own summary of seeds."""
+    from nas.coefficients import summarise_seeds
+
+    summary = summarise_seeds(values)
+    return {"mean": summary.mean, "low": summary.low, "high": summary.high}
 
 
 def main() -> None:

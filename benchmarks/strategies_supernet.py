@@ -242,10 +242,12 @@ def paired(a: list[float], b: list[float]) -> dict[str, Any]:
     if n < 2 or float(diff.std()) == 0.0:
         out.update(low=mean, high=mean, t_p=None, wilcoxon_p=None)
         return out
-    half = float(stats.t.ppf(0.975, n - 1) * diff.std(ddof=1) / math.sqrt(n))
+    from nas.coefficients import summarise_seeds
+
+    interval = summarise_seeds(diff.tolist())  # the grid's 95% t interval of a mean
     out.update(
-        low=mean - half,
-        high=mean + half,
+        low=interval.low,
+        high=interval.high,
         t_p=float(stats.ttest_rel(a, b).pvalue),
         wilcoxon_p=float(stats.wilcoxon(diff, zero_method="zsplit").pvalue),
     )

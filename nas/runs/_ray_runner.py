@@ -231,10 +231,12 @@ def _join_error(address: str | None, error: Exception, logged: str, token: str |
 
 
 class _Captured:
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, path: str | None) -> None:
+        self.path = path  # None: nothing was captured
 
     def text(self) -> str:
+        if self.path is None:
+            return ""
         try:
             with open(self.path, encoding="utf-8", errors="replace") as handle:
                 return handle.read()
@@ -245,8 +247,9 @@ class _Captured:
         # After a success, what Ray said is the user's to see; after a failure, the
         # one-line error has said what matters.
         text = self.text() if succeeded else ""
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
         if text:
             sys.stderr.write(text)
 
@@ -254,12 +257,11 @@ class _Captured:
 @contextlib.contextmanager
 def _stderr_captured(*, enabled: bool) -> Iterator[_Captured]:
     """File descriptor 2 into a temporary file (C++ code writes there, not to sys.stderr)."""
+    if not enabled:
+        yield _Captured(None)
+        return
     handle, path = tempfile.mkstemp(prefix="cnas-ray-init-", suffix=".log")
     captured = _Captured(path)
-    if not enabled:
-        os.close(handle)
-        yield captured
-        return
     sys.stderr.flush()
     saved = os.dup(2)
     try:
