@@ -38,19 +38,31 @@ def finish(process: subprocess.Popen, tmp_path: Path, name: str) -> None:
     assert process.returncode == 0, (tmp_path / f"{name}.err").read_text()[-2000:]
 
 
+def reap(process: subprocess.Popen) -> None:
+    """Whatever the test's outcome, no process of it outlives it."""
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=60)
+
+
 def load(url: str) -> optuna.Study:
     return optuna.load_study(study_name=STUDY_NAME, storage=open_storage(url))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", STRATEGIES)
-def test_a_shared_study_survives_sigkill_with_every_strategy(tmp_path, strategy):
+def test_a_shared_study_survives_sigkill_with_every_strategy(tmp_path, strategy, request):
     url = f"journal:{tmp_path}/shared.log"
     victim = start(tmp_path, "a", strategy, url)
+    request.addfinalizer(lambda: reap(victim))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if (tmp_path / "shared.log").exists():
-            trials = load(url).get_trials(deepcopy=False)
+            try:
+                trials = load(url).get_trials(deepcopy=False)
+            except KeyError:  # the log exists a moment before the study is in it
+                time.sleep(0.05)
+                continue
             if (
                 sum(t.user_attrs.get("pid") == victim.pid for t in trials if t.state.is_finished())
                 >= 3
