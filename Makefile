@@ -7,7 +7,7 @@ RUN ?= runs/demo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install postgres test test-fast lint demo bench clean
+.PHONY: install postgres chromium test test-fast lint demo bench clean
 
 install: $(STAMP)
 
@@ -31,7 +31,16 @@ postgres:
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; } || \
 	  echo "make: could not install postgresql; the PostgreSQL storage test will fail and say why"
 
-test: install lint postgres
+# The report test opens a report in a real headless browser: Debian's chromium,
+# installed the same way when it is missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+	  { echo "make: installing Debian's chromium for the report test"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || \
+	  echo "make: could not install chromium; the report's browser test will fail and say why"
+
+test: install lint postgres chromium
 	$(PY) -m pytest -q
 
 test-fast: install

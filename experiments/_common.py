@@ -78,6 +78,8 @@ def check_writable_file(path: str | os.PathLike[str], option: str) -> Path:
         )
     if not path.parent.exists() or not path.parent.is_dir():
         raise CliError(f"{option} {str(path)!r}: directory {str(path.parent)!r} does not exist")
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise CliError(f"{option} {str(path)!r} is not writable; choose another path")
     return path
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from search_spaces import write_atomic
 
-__all__ = ["plot_family"]
+__all__ = ["plot_family", "plot_latency_validation"]
 
 
 def plot_family(
@@ -51,6 +51,44 @@ def plot_family(
     right.grid(True, which="both", alpha=0.3)
     right.legend()
     fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
+    plt.close(fig)
+
+
+def plot_latency_validation(validation: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Predicted against measured latency of the held-out networks, one panel per runtime."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    runtimes = list(validation["runtimes"])
+    fig, axes = plt.subplots(1, len(runtimes), figsize=(5.2 * len(runtimes), 4.6), squeeze=False)
+    for axis, runtime in zip(axes[0], runtimes, strict=True):
+        rows = validation["rows"]
+        measured = [row[f"{runtime}_measured_ms"] for row in rows]
+        summed = [row[f"{runtime}_sum_ms"] for row in rows]
+        errors = validation["runtimes"][runtime]
+        axis.scatter(measured, summed, s=18, label="sum of parts", color="tab:gray")
+        fit = validation.get("calibration", {}).get(runtime)
+        if fit:
+            fitted = [fit["scale"] * value + fit["offset_ms"] for value in summed]
+            axis.scatter(measured, fitted, s=18, label="calibrated", color="tab:blue")
+        low, high = min(measured), max(measured)
+        axis.plot([low, high], [low, high], "k--", lw=1, label="exact")
+        line = f"MAPE {errors['sum_of_parts']['mape_pct']:.1f}% (sum)"
+        if "calibrated" in errors:
+            line += f", {errors['calibrated']['mape_pct']:.1f}% (calibrated)"
+        axis.set(
+            xlabel="measured whole network (ms, batch 1)",
+            ylabel="predicted (ms)",
+            title=f"{runtime}: {line}\nKendall tau {errors['kendall_tau']:.2f} "
+            f"(FLOPs {errors['flops_kendall_tau']:.2f})",
+        )
+        axis.grid(True, alpha=0.3)
+        axis.legend(fontsize=8)
+    fig.suptitle(f"latency table on {validation['networks']} held-out networks", fontsize=10)
     fig.tight_layout()
     write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=110))
     plt.close(fig)

@@ -82,6 +82,18 @@ def add_parser(subparsers: Any) -> None:
         choices=("flops", "params", "latency"),
         help="what COST measures (default: the target's kind)",
     )
+    parser.add_argument(
+        "--latency-table",
+        metavar="FILE",
+        help="cost latency as the sum of a `cnas latency-table` file's parts: no candidate "
+        "is timed, so it holds on Ray workers and at supernet speed (with --target-latency-ms)",
+    )
+    parser.add_argument(
+        "--latency-runtime",
+        choices=("torch", "onnxruntime"),
+        default="torch",
+        help="the runtime whose latency is the cost (default torch)",
+    )
     parser.add_argument("--trials", type=positive_int, default=30, help="total trials (default 30)")
     parser.add_argument("--strategy", choices=("tpe", "nsga2", "random", "rl"), default="tpe")
     parser.add_argument("--objective", choices=("reward", "pareto"), default="reward")
@@ -171,6 +183,11 @@ def run(args: argparse.Namespace) -> int:
 
     target, cost = _target(args)
     apply_threads(args)
+    table = None
+    if args.latency_table is not None:
+        from nas.latency import LatencyTable
+
+        table = LatencyTable.load(args.latency_table)
     config = SearchConfig(
         target=target,
         cost=cost,
@@ -182,6 +199,8 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         early_stopping=args.early_stopping,
         target_tolerance=_tolerance(args.target_tolerance),
+        latency_table=table,
+        latency_runtime=args.latency_runtime,
     )
     out = check_writable_dir(args.out, "--out")
     data = load_data(
@@ -197,6 +216,8 @@ def run(args: argparse.Namespace) -> int:
 
         # One supernet cannot hold blocks with and without their shortcut.
         space = with_shortcuts(space)
+    if table is not None:
+        table.check_covers(space, source=f"--latency-table {args.latency_table!r}")
     low, high = space_cost_range(space, config)
     if target < low:
         raise CliError(

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from experiments import (
     _coefficients_cmd,
@@ -12,8 +17,10 @@ from experiments import (
     _curves_cmd,
     _export_cmd,
     _family_cmd,
+    _latency_table_cmd,
     _presets_cmd,
     _rank_check_cmd,
+    _report_cmd,
     _search_cmd,
 )
 from experiments._common import USER_ERRORS, OneLineParser
@@ -36,16 +43,38 @@ def make_parser() -> OneLineParser:
         _rank_check_cmd,
         _curves_cmd,
         _export_cmd,
+        _latency_table_cmd,
+        _report_cmd,
     )
     for command in commands:
         command.add_parser(subparsers)
     return parser
 
 
+def _record_command(args: argparse.Namespace, argv: Sequence[str]) -> None:
+    """Append the command line to its run directory's commands.jsonl (for `cnas report`)."""
+    from nas.report import COMMANDS_FILE
+
+    out = getattr(args, "out", None)
+    if not out or args.command == "report" or not Path(out).is_dir():
+        return
+    line = {
+        "command": "cnas " + shlex.join(argv),
+        "cwd": os.getcwd(),
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
+    }
+    with open(Path(out) / COMMANDS_FILE, "a", encoding="utf-8") as commands:
+        commands.write(json.dumps(line) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = make_parser().parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        if code == 0:
+            _record_command(args, argv)
+        return code
     except USER_ERRORS as error:
         print(f"cnas {args.command}: error: {error}", file=sys.stderr)
         return 2

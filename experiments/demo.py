@@ -19,6 +19,8 @@
    (member 1 is the network the grid chose), every member built and cross-checked
    with fvcore.
 5. Reproduce the official EfficientNet B0..B7 table from B0, also verified.
+6. Write the report of all five runs: one HTML page with every plot, table and
+   verdict, and its Markdown twin.
 
 Running it again continues the same runs (nothing is retrained).
 """
@@ -150,7 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if code != 0:
             print(f"demo: step failed with exit code {code}", file=sys.stderr)
             return code
+    print(f"\n=== 6. The report of these runs\n$ cnas report {out}\n", flush=True)
+    code = cnas(["report", str(out)])
+    if code != 0:
+        print(f"demo: the report failed with exit code {code}", file=sys.stderr)
+        return code
     print(f"\n=== Done in {time.perf_counter() - started:.0f} s. Where everything is:")
+    print(f"  {out}/report.html         everything below on one page (open it in a browser)")
     print(
         f"  {out}/search/            trials.csv, pareto.csv, pareto.png, baseline.json, "
         "summary.json, study.db (resumable)"

@@ -18,6 +18,7 @@ from search_spaces._mbconv_space import (
     skeleton,
 )
 from search_spaces._network import ACTIVATIONS, NetworkSpec
+from search_spaces._part_shapes import PART_KINDS, PartShape, network_parts, space_parts
 from search_spaces._rounding import round_filters, round_repeats, round_resolution
 from search_spaces._stage import InputError, SpecError, StageSpec
 
@@ -25,11 +26,13 @@ __all__ = [
     "ACTIVATIONS",
     "BASE_ARCHITECTURES",
     "CHOICE_FIELDS",
+    "PART_KINDS",
     "SKELETONS",
     "InputError",
     "MBConvSpace",
     "NetworkSpec",
     "PartCount",
+    "PartShape",
     "SpecError",
     "StageChoices",
     "StageSpec",
@@ -41,10 +44,12 @@ __all__ = [
     "is_int",
     "is_number",
     "is_numeric",
+    "network_parts",
     "round_filters",
     "round_repeats",
     "round_resolution",
     "skeleton",
+    "space_parts",
     "write_atomic",
     "write_text_atomic",
 ]

@@ -1,7 +1,7 @@
 """The torch side of specs: the one builder, counts of built models, latency, backbones."""
 
 from nas.models._backbone import Backbone, BackboneCounts, BackboneError
-from nas.models._builder import MBConv, MBConvNet, SqueezeExcite, build_model
+from nas.models._builder import MBConv, MBConvNet, SqueezeExcite, build_model, build_part
 from nas.models._depthwise import DepthwiseConv2d, depthwise_conv2d, use_fast_depthwise
 from nas.models._export import EXPORT_FORMATS, ExportError, ExportResult, export_network
 from nas.models._fvcore import (
@@ -11,7 +11,7 @@ from nas.models._fvcore import (
     measure_spec,
     torch_param_count,
 )
-from nas.models._latency import LatencyResult, measure_latency
+from nas.models._latency import LatencyResult, measure_latency, time_calls
 from nas.models._load import load_backbone
 from nas.models._resnet import RESNET_LAYERS, ResNetBackbone, ScalableResNet
 from nas.models._spec_backbone import SpecBackbone
@@ -36,6 +36,7 @@ __all__ = [
     "SpecBackbone",
     "SqueezeExcite",
     "build_model",
+    "build_part",
     "depthwise_conv2d",
     "export_network",
     "fvcore_count",
@@ -43,6 +44,7 @@ __all__ = [
     "load_backbone",
     "measure_latency",
     "measure_spec",
+    "time_calls",
     "torch_param_count",
     "use_fast_depthwise",
 ]

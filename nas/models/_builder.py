@@ -11,9 +11,9 @@ import torch
 from torch import nn
 from torchvision.ops import stochastic_depth
 
-from search_spaces import NetworkSpec, StageSpec
+from search_spaces import NetworkSpec, PartShape, StageSpec
 
-__all__ = ["MBConv", "MBConvNet", "SqueezeExcite", "build_model"]
+__all__ = ["MBConv", "MBConvNet", "SqueezeExcite", "build_model", "build_part"]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"swish": nn.SiLU, "relu": nn.ReLU, "relu6": nn.ReLU6}
 
@@ -164,6 +164,55 @@ def build_model(spec: NetworkSpec) -> MBConvNet:
     model = MBConvNet(stem, nn.Sequential(*stages), head, classifier)
     _initialise(model)
     return model
+
+
+class _Head(nn.Module):
+    """What follows the last stage: head conv1x1, global pool, classifier."""
+
+    def __init__(self, conv: nn.Module, classifier: nn.Module) -> None:
+        super().__init__()
+        self.conv = conv
+        self.classifier = classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = nn.functional.adaptive_avg_pool2d(self.conv(x), 1).flatten(1)
+        return self.classifier(features)
+
+
+def build_part(part: PartShape) -> nn.Module:
+    """The module of one part of a network (``search_spaces.network_parts``), initialised.
+
+    It is the layers ``build_model`` makes for that part, so timing a part on its own
+    times the same kernels as in the whole network (a latency table's entries).
+    """
+    activation = _ACTIVATIONS[part.activation]
+    bn = {"eps": 1e-3, "momentum": 0.01}  # no effect on an eval-mode forward pass
+    module: nn.Module
+    if part.kind == "stem":
+        module = _conv_bn_act(
+            part.in_channels, part.out_channels, part.kernel, stride=part.stride,
+            activation=activation, bn=bn,
+        )  # fmt: skip
+    elif part.kind == "head":
+        module = _Head(
+            _conv_bn_act(part.in_channels, part.out_channels, 1, activation=activation, bn=bn),
+            nn.Sequential(nn.Dropout(0.0), nn.Linear(part.out_channels, part.num_classes)),
+        )
+    else:
+        module = MBConv(
+            part.in_channels,
+            part.out_channels,
+            kernel=part.kernel,
+            stride=part.stride,
+            expand_ratio=part.expand_ratio,
+            se_ratio=part.se_ratio or None,
+            skip=part.residual,
+            activation=activation,
+            drop_connect=0.0,
+            bn=bn,
+        )
+    _initialise(module)
+    return module
 
 
 def _initialise(model: nn.Module) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from nas.models._builder import build_model
 from search_spaces import NetworkSpec, is_int
 
-__all__ = ["LatencyResult", "measure_latency"]
+__all__ = ["LatencyResult", "measure_latency", "time_calls"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,22 @@ class LatencyResult:
     runs: int  # timed runs the statistics come from
     threads: int  # torch intra-op threads during the measurement
     batch_size: int
+
+
+def time_calls(call: Callable[[], object], *, warmup: int, runs: int) -> np.ndarray:
+    """Wall time of ``runs`` single calls of ``call`` after ``warmup`` untimed ones, in ms.
+
+    Timed by hand: torch.utils.benchmark's Timer.timeit adds hidden warm-up calls to every
+    measurement and blocked_autorange averages blocks, so neither gives single passes.
+    """
+    for _ in range(warmup):
+        call()
+    times = np.empty(runs)
+    for run in range(runs):
+        start = time.perf_counter()
+        call()
+        times[run] = time.perf_counter() - start
+    return times * 1000.0
 
 
 def measure_latency(
@@ -70,20 +87,11 @@ def measure_latency(
     image = torch.zeros(batch_size, spec.in_channels, spec.resolution, spec.resolution)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
-    # Timed by hand: torch.utils.benchmark's Timer.timeit adds hidden warm-up calls to every
-    # measurement and blocked_autorange averages blocks, so neither gives ``runs`` single passes.
     try:
         with torch.inference_mode():
-            for _ in range(warmup):
-                model(image)
-            times = np.empty(runs)
-            for run in range(runs):
-                start = time.perf_counter()
-                model(image)
-                times[run] = time.perf_counter() - start
+            times = time_calls(lambda: model(image), warmup=warmup, runs=runs)
     finally:
         torch.set_num_threads(previous_threads)
-    times *= 1000.0
     result = LatencyResult(
         median_ms=float(np.median(times)),
         p90_ms=float(np.percentile(times, 90)),

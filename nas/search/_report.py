@@ -84,6 +84,21 @@ def _trial_row(
     return row
 
 
+def _latency_source(config: SearchConfig) -> dict[str, Any]:
+    """Where the latency costs came from: a table (which, measured where) or timing."""
+    table = config.latency_table
+    if table is None:
+        return {"source": "measured per candidate", "runtime": config.latency_runtime}
+    return {
+        "source": "latency table",
+        "runtime": config.latency_runtime,
+        "table": table.digest(),
+        "calibrated": config.latency_runtime in table.calibration,
+        "measured_on": {key: table.measured.get(key) for key in ("host", "cpu", "date")},
+        "validation": (table.validation or {}).get("runtimes", {}).get(config.latency_runtime),
+    }
+
+
 def build_report(
     study: optuna.Study,
     config: SearchConfig,
@@ -138,6 +153,8 @@ def build_report(
         else None,
         "baseline": None,
     }
+    if config.cost == "latency":
+        summary["latency"] = _latency_source(config)
     if baseline is not None:
         summary["baseline"] = {
             (value if key == "accuracy" else key): _plain(baseline.get(key))
@@ -353,7 +370,12 @@ def plot_search(report: SearchReport, path: Path, config: SearchConfig) -> None:
         label=f"target {format_cost(config.target, config.cost)}",
     )
     axis.set(
-        xlabel=_COST_LABEL[config.cost] + unit,
+        xlabel=(
+            "latency (ms, batch 1, from the latency table)"
+            if config.latency_table is not None
+            else _COST_LABEL[config.cost]
+        )
+        + unit,
         ylabel=report.evaluator["score_label"],
         title=f"{config.strategy} search, {config.objective} objective",
     )

@@ -16,7 +16,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.evaluate import Evaluator, TrialError
+from nas.latency import RUNTIMES, LatencyTable, measure_network
 from nas.runs import (
     EARLY_STOPPING,
     PARETO_HALVING,
@@ -81,6 +82,10 @@ class SearchConfig:
     trials: int = 30  # total trials of the study, counting those of earlier runs
     seed: int = 0
     latency_threads: int = 1  # torch threads when latency is the cost
+    # Latency as the sum of a table's parts (nas.latency) instead of timing each candidate;
+    # the table's runtime (torch or onnxruntime) is what the search optimises for.
+    latency_table: LatencyTable | None = None
+    latency_runtime: str = "torch"
     early_stopping: str | None = None  # "asha": stop trials weak after an epoch (reward only)
     # The reward's baseline is the best within this fraction of the target when any
     # candidate is (soft: either side; hard: below it); None: the best reward anywhere.
@@ -120,6 +125,17 @@ class SearchConfig:
                     "pareto-halving weighs accuracy against cost; use it with "
                     "--objective pareto, or --early-stopping asha with --objective reward"
                 )
+        if self.latency_runtime not in RUNTIMES:
+            raise SearchError(
+                f"unknown latency runtime {self.latency_runtime!r}; choose {', '.join(RUNTIMES)}"
+            )
+        if self.latency_table is not None:
+            if self.cost != "latency":
+                raise SearchError(
+                    "a latency table predicts latency; give --target-latency-ms with "
+                    "--latency-table, or drop the table"
+                )
+            self.latency_table.check_runtime(self.latency_runtime)
         if not is_int(self.trials) or self.trials < 1:
             raise SearchError(f"trials must be a whole number >= 1, got {self.trials!r}")
         if self.target_tolerance is not None and (
@@ -142,9 +158,16 @@ class SearchConfig:
 
     def identity(self) -> dict[str, Any]:
         """Settings a continued search must share with the run that started it."""
-        settings = asdict(self)
+        settings = {item.name: getattr(self, item.name) for item in fields(self)}
         settings.pop("trials")  # asking for more trials continues the same search
         settings.pop("target_tolerance")  # chooses among the trials, trains nothing
+        table = settings.pop("latency_table")
+        runtime = settings.pop("latency_runtime")
+        # Kept out while unused, so that runs from before these settings existed go on.
+        if table is not None:
+            settings["latency_table"] = table.digest()
+        if runtime != "torch":
+            settings["latency_runtime"] = runtime
         return settings
 
 
@@ -161,10 +184,14 @@ def cost_of(spec: NetworkSpec, config: SearchConfig) -> tuple[float, dict[str, f
     """(COST(m), every cost measured) for one candidate."""
     measured: dict[str, float] = {"flops": count_flops(spec), "params": count_params(spec)}
     if config.cost == "latency":
-        from nas.models import measure_latency
-
-        measured["latency_ms"] = measure_latency(spec, threads=config.latency_threads).median_ms
-        return measured["latency_ms"], measured
+        if config.latency_table is not None:
+            latency = config.latency_table.predict(spec, config.latency_runtime)
+        else:
+            latency = measure_network(
+                spec, runtime=config.latency_runtime, threads=config.latency_threads
+            )
+        measured["latency_ms"] = latency
+        return latency, measured
     return measured[config.cost], measured
 
 
