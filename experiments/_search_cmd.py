@@ -20,6 +20,7 @@ from experiments._common import (
     print_json,
 )
 from experiments._training_args import (
+    add_resizing_argument,
     add_run_arguments,
     add_space_arguments,
     add_supernet_arguments,
@@ -150,6 +151,7 @@ def add_parser(subparsers: Any) -> None:
     )
     add_space_arguments(parser)
     add_training_arguments(parser)
+    add_resizing_argument(parser)
     add_run_arguments(parser, default_out="runs/search")
     parser.set_defaults(run=run)
 

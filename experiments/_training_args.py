@@ -49,6 +49,37 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_resizing_argument(parser: argparse.ArgumentParser) -> None:
+    """EfficientNetV2's progressive resizing for proxy training (search only: a coefficient
+    grid trains each candidate at its own resolution)."""
+    parser.add_argument(
+        "--progressive-resizing",
+        metavar="MIN:MAX",
+        help="train epoch 1 at MIN px and the last at MAX (= --resolution), linearly "
+        "between, with dropout growing from 0.1 to the spec's (EfficientNetV2)",
+    )
+
+
+def _resizing(args: argparse.Namespace) -> tuple[int, int] | None:
+    text = getattr(args, "progressive_resizing", None)
+    if text is None:
+        return None
+    try:
+        low, high = (int(part) for part in text.split(":"))
+    except ValueError:
+        raise CliError(
+            f"--progressive-resizing takes MIN:MAX image sides such as 12:{args.resolution}, "
+            f"got {text!r}"
+        ) from None
+    if high != args.resolution or not 8 <= low <= high:
+        raise CliError(
+            f"--progressive-resizing {text} must end at --resolution {args.resolution} (the "
+            f"data's size, which validation uses) and start between 8 and it, e.g. "
+            f"{max(8, args.resolution * 3 // 4)}:{args.resolution}"
+        )
+    return low, high
+
+
 def add_space_arguments(parser: argparse.ArgumentParser) -> None:
     """The search space: a skeleton at a resolution, shrunk into a proxy, and its choices."""
     parser.add_argument("--resolution", type=positive_int, default=32, help="input size (32)")
@@ -143,6 +174,7 @@ def training_config(args: argparse.Namespace) -> Any:
             threads=args.threads,
             # A trial that asks Ray for a GPU trains on the one Ray gives it.
             device="cuda" if getattr(args, "gpus_per_trial", 0) > 0 else "cpu",
+            progressive_resizing=_resizing(args),
         )
     except ValueError as error:
         raise CliError(str(error)) from None

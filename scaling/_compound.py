@@ -147,32 +147,31 @@ def scale_network(
     Widths use ``round_filters`` and depths ``round_repeats``; with
     ``fix_stem_head`` (EfficientNet-Lite) the stem, the head and the first and
     last stage's repeats stay as they are, as in the TF reference, and the first
-    stage then takes the unscaled stem width.
+    stage then takes the unscaled stem width. A spec with Fused-MBConv stages is an
+    EfficientNetV2 and rounds widths by V2's rule, which keeps no 90% floor
+    (``round_filters``); the only V2 family published, B0-B3, is built that way.
     """
     if width_mult <= 0 or depth_mult <= 0:
         raise ScalingError(f"multipliers must be > 0, got width {width_mult}, depth {depth_mult}")
+    limit = 0.0 if any(stage.fused for stage in spec.stages) else 0.9
+
+    def width(channels: int) -> int:
+        return round_filters(channels, width_mult, channel_divisor, round_limit=limit)
+
     fixed = spec.fix_stem_head
-    stem = (
-        spec.stem_channels
-        if fixed
-        else round_filters(spec.stem_channels, width_mult, channel_divisor)
-    )
+    stem = spec.stem_channels if fixed else width(spec.stem_channels)
     stages = []
     previous = stem
     last = len(spec.stages) - 1
     for index, stage in enumerate(spec.stages):
         keep_depth = fixed and index in (0, last)
         repeats = stage.repeats if keep_depth else round_repeats(stage.repeats, depth_mult)
-        out = round_filters(stage.out_channels, width_mult, channel_divisor)
+        out = width(stage.out_channels)
         stages.append(
             dataclasses.replace(stage, repeats=repeats, in_channels=previous, out_channels=out)
         )
         previous = out
-    head = (
-        spec.head_channels
-        if fixed
-        else round_filters(spec.head_channels, width_mult, channel_divisor)
-    )
+    head = spec.head_channels if fixed else width(spec.head_channels)
     return dataclasses.replace(
         spec,
         name=name or spec.name,

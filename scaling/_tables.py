@@ -70,4 +70,17 @@ TABLES: dict[str, ScalingTable] = {
             TableRow("lite4", 4, 1.4, 1.8, 300, 0.3, 13_006_568),
         ),
     ),
+    # automl efficientnetv2/effnetv2_configs.py (width, depth, train size, eval size,
+    # dropout); the resolutions are the evaluation sizes. Widths round by V2's rule.
+    "efficientnetv2": ScalingTable(
+        name="efficientnetv2",
+        base="efficientnetv2-b0",
+        prefix="efficientnetv2-",
+        rows=(
+            TableRow("b0", 0, 1.0, 1.0, 224, 0.2, 7_139_704),
+            TableRow("b1", 1, 1.0, 1.1, 240, 0.2, 8_141_052),
+            TableRow("b2", 2, 1.1, 1.2, 260, 0.3, 10_096_086),
+            TableRow("b3", 3, 1.2, 1.4, 300, 0.3, 14_358_406),
+        ),
+    ),
 }

@@ -12,6 +12,7 @@ from search_spaces._counting import (
 from search_spaces._files import write_atomic, write_text_atomic
 from search_spaces._mbconv_space import (
     CHOICE_FIELDS,
+    CONV_OPS,
     SKELETONS,
     MBConvSpace,
     StageChoices,
@@ -26,6 +27,7 @@ __all__ = [
     "ACTIVATIONS",
     "BASE_ARCHITECTURES",
     "CHOICE_FIELDS",
+    "CONV_OPS",
     "PART_KINDS",
     "SKELETONS",
     "InputError",

@@ -28,10 +28,37 @@ def feature_size(size: int, stride: int) -> int:
     return (size - 1) // stride + 1
 
 
-def _block(
+def _fused_block(
     in_ch: int, out_ch: int, expand: int, kernel: int, stride: int, se: float | None, size: int
 ) -> tuple[int, int, int]:
+    """(params, multiply-adds, output size) of one Fused-MBConv block (EfficientNetV2)."""
+    out_size = (size - 1) // stride + 1
+    area = out_size * out_size
+    if expand == 1:  # the kxk conv is the whole block: in -> out, BN, activation
+        return (
+            kernel * kernel * in_ch * out_ch + 2 * out_ch,
+            area * kernel**2 * in_ch * out_ch,
+            out_size,
+        )
+    mid = in_ch * expand
+    params = kernel * kernel * in_ch * mid + 2 * mid  # the fused kxk expansion + BN
+    macs = area * kernel * kernel * in_ch * mid
+    if se is not None:
+        squeezed = max(1, int(in_ch * se))
+        params += 2 * mid * squeezed + squeezed + mid
+        macs += 2 * mid * squeezed
+    params += mid * out_ch + 2 * out_ch  # projection conv1x1 + BN
+    macs += area * mid * out_ch
+    return params, macs, out_size
+
+
+def _block(
+    in_ch: int, out_ch: int, expand: int, kernel: int, stride: int, se: float | None, size: int,
+    fused: bool = False,
+) -> tuple[int, int, int]:  # fmt: skip
     """(params, multiply-adds, output size) of one MBConv block at input ``size``."""
+    if fused:
+        return _fused_block(in_ch, out_ch, expand, kernel, stride, se, size)
     mid = in_ch * expand
     params = macs = 0
     if expand != 1:  # expansion conv1x1 + BN
@@ -95,10 +122,13 @@ def count_by_part(spec: NetworkSpec, resolution: int | None = None) -> tuple[Par
             stage.stride,
             stage.se_ratio,
             size,
+            stage.fused,
         )
         if stage.repeats > 1:
             out = stage.out_channels
-            rp, rm, _ = _block(out, out, stage.expand_ratio, stage.kernel, 1, stage.se_ratio, size)
+            rp, rm, _ = _block(
+                out, out, stage.expand_ratio, stage.kernel, 1, stage.se_ratio, size, stage.fused
+            )
             p += rp * (stage.repeats - 1)
             m += rm * (stage.repeats - 1)
         parts.append(PartCount(stage.to_string(), p, m, size))

@@ -24,7 +24,7 @@ from search_spaces._network import NetworkSpec
 from search_spaces._rounding import round_filters
 from search_spaces._stage import SpecError, StageSpec
 
-__all__ = ["CHOICE_FIELDS", "SKELETONS", "MBConvSpace", "StageChoices", "skeleton"]
+__all__ = ["CHOICE_FIELDS", "CONV_OPS", "SKELETONS", "MBConvSpace", "StageChoices", "skeleton"]
 
 # Point keys are f"s{stage}_{key}"; the values are the choice values themselves.
 CHOICE_FIELDS: dict[str, str] = {
@@ -34,7 +34,9 @@ CHOICE_FIELDS: dict[str, str] = {
     "layers": "layer_deltas",
     "width": "width_mults",
     "skip": "skips",
+    "conv": "convs",
 }
+CONV_OPS: tuple[str, ...] = ("mbconv", "fused")  # fused: EfficientNetV2's Fused-MBConv
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,10 @@ class StageChoices:
     layer_deltas: tuple[int, ...] = (-1, 0, 1)  # added to the reference stage's repeats
     width_mults: tuple[float, ...] = (0.75, 1.0, 1.25)  # of the reference stage's width
     skips: tuple[bool, ...] = (True, False)  # identity shortcut where possible, or none
+    # The conv op, as MnasNet chooses it per stage: MBConv, or EfficientNetV2's Fused-MBConv
+    # (one regular kxk conv for expansion and depthwise). MBConv alone by default, so that
+    # spaces, runs and supernets from before the choice existed are what they were.
+    convs: tuple[str, ...] = ("mbconv",)
 
     def __post_init__(self) -> None:
         for name in CHOICE_FIELDS.values():
@@ -68,6 +74,8 @@ class StageChoices:
             raise SpecError(f"width_mults must be positive numbers, got {list(self.width_mults)}")
         if any(not isinstance(s, bool) for s in self.skips):
             raise SpecError(f"skips must be true/false values, got {list(self.skips)}")
+        if any(c not in CONV_OPS for c in self.convs):
+            raise SpecError(f"convs must be some of {', '.join(CONV_OPS)}, got {list(self.convs)}")
 
     def options(self, key: str) -> tuple[Any, ...]:
         return getattr(self, CHOICE_FIELDS[key])
@@ -143,11 +151,16 @@ class MBConvSpace:
         return math.prod(choices.size for choices in self.choices)
 
     def parameters(self) -> dict[str, tuple[Any, ...]]:
-        """Point key -> its options, in a stable order."""
+        """Point key -> its options, in a stable order.
+
+        A stage whose only conv op is MBConv has no ``conv`` key: the points (and the
+        run identities that record them) of spaces without the choice stay as they were.
+        """
         return {
             f"s{index}_{key}": choices.options(key)
             for index, choices in enumerate(self.choices)
             for key in CHOICE_FIELDS
+            if key != "conv" or choices.convs != ("mbconv",)
         }
 
     def sample(self, rng: random.Random) -> dict[str, Any]:
@@ -161,8 +174,12 @@ class MBConvSpace:
         """
         pick = max if largest else min
         point = {key: pick(options) for key, options in self.parameters().items()}
-        for index in range(len(self.choices)):
-            point[f"s{index}_skip"] = self.choices[index].skips[0]  # free either way
+        for index, choices in enumerate(self.choices):
+            point[f"s{index}_skip"] = choices.skips[0]  # free either way
+            if f"s{index}_conv" in point:
+                # A fused kxk conv does k^2 times the expansion's work: the costlier op.
+                costly = "fused" if largest else "mbconv"
+                point[f"s{index}_conv"] = costly if costly in choices.convs else choices.convs[0]
         return point
 
     def decode(self, point: Mapping[str, Any], *, name: str | None = None) -> NetworkSpec:
@@ -179,6 +196,10 @@ class MBConvSpace:
         for index, reference in enumerate(self.skeleton.stages):
             prefix = f"s{index}_"
             se = float(point[prefix + "se"])
+            fused = point.get(prefix + "conv", self.choices[index].convs[0]) == "fused"
+            expand = int(point[prefix + "expand"])
+            if fused and expand == 1:
+                se = 0.0  # a fused e1 block is one conv; the reference has no SE there
             out = round_filters(
                 reference.out_channels, float(point[prefix + "width"]), self.channel_divisor
             )
@@ -187,11 +208,12 @@ class MBConvSpace:
                     repeats=max(1, reference.repeats + int(point[prefix + "layers"])),
                     kernel=int(point[prefix + "kernel"]),
                     stride=reference.stride,
-                    expand_ratio=int(point[prefix + "expand"]),
+                    expand_ratio=expand,
                     in_channels=previous,
                     out_channels=out,
                     se_ratio=se if se > 0 else None,
                     skip=bool(point[prefix + "skip"]),
+                    fused=fused,
                 )
             )
             previous = out
@@ -224,10 +246,22 @@ class MBConvSpace:
                     round_filters(r.out_channels, v, self.channel_divisor) == s.out_channels
                 ),
                 "skip": lambda v, s=stage: v == s.skip,
+                "conv": lambda v, s=stage: (v == "fused") == s.fused,
             }
+            if choices.convs == ("mbconv",):
+                del wanted["conv"]  # no conv key in such a stage's points
+                if stage.fused:
+                    raise SpecError(
+                        f"stage {index} ({stage.to_string()}) is fused; this space has no "
+                        "fused choice there"
+                    )
+            if stage.fused and stage.expand_ratio == 1:
+                wanted["se"] = lambda v: True  # dropped by decode for fused e1: any matches
             for key, matches in wanted.items():
                 # Prefer the reference-like option (delta 0, width 1.0) when several match.
-                options = sorted(choices.options(key), key=lambda v: (v not in (0, 1.0, True), v))
+                options = sorted(
+                    choices.options(key), key=lambda v: (v not in (0, 1.0, True, "mbconv"), v)
+                )
                 found = [value for value in options if matches(value)]
                 if not found:
                     raise SpecError(

@@ -41,6 +41,7 @@ class PartShape:
     expand_ratio: int = 1  # blocks only
     se_ratio: float = 0.0  # blocks only; 0.0: no squeeze-excitation
     residual: bool = False  # blocks only: the identity shortcut is added
+    fused: bool = False  # blocks only: Fused-MBConv (EfficientNetV2) instead of MBConv
     num_classes: int = 0  # head only: the classifier's outputs
 
     def __post_init__(self) -> None:
@@ -60,6 +61,7 @@ class PartShape:
         return (
             f"{head}_k{self.kernel}_s{self.stride}_e{self.expand_ratio}"
             f"_se{self.se_ratio:g}_{'res' if self.residual else 'nores'}"
+            + ("_c1" if self.fused else "")
         )
 
     @property
@@ -69,7 +71,7 @@ class PartShape:
 
 def _block(
     in_ch: int, out_ch: int, *, kernel: int, stride: int, expand: int, se: float | None,
-    skip: bool, size: int, activation: str,
+    skip: bool, size: int, activation: str, fused: bool = False,
 ) -> PartShape:  # fmt: skip
     return PartShape(
         "block",
@@ -83,6 +85,7 @@ def _block(
         se_ratio=float(se or 0.0),
         # The builder's rule: a shortcut only where the block keeps the shape.
         residual=bool(skip and stride == 1 and in_ch == out_ch),
+        fused=fused,
     )
 
 
@@ -121,6 +124,7 @@ def network_parts(spec: NetworkSpec) -> tuple[PartShape, ...]:
                 skip=stage.skip,
                 size=size,
                 activation=spec.activation,
+                fused=stage.fused,
             )
             parts.append(block)
             size = block.out_size
@@ -141,10 +145,18 @@ def _stage_parts(
     )
     repeats = max(1, reference.repeats + max(choices.layer_deltas))
     activation = space.skeleton.activation
-    for kernel, expand, se, skip, out in itertools.product(
-        choices.kernels, choices.expand_ratios, choices.se_ratios, choices.skips, out_widths
+    for kernel, expand, se, skip, conv, out in itertools.product(
+        choices.kernels,
+        choices.expand_ratios,
+        choices.se_ratios,
+        choices.skips,
+        choices.convs,
+        out_widths,
     ):
-        common = {"kernel": kernel, "expand": expand, "se": se, "skip": skip}
+        fused = conv == "fused"
+        if fused and expand == 1:
+            se = 0.0  # as MBConvSpace.decode: a fused e1 block takes no SE
+        common = {"kernel": kernel, "expand": expand, "se": se, "skip": skip, "fused": fused}
         for in_ch in in_widths:
             yield _block(
                 in_ch, out, stride=reference.stride, size=size, activation=activation, **common

@@ -15,15 +15,19 @@ __all__ = ["round_filters", "round_repeats", "round_resolution"]
 _CEIL_SLACK = 1e-9
 
 
-def round_filters(channels: int, width_mult: float, divisor: int = 8) -> int:
+def round_filters(
+    channels: int, width_mult: float, divisor: int = 8, *, round_limit: float = 0.9
+) -> int:
     """Scale a channel count and round it to a multiple of ``divisor`` (TF reference rule).
 
     Rounds to the nearest multiple, never below ``divisor``, and adds one more
-    multiple if rounding lost more than 10% of the scaled width.
+    multiple if rounding lost more than 10% of the scaled width (``round_limit``
+    0.9, EfficientNet). EfficientNetV2's reference drops that guard (automl's
+    ``effnetv2_model.round_filters``, timm's ``round_limit=0.``): pass 0.0.
     """
     scaled = channels * width_mult
     rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
-    if rounded < 0.9 * scaled:
+    if rounded < round_limit * scaled:
         rounded += divisor
     return int(rounded)
 

@@ -24,8 +24,10 @@ class SpecError(InputError):
 
 
 # "se" before "s" and "e": the longest key that prefixes a token wins.
-_FIELD = re.compile(r"^(noskip|se|[rksieo])(.*)$")
-_KNOWN_FIELDS = "r<repeats>_k<kernel>_s<stride><stride>_e<expand>_i<in>_o<out>[_se<ratio>][_noskip]"
+_FIELD = re.compile(r"^(noskip|se|[rksieoc])(.*)$")
+_KNOWN_FIELDS = (
+    "r<repeats>_k<kernel>_s<stride>[<stride>]_e<expand>_i<in>_o<out>[_se<ratio>][_c1][_noskip]"
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class StageSpec:
     out_channels: int  # output width of every block in the stage
     se_ratio: float | None = None  # squeeze-excitation width / block input width; None: no SE
     skip: bool = True  # identity shortcut where the shape allows (False is "_noskip")
+    # Fused-MBConv (EfficientNetV2, "_c1"): one regular kxk conv in place of the expansion
+    # 1x1 and the depthwise kxk; with expansion 1 it is the whole block (no projection).
+    fused: bool = False
 
     def __post_init__(self) -> None:
         for name in ("repeats", "kernel", "stride", "expand_ratio", "in_channels", "out_channels"):
@@ -70,6 +75,15 @@ class StageSpec:
             object.__setattr__(self, "se_ratio", float(ratio))
         if not isinstance(self.skip, bool):
             raise SpecError(f"skip must be true or false, got {self.skip!r}")
+        if not isinstance(self.fused, bool):
+            raise SpecError(f"fused must be true or false, got {self.fused!r}")
+        if self.fused and self.expand_ratio == 1 and self.se_ratio is not None:
+            # The reference would squeeze the block's input before its only conv; no
+            # published network does, and the builder does not guess.
+            raise SpecError(
+                "a fused block with expansion 1 cannot have squeeze-excitation (the "
+                "reference has no SE there); drop the se ratio or use e > 1"
+            )
 
     @property
     def has_se(self) -> bool:
@@ -97,6 +111,8 @@ class StageSpec:
         ]
         if self.se_ratio is not None:
             parts.append(f"se{self.se_ratio:g}")
+        if self.fused:
+            parts.append("c1")
         if not self.skip:
             parts.append("noskip")
         return "_".join(parts)
@@ -120,7 +136,7 @@ class StageSpec:
                     raise SpecError(f"block {text!r}: field {token!r} should be just 'noskip'")
                 skip = False
                 continue
-            if key not in ("r", "k", "s", "e", "i", "o", "se"):
+            if key not in ("r", "k", "s", "e", "i", "o", "se", "c"):
                 raise SpecError(
                     f"block {text!r}: unknown field {token!r}; expected {_KNOWN_FIELDS}"
                 )
@@ -133,11 +149,13 @@ class StageSpec:
                 f"block {text!r}: missing field(s) {', '.join(missing)}; expected {_KNOWN_FIELDS}"
             )
         stride_text = fields["s"]
-        if len(stride_text) != 2 or not stride_text.isdigit():
+        # V1's strings give the stride per axis (s22), V2's once (s2); both are read.
+        if len(stride_text) not in (1, 2) or not stride_text.isdigit():
             raise SpecError(
-                f"block {text!r}: stride field 's{stride_text}' must be two digits, e.g. s11 or s22"
+                f"block {text!r}: stride field 's{stride_text}' must be one or two digits, "
+                "e.g. s2 or s22"
             )
-        if stride_text[0] != stride_text[1]:
+        if len(stride_text) == 2 and stride_text[0] != stride_text[1]:
             raise SpecError(
                 f"block {text!r}: stride 's{stride_text}' differs per axis; only square strides "
                 "(s11, s22) are supported"
@@ -159,6 +177,11 @@ class StageSpec:
                 raise SpecError(
                     f"block {text!r}: se field 'se{fields['se']}' must be a number such as se0.25"
                 ) from None
+        conv = fields.get("c", "0")
+        if conv not in ("0", "1"):
+            raise SpecError(
+                f"block {text!r}: conv field 'c{conv}' must be c1 (Fused-MBConv) or c0 (MBConv)"
+            )
         values = {
             "repeats": integer("r", "repeats"),
             "kernel": integer("k", "kernel"),
@@ -167,6 +190,12 @@ class StageSpec:
             "out_channels": integer("o", "output width"),
         }
         try:
-            return cls(stride=int(stride_text[0]), se_ratio=se_ratio, skip=skip, **values)
+            return cls(
+                stride=int(stride_text[0]),
+                se_ratio=se_ratio,
+                skip=skip,
+                fused=conv == "1",
+                **values,
+            )
         except SpecError as error:
             raise SpecError(f"block {text!r}: {error}") from None

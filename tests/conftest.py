@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 
@@ -15,7 +16,7 @@ os.environ["CNAS_BACKEND"] = "local"
 
 
 def random_spec(rng: random.Random, *, resolution: int | None = None) -> NetworkSpec:
-    """A small random valid MBConv network covering every block option."""
+    """A small random valid MBConv network covering every block option, fused ones too."""
     stem = rng.choice([8, 16, 24, 32])
     stages = []
     previous = stem
@@ -24,18 +25,20 @@ def random_spec(rng: random.Random, *, resolution: int | None = None) -> Network
         stride = rng.choice([1, 2]) if stride2 < 3 else 1
         stride2 += stride == 2
         out = rng.choice([8, 12, 16, 24, 40])
-        stages.append(
-            StageSpec(
-                repeats=rng.randint(1, 3),
-                kernel=rng.choice([1, 3, 5, 7]),
-                stride=stride,
-                expand_ratio=rng.choice([1, 3, 4, 6]),
-                in_channels=previous,
-                out_channels=out,
-                se_ratio=rng.choice([None, 0.25, 0.5, 1.0]),
-                skip=rng.random() < 0.8,
-            )
+        stage = StageSpec(
+            repeats=rng.randint(1, 3),
+            kernel=rng.choice([1, 3, 5, 7]),
+            stride=stride,
+            expand_ratio=rng.choice([1, 3, 4, 6]),
+            in_channels=previous,
+            out_channels=out,
+            se_ratio=rng.choice([None, 0.25, 0.5, 1.0]),
+            skip=rng.random() < 0.8,
         )
+        if rng.random() < 0.3:  # Fused-MBConv (EfficientNetV2); e1 takes no SE there
+            se = stage.se_ratio if stage.expand_ratio > 1 else None
+            stage = dataclasses.replace(stage, fused=True, se_ratio=se)
+        stages.append(stage)
         previous = out
     total_stride = 2 * 2**stride2
     return NetworkSpec(

@@ -82,6 +82,12 @@ class TrainingConfig:
     # avoids PyTorch's slow path; the gradients are the same to float rounding, as with
     # another thread count, so like threads it is not part of the identity.
     fast_depthwise: bool = True
+    # EfficientNetV2's progressive learning: (smallest, largest) image side. Epoch 1 trains
+    # at the smallest, the last at the largest (the data's own, which validation keeps),
+    # linearly between; the classifier's dropout grows with it from
+    # ``progressive_dropout`` to the spec's. None trains every epoch at the data's size.
+    progressive_resizing: tuple[int, int] | None = None
+    progressive_dropout: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -118,6 +124,22 @@ class TrainingConfig:
             self.device == "cpu" or self.device.startswith("cuda")
         ):
             raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {self.device!r}")
+        if self.progressive_resizing is not None:
+            sizes = tuple(self.progressive_resizing)
+            if len(sizes) != 2 or not all(is_int(v) and v >= 8 for v in sizes):
+                raise ValueError(
+                    "progressive_resizing must be two image sides (smallest, largest) of 8 or "
+                    f"more, got {self.progressive_resizing!r}"
+                )
+            if sizes[0] > sizes[1]:
+                raise ValueError(
+                    f"progressive_resizing {sizes[0]}:{sizes[1]} shrinks; give smallest:largest"
+                )
+            object.__setattr__(self, "progressive_resizing", sizes)
+        if not is_number(self.progressive_dropout) or not 0 <= self.progressive_dropout < 1:
+            raise ValueError(
+                f"progressive_dropout must be in [0, 1), got {self.progressive_dropout!r}"
+            )
         if self.max_seconds is not None and (
             not is_number(self.max_seconds) or self.max_seconds <= 0
         ):
@@ -132,11 +154,18 @@ class TrainingConfig:
         Threads, device and ``fast_depthwise`` change how fast a trial runs, not what it
         computes (beyond float rounding).
         """
-        return {
+        settings = {
             key: value
             for key, value in dataclasses.asdict(self).items()
             if key not in ("threads", "device", "fast_depthwise")
         }
+        if self.progressive_resizing is None:
+            # Runs from before progressive resizing existed keep their identity.
+            settings.pop("progressive_resizing")
+            settings.pop("progressive_dropout")
+        else:
+            settings["progressive_resizing"] = list(self.progressive_resizing)
+        return settings
 
 
 class TrainingEvaluator(Evaluator):
@@ -157,6 +186,7 @@ class TrainingEvaluator(Evaluator):
             )
         self.data = data
         self.config = config
+        self._check_resizing()
 
     @property
     def planned_epochs(self) -> int:  # type: ignore[override]
@@ -209,6 +239,15 @@ class TrainingEvaluator(Evaluator):
         finally:
             torch.set_num_threads(previous_threads)
 
+    def _check_resizing(self) -> None:
+        sizes = self.config.progressive_resizing
+        if sizes is not None and sizes[1] != self.data.resolution:
+            raise ValueError(
+                f"progressive resizing ends at {sizes[1]} px but the data is at "
+                f"{self.data.resolution} px: the last epoch trains at the size validation "
+                f"uses; give {min(sizes[0], self.data.resolution)}:{self.data.resolution}"
+            )
+
     def _check_fits(self, spec: NetworkSpec) -> None:
         for field_name in ("in_channels", "num_classes", "resolution"):
             want = getattr(self.data, field_name)
@@ -248,13 +287,17 @@ class TrainingEvaluator(Evaluator):
         mean_loss = math.nan
         epochs_run = 0
         truncated = False
+        dropouts = _dropout_layers(model) if config.progressive_resizing else []
         for epoch in range(1, config.epochs + 1):
             model.train()
+            images = train_images
+            if config.progressive_resizing is not None:
+                images = _epoch_images(train_images, epoch, config, dropouts, layout)
             total_loss = torch.zeros((), device=device)
             for step, batch in enumerate(shuffled_batches(count, config.batch_size, generator), 1):
                 batch = batch.to(device)
                 labels = train_labels[batch]
-                loss = criterion(model(train_images[batch]), labels)
+                loss = criterion(model(images[batch]), labels)
                 if check_every_step:
                     _check_finite(loss.item(), name, epoch, step, config)
                 optimizer.zero_grad(set_to_none=True)
@@ -307,6 +350,40 @@ class TrainingEvaluator(Evaluator):
                 "truncated": 1.0 if truncated else 0.0,
             },
         )
+
+
+def _dropout_layers(model: nn.Module) -> list[tuple[nn.Dropout, float]]:
+    """Each dropout layer with the rate it was built with (the rate of the last epoch)."""
+    return [(m, m.p) for m in model.modules() if isinstance(m, nn.Dropout)]
+
+
+def _epoch_images(
+    images: torch.Tensor,
+    epoch: int,
+    config: TrainingConfig,
+    dropouts: list[tuple[nn.Dropout, float]],
+    layout: torch.memory_format,
+) -> torch.Tensor:
+    """The train images at this epoch's side, with dropout set to this epoch's rate.
+
+    Linear in the epoch from the smallest side (and ``progressive_dropout``) at epoch 1
+    to the largest (and each layer's own rate) at the last, as EfficientNetV2 grows both
+    over its training stages (Tan and Le 2021, Algorithm 1).
+    """
+    low, high = config.progressive_resizing or (0, 0)
+    share = (epoch - 1) / (config.epochs - 1) if config.epochs > 1 else 1.0
+    side = round(low + (high - low) * share)
+    for layer, final in dropouts:
+        layer.p = (
+            min(final, config.progressive_dropout)
+            + (final - min(final, config.progressive_dropout)) * share
+        )
+    if side == images.shape[-1]:
+        return images
+    resized = nn.functional.interpolate(
+        images, size=(side, side), mode="bilinear", antialias=True, align_corners=False
+    )
+    return resized.contiguous(memory_format=layout)
 
 
 def _check_finite(

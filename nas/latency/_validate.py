@@ -72,6 +72,15 @@ def _error(predicted: np.ndarray, measured: np.ndarray) -> dict[str, float]:
     }
 
 
+def _versus(difference: Any) -> dict[str, Any]:
+    return {
+        "difference": round(difference.difference, 4),
+        "low": round(difference.low, 4),
+        "high": round(difference.high, 4),
+        "distinguishable": bool(difference.distinguishable),
+    }
+
+
 def _fit(sums: np.ndarray, measured: np.ndarray) -> dict[str, float]:
     scale, offset = np.polyfit(sums, measured, 1)
     if not scale > 0:  # a line that reverses the ranking would be worse than none
@@ -105,7 +114,7 @@ def check_table(
             f"validate needs 3 networks or more for a rank correlation, got {validate}"
         )
     # Imported here: nas.rank_check reaches nas.search, which costs candidates with tables.
-    from nas.rank_check import rank_correlation, sample_networks
+    from nas.rank_check import rank_correlation, sample_networks, tau_difference
 
     table.check_covers(space)
     specs = sample_networks(space, calibrate + validate, seed)
@@ -136,6 +145,8 @@ def check_table(
             **{key: value for key, value in ranks.as_dict().items() if key != "n"},
             # What the table must beat: ranking by FLOPs, the cost a search has without it.
             "flops_kendall_tau": round(rank_correlation(flops, truth).kendall_tau, 4),
+            # Paired over the same networks: whether the table ranks better than FLOPs.
+            "versus_flops": _versus(tau_difference(raw, flops, truth)),
             "measured_ms": [round(float(truth.min()), 4), round(float(truth.max()), 4)],
         }
     validation = None

@@ -1,7 +1,14 @@
 """The torch side of specs: the one builder, counts of built models, latency, backbones."""
 
 from nas.models._backbone import Backbone, BackboneCounts, BackboneError
-from nas.models._builder import MBConv, MBConvNet, SqueezeExcite, build_model, build_part
+from nas.models._builder import (
+    FusedMBConv,
+    MBConv,
+    MBConvNet,
+    SqueezeExcite,
+    build_model,
+    build_part,
+)
 from nas.models._depthwise import DepthwiseConv2d, depthwise_conv2d, use_fast_depthwise
 from nas.models._export import EXPORT_FORMATS, ExportError, ExportResult, export_network
 from nas.models._fvcore import (
@@ -27,6 +34,7 @@ __all__ = [
     "DepthwiseConv2d",
     "ExportError",
     "ExportResult",
+    "FusedMBConv",
     "FvcoreCount",
     "LatencyResult",
     "MBConv",

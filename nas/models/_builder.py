@@ -13,7 +13,7 @@ from torchvision.ops import stochastic_depth
 
 from search_spaces import NetworkSpec, PartShape, StageSpec
 
-__all__ = ["MBConv", "MBConvNet", "SqueezeExcite", "build_model", "build_part"]
+__all__ = ["FusedMBConv", "MBConv", "MBConvNet", "SqueezeExcite", "build_model", "build_part"]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"swish": nn.SiLU, "relu": nn.ReLU, "relu6": nn.ReLU6}
 
@@ -92,6 +92,50 @@ class MBConv(nn.Module):
         return out
 
 
+class FusedMBConv(nn.Module):
+    """EfficientNetV2's block: kxk conv [-> SE] [-> project 1x1] (+ skip).
+
+    With expansion 1 the kxk conv maps the input straight to the output width, with
+    batch norm and activation, and there is no projection (torchvision, the reference).
+    """
+
+    def __init__(
+        self,
+        in_ch: int,
+        out_ch: int,
+        *,
+        kernel: int,
+        stride: int,
+        expand_ratio: int,
+        se_ratio: float | None,
+        skip: bool,
+        activation: type[nn.Module],
+        drop_connect: float,
+        bn: dict[str, float],
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module]
+        if expand_ratio == 1:
+            layers = [
+                _conv_bn_act(in_ch, out_ch, kernel, stride=stride, activation=activation, bn=bn)
+            ]
+        else:
+            mid = in_ch * expand_ratio
+            layers = [_conv_bn_act(in_ch, mid, kernel, stride=stride, activation=activation, bn=bn)]
+            if se_ratio is not None:
+                layers.append(SqueezeExcite(mid, max(1, int(in_ch * se_ratio)), activation))
+            layers.append(_conv_bn_act(mid, out_ch, 1, activation=None, bn=bn))
+        self.layers = nn.Sequential(*layers)
+        self.use_residual = skip and stride == 1 and in_ch == out_ch
+        self.drop_connect = drop_connect
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.layers(x)
+        if self.use_residual:
+            out = stochastic_depth(out, self.drop_connect, "row", self.training) + x
+        return out
+
+
 class MBConvNet(nn.Module):
     """Stem -> stages of MBConv -> head conv1x1 -> global pool -> dropout -> linear."""
 
@@ -117,9 +161,10 @@ def _stage_blocks(
 ) -> nn.Sequential:
     activation = _ACTIVATIONS[spec.activation]
     blocks = []
+    block = FusedMBConv if stage.fused else MBConv
     for repeat in range(stage.repeats):
         blocks.append(
-            MBConv(
+            block(
                 stage.in_channels if repeat == 0 else stage.out_channels,
                 stage.out_channels,
                 kernel=stage.kernel,
@@ -199,7 +244,7 @@ def build_part(part: PartShape) -> nn.Module:
             nn.Sequential(nn.Dropout(0.0), nn.Linear(part.out_channels, part.num_classes)),
         )
     else:
-        module = MBConv(
+        module = (FusedMBConv if part.fused else MBConv)(
             part.in_channels,
             part.out_channels,
             kernel=part.kernel,

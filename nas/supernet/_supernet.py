@@ -62,6 +62,12 @@ def stage_bounds(space: MBConvSpace) -> tuple[StageBounds, ...]:
     for index, (reference, choices) in enumerate(
         zip(space.skeleton.stages, space.choices, strict=True)
     ):
+        if "fused" in choices.convs:
+            raise SupernetError(
+                f"stage {index} of the space may use Fused-MBConv, whose full kxk conv "
+                'shares no weights with a depthwise one; use "convs": ["mbconv"] with the '
+                "supernet evaluator"
+            )
         if False in choices.skips:
             raise SupernetError(
                 f"stage {index} of the space may drop its shortcut, which a supernet cannot "

@@ -241,3 +241,21 @@ def test_a_bad_target_tolerance_is_refused_in_one_line(tmp_path, value):
     assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
     assert "--target-tolerance takes a percentage" in stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("12-16", "takes MIN:MAX image sides"),
+        ("12:20", "must end at --resolution 16"),
+        ("4:16", "start between 8 and it"),
+    ],
+)
+def test_a_bad_progressive_resizing_range_is_refused_in_one_line(tmp_path, value, message):
+    out = tmp_path / "run"
+    code, _, stderr = cnas(
+        "search", "--target-flops", "5M", *SMALL.split(), "--progressive-resizing", value,
+        "--trials", "2", "--out", str(out),
+    )  # fmt: skip
+    assert code == 2 and message in stderr and len(stderr.strip().splitlines()) == 1
+    assert not out.exists()

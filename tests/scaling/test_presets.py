@@ -18,12 +18,14 @@ def reference_params(build) -> int:
 TORCHVISION = {f"efficientnet-b{i}": f"efficientnet_b{i}" for i in range(8)} | {
     "mnasnet-b1": "mnasnet1_0",
     "mobilenetv2": "mobilenet_v2",
+    **{f"efficientnetv2-{size}": f"efficientnet_v2_{size}" for size in "sml"},
 }
 TIMM = {
     "efficientnet-b8": "tf_efficientnet_b8",
     "efficientnet-l2": "tf_efficientnet_l2",
     "mnasnet-a1": "semnasnet_100",
     **{f"efficientnet-lite{i}": f"tf_efficientnet_lite{i}" for i in range(5)},
+    **{f"efficientnetv2-b{i}": f"tf_efficientnetv2_b{i}" for i in range(4)},
 }
 
 
@@ -54,6 +56,26 @@ def test_published_table_values():
     assert [row.dropout for row in TABLES["efficientnet"].rows[:8]] == [
         0.2, 0.2, 0.3, 0.3, 0.4, 0.4, 0.5, 0.5,
     ]  # fmt: skip
+
+
+def test_efficientnet_v2_published_values():
+    assert [count_params(preset(f"efficientnetv2-{size}")) for size in "sml"] == [
+        21_458_488, 54_139_356, 118_515_272,
+    ]  # fmt: skip
+    assert [preset(f"efficientnetv2-b{i}").resolution for i in range(4)] == [224, 240, 260, 300]
+    assert [preset(f"efficientnetv2-{size}").resolution for size in "sml"] == [384, 480, 480]
+    rows = TABLES["efficientnetv2"].rows
+    assert [count_params(preset(f"efficientnetv2-b{i}")) for i in range(4)] == [
+        row.reference_params for row in rows
+    ]
+
+
+def test_v2_widths_round_without_v1s_90_percent_floor():
+    # 16 x 1.2 = 19.2 rounds to 16: V1's rule would add 8 (16 < 0.9 x 19.2), V2's does not,
+    # and timm's tf_efficientnetv2_b3 (the params test above) has 16.
+    b3 = preset("efficientnetv2-b3")
+    assert b3.stages[0].out_channels == 16 and b3.stem_channels == 40
+    assert preset("efficientnet-b3").stages[0].out_channels == 24  # V1 at the same width
 
 
 def test_lite_keeps_stem_head_and_first_and_last_stage():

@@ -26,9 +26,27 @@ def test_torchvision_published_macs():
     assert round(count_flops(preset("efficientnet-b7")) / 1e9, 3) == 37.746
 
 
+@pytest.mark.parametrize("size", ["s", "m", "l"])
+def test_efficientnet_v2_flops_equal_torchvision_metadata(size):
+    import torchvision
+
+    weights = getattr(torchvision.models, f"EfficientNet_V2_{size.upper()}_Weights").DEFAULT
+    spec = preset(f"efficientnetv2-{size}")
+    # The weights' evaluation size is the preset's resolution (384, 480, 480).
+    assert weights.transforms().crop_size == [spec.resolution]
+    assert round(count_flops(spec) / 1e9, 3) == weights.meta["_ops"]  # 8.366, 24.582, 56.08
+
+
 # Large members are checked at a reduced resolution: FLOPs are exact per resolution, and
 # tracing B7 at 600 px costs seconds. L2 (480 M params) is in the slow test below.
-FAST_RESOLUTION = {"efficientnet-b6": 96, "efficientnet-b7": 96, "efficientnet-b8": 64}
+FAST_RESOLUTION = {
+    "efficientnet-b6": 96,
+    "efficientnet-b7": 96,
+    "efficientnet-b8": 64,
+    "efficientnetv2-s": 128,
+    "efficientnetv2-m": 96,
+    "efficientnetv2-l": 64,
+}
 
 
 @pytest.mark.parametrize("name", [n for n in preset_names() if n != "efficientnet-l2"])

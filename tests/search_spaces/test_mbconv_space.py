@@ -108,3 +108,52 @@ def test_points_outside_the_space_are_rejected():
                 {"name": "one", "blocks": ["r1_k3_s11_e1_i32_o16"]}
             )
         )
+
+
+FUSED_SPACE = MBConvSpace.uniform(SMALL, StageChoices(convs=("mbconv", "fused")))
+
+
+def test_without_the_conv_choice_points_are_what_they_were():
+    assert not any(key.endswith("_conv") for key in SPACE.parameters())
+    assert len(FUSED_SPACE.parameters()) == 7 * 7 and FUSED_SPACE.size == SPACE.size * 2**7
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_fused_choices_decode_build_and_round_trip(seed):
+    rng = random.Random(seed)
+    fused_seen = 0
+    for _ in range(100):
+        spec = FUSED_SPACE.decode(FUSED_SPACE.sample(rng))
+        fused_seen += sum(stage.fused for stage in spec.stages)
+        for stage in spec.stages:
+            if stage.fused and stage.expand_ratio == 1:
+                assert stage.se_ratio is None  # one conv: the reference puts no SE there
+        assert FUSED_SPACE.decode(FUSED_SPACE.encode(spec)) == spec
+    assert 250 < fused_seen < 450  # about half of 700 stages
+
+
+def test_fused_extremes_still_bound_the_cost():
+    smallest = FUSED_SPACE.decode(FUSED_SPACE.extreme(largest=False))
+    largest = FUSED_SPACE.decode(FUSED_SPACE.extreme(largest=True))
+    assert all(stage.fused for stage in largest.stages)
+    assert not any(stage.fused for stage in smallest.stages)
+    rng = random.Random(1)
+    for _ in range(200):
+        spec = FUSED_SPACE.decode(FUSED_SPACE.sample(rng))
+        assert count_flops(smallest) <= count_flops(spec) <= count_flops(largest)
+        assert count_params(smallest) <= count_params(spec) <= count_params(largest)
+
+
+def test_a_space_file_restricts_the_conv_op_per_stage(tmp_path):
+    path = tmp_path / "space.json"
+    path.write_text(json.dumps({"convs": ["mbconv"], "stages": {"1": {"convs": ["fused"]},
+                                "2": {"convs": ["mbconv", "fused"]}}}))  # fmt: skip
+    space = MBConvSpace.from_file(path, SMALL)
+    assert [key for key in space.parameters() if key.endswith("_conv")] == ["s1_conv", "s2_conv"]
+    spec = space.decode(space.sample(random.Random(0)))
+    assert spec.stages[1].fused and not spec.stages[0].fused
+    with pytest.raises(SpecError, match="convs must be some of mbconv, fused"):
+        StageChoices(convs=("fused", "conv3"))
+    # A fused network is outside a space without the choice.
+    with pytest.raises(SpecError, match="this space has no fused choice"):
+        SPACE.encode(spec)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 
@@ -99,3 +100,15 @@ def test_space_parts_cover_sampled_networks_of_the_default_space():
         assert set(network_parts(space.decode(space.sample(rng)))) <= parts
     # A few thousand shapes for 10^27 points: what makes a lookup table affordable.
     assert 1_000 < len(parts) < 3_000
+
+
+def test_space_parts_with_fused_choices_are_exactly_those_of_its_networks():
+    space = _small_space()
+    varied = dataclasses.replace(space.choices[1], convs=("mbconv", "fused"))
+    space = dataclasses.replace(space, choices=(space.choices[0], varied, *space.choices[2:]))
+    parameters = space.parameters()
+    seen: set[PartShape] = set()
+    for values in itertools.product(*parameters.values()):
+        seen.update(network_parts(space.decode(dict(zip(parameters, values, strict=True)))))
+    assert space_parts(space) == seen
+    assert any(part.fused for part in seen) and any(part.key.endswith("_c1") for part in seen)

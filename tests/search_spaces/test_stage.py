@@ -43,7 +43,9 @@ def test_round_trip_of_every_preset_block(name):
         ("r1_k4_s11_e1_i32_o16", "odd"),
         ("r1_k3_s33_e1_i32_o16", "stride must be 1 or 2"),
         ("r1_k3_s12_e1_i32_o16", "differs per axis"),
-        ("r1_k3_s2_e1_i32_o16", "two digits"),
+        ("r1_k3_s222_e1_i32_o16", "one or two digits"),
+        ("r1_k3_s11_e4_i32_o16_c2", "conv field 'c2'"),
+        ("r1_k3_s11_e1_i32_o16_se0.25_c1", "expansion 1 cannot have squeeze-excitation"),
         ("r0_k3_s11_e1_i32_o16", "repeats must be >= 1"),
         ("r1_k3_s11_e1_i32_o0", "channels must be >= 1"),
         ("r1_k3_s11_e0_i32_o16", "expand ratio must be >= 1"),
@@ -64,3 +66,18 @@ def test_bad_block_strings_name_the_problem(text, phrase):
 
 def test_spec_error_is_a_value_error():
     assert issubclass(SpecError, ValueError)
+
+
+def test_fused_blocks_read_the_v2_notation_with_either_stride_spelling():
+    one = StageSpec.from_string("r4_k3_s2_e4_i24_o48_c1")  # as in the reference's V2-S
+    two = StageSpec.from_string("r4_k3_s22_e4_i24_o48_c1")
+    assert one == two and one.fused and one.stride == 2 and one.expand_ratio == 4
+    assert one.to_string() == "r4_k3_s22_e4_i24_o48_c1"
+    assert StageSpec.from_string(one.to_string()) == one
+    # c0 is MBConv, the same as leaving the field out.
+    assert StageSpec.from_string("r1_k3_s1_e6_i8_o8_c0") == StageSpec.from_string(
+        "r1_k3_s11_e6_i8_o8"
+    )
+    with_se = StageSpec.from_string("r2_k3_s1_e4_i8_o8_se0.25_c1_noskip")
+    assert (with_se.fused, with_se.se_ratio, with_se.skip) == (True, 0.25, False)
+    assert with_se.to_string() == "r2_k3_s11_e4_i8_o8_se0.25_c1_noskip"

@@ -208,3 +208,48 @@ def test_learns_digits_on_the_gpu_too(digits):
     # What a Ray trial with --gpus-per-trial runs (not exercised on CPU-only machines).
     config = TrainingConfig(batch_size=16, learning_rate=0.1, device="cuda")
     assert TrainingEvaluator(data=digits, config=config).evaluate(TINY, seed=0).accuracy > 0.6
+
+
+def test_progressive_resizing_grows_the_image_and_the_dropout(digits):
+    from nas.models import build_model
+
+    spec = NetworkSpec.from_dict({**TINY.to_dict(), "dropout": 0.3})
+    config = TrainingConfig(
+        batch_size=16, learning_rate=0.1, threads=1, epochs=4, progressive_resizing=(10, 16)
+    )
+    seen: list[tuple[int, float]] = []
+
+    def build():
+        model = build_model(spec)
+        dropout = model.classifier[0]
+
+        def record(module, inputs):
+            if module.training:
+                seen.append((inputs[0].shape[-1], dropout.p))
+
+        model.register_forward_pre_hook(record)
+        return model
+
+    result = TrainingEvaluator(data=digits, config=config).evaluate_model(
+        build, name="tiny", seed=0
+    )
+    by_epoch = sorted(set(seen))
+    # Sides 10, 12, 14, 16 (linear over 4 epochs) with dropout 0.1 -> 0.3 alongside.
+    assert [side for side, _ in by_epoch] == [10, 12, 14, 16]
+    assert [round(p, 4) for _, p in by_epoch] == [0.1, 0.1667, 0.2333, 0.3]
+    assert result.accuracy > 0.6  # validated at the full 16 px, after BN recalibration
+
+
+def test_progressive_resizing_must_end_at_the_data_size(digits):
+    with pytest.raises(ValueError, match="ends at 14 px but the data is at 16 px"):
+        TrainingEvaluator(data=digits, config=TrainingConfig(progressive_resizing=(10, 14)))
+    with pytest.raises(ValueError, match="shrinks"):
+        TrainingConfig(progressive_resizing=(16, 10))
+    with pytest.raises(ValueError, match="of 8 or more"):
+        TrainingConfig(progressive_resizing=(4, 16))
+
+
+def test_progressive_resizing_enters_the_identity_only_when_used():
+    assert "progressive_resizing" not in TrainingConfig().identity()
+    identity = TrainingConfig(progressive_resizing=(12, 16)).identity()
+    assert identity["progressive_resizing"] == [12, 16] and identity["progressive_dropout"] == 0.1

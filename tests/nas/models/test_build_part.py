@@ -45,3 +45,29 @@ def test_parts_chained_compute_the_network():
         for part in parts:
             out = part(out)
         torch.testing.assert_close(out, model(x))
+
+
+def test_fused_blocks_replace_expansion_and_depthwise_by_one_conv():
+    from torch import nn
+
+    from nas.models import FusedMBConv
+
+    spec = NetworkSpec.from_dict(
+        {**SPEC.to_dict(), "blocks": ["r1_k3_s1_e1_i16_o24_c1", "r2_k3_s2_e4_i24_o32_c1"]}
+    )
+    model = build_model(spec)
+    first, second = model.stages[0][0], model.stages[1][0]
+    assert isinstance(first, FusedMBConv) and isinstance(second, FusedMBConv)
+    convs = [m for m in first.modules() if isinstance(m, nn.Conv2d)]
+    # e1: one 3x3 conv from 16 to 24 and no projection (torchvision's FusedMBConv).
+    assert [(c.in_channels, c.out_channels, c.kernel_size, c.groups) for c in convs] == [
+        (16, 24, (3, 3), 1)
+    ]
+    convs = [m for m in second.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size, c.stride) for c in convs] == [
+        (24, 96, (3, 3), (2, 2)),
+        (96, 32, (1, 1), (1, 1)),
+    ]
+    assert count_params(spec) == _params(model)
+    # The repeat keeps the shape, so it adds its input.
+    assert model.stages[1][1].use_residual and not second.use_residual

@@ -133,3 +133,9 @@ def test_a_space_without_se_or_expansion_builds_no_such_weights(proxy):
 def test_a_space_that_may_drop_shortcuts_is_refused_with_the_fix(proxy):
     with pytest.raises(SupernetError, match=r'shortcut.*"skips": \[true\]'):
         Supernet(MBConvSpace.uniform(proxy))
+
+
+def test_a_space_with_fused_blocks_is_refused_with_the_fix(proxy):
+    choices = StageChoices(skips=(True,), convs=("mbconv", "fused"))
+    with pytest.raises(SupernetError, match=r'Fused-MBConv.*"convs": \["mbconv"\]'):
+        Supernet(MBConvSpace.uniform(proxy, choices))
