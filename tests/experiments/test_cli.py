@@ -175,8 +175,9 @@ def test_family_out_dir_and_csv(capsys, tmp_path):
         "--out", str(out), "--csv", str(csv_path), "--json",
     )  # fmt: skip
     written = sorted(p.name for p in out.iterdir())
+    # commands.jsonl: the command line, for `cnas report`.
     expected = [*(f"{row['name']}.json" for row in rows), "family.csv", "family.png"]
-    assert written == sorted(expected)
+    assert written == sorted([*expected, "commands.jsonl"])
     assert (out / "family.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "reference_params" not in rows[0]  # only a table's own base has published counts
     for row in rows:
@@ -328,6 +329,6 @@ def test_family_of_a_module_backbone_counts_each_member_with_fvcore(capsys, tmp_
         assert row["resolution"] % 4 == 0
     assert rows[0]["resolution"] == 32
     assert rows[2]["flop_ratio"] == pytest.approx(4.0, rel=0.1)
-    assert sorted(p.name for p in out.iterdir()) == ["family.csv", "family.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["commands.jsonl", "family.csv", "family.png"]
     code, _, err = cli(capsys, *argv, "--table", "efficientnet")
     assert code == 2 and "not allowed with argument" in err

@@ -329,7 +329,7 @@ def test_sigkill_of_a_ray_search_then_rerun_keeps_finished_trials(tmp_path):
 def test_ctrl_c_on_a_ray_search_flags_running_trials_interrupted(tmp_path):
     out = tmp_path / "run"
     process = subprocess.Popen(
-        ray_search_command(out, trials=4),
+        ray_search_command(out, trials=8),  # a budget far from done at Ctrl-C
         env=ONE_THREAD,
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
