@@ -33,6 +33,7 @@ figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #e2e2e
 figcaption { font-size: 13px; color: #555; }
 .note { color: #666; font-size: 13px; }
 nav a { margin-right: 1em; }
+div.wide { overflow-x: auto; max-width: 100%; }
 """
 
 
@@ -55,7 +56,8 @@ def _table(table: Table) -> str:
     if table.total_rows > len(frame):
         note = f'<p class="note">The first {len(frame)} of {table.total_rows} rows'
         note += f"; all are in {_e(table.source.name)}.</p>" if table.source else ".</p>"
-    return body + note
+    # Wide tables (a search's trials) scroll inside their box, not the page.
+    return f'<div class="wide">{body}</div>{note}'
 
 
 def _image(path: Path) -> str:
@@ -108,7 +110,7 @@ def render_html(runs: Sequence[RunContent], page: Path, *, title: str) -> str:
         nav = (
             "<nav>"
             + "".join(
-                f'<a href="#{anchor}">{_e(run.title)}</a>'
+                f'<a href="#{anchor}">{_e(run.title)} ({_e(run.path.name)})</a>'
                 for run, anchor in zip(runs, anchors, strict=True)
             )
             + "</nav>"

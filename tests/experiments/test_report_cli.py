@@ -81,7 +81,7 @@ def test_the_page_renders_in_a_real_browser(runs, cnas):
             assert page.locator("h2").all_inner_texts() == ["Search for a baseline"]
             tables = page.locator("table")
             assert tables.count() >= 3  # summary, trials, pareto
-            trials = page.locator("h3:text-is('trials.csv') + table tbody tr")
+            trials = page.locator("h3:text-is('trials.csv') + div.wide table tbody tr")
             assert trials.count() == 3
             assert "Baseline: trial" in page.locator("p.verdict").inner_text()
         finally:
