@@ -21,6 +21,7 @@ __all__ = [
     "check_writable_file",
     "format_table",
     "gflops",
+    "nonnegative_int",
     "positive_int",
     "print_json",
 ]
@@ -42,14 +43,22 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def positive_int(text: str) -> int:
+def _whole_number(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def nonnegative_int(text: str) -> int:
+    return _whole_number(text, 0)
 
 
 def print_json(document: Any) -> None:

@@ -11,22 +11,13 @@ from experiments._common import (
     CliError,
     check_writable_file,
     format_table,
+    nonnegative_int,
     positive_int,
     print_json,
 )
 from experiments._training_args import add_space_arguments, space_from_args
 
 __all__ = ["add_parser"]
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
 
 
 def add_parser(subparsers: Any) -> None:
@@ -54,7 +45,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (1)")
     parser.add_argument("--runs", type=positive_int, default=30, help="timed calls a part (30)")
-    parser.add_argument("--warmup", type=_count, default=5, help="untimed calls first (5)")
+    parser.add_argument("--warmup", type=nonnegative_int, default=5, help="untimed calls first (5)")
     parser.add_argument(
         "--passes",
         type=positive_int,
@@ -64,7 +55,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--calibrate",
-        type=_count,
+        type=nonnegative_int,
         default=10,
         metavar="N",
         help="time N sampled networks whole and fit measured ~ scale x sum + offset "
@@ -72,7 +63,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--validate",
-        type=_count,
+        type=nonnegative_int,
         default=20,
         metavar="N",
         help="time N other sampled networks whole and report the prediction error and rank "

@@ -122,7 +122,7 @@ def build_table(
 
     Every part is timed in each of ``passes`` passes over all parts, and its entry is the
     least of its pass medians. On a shared or virtual machine a core slows down for
-    seconds at a time (a part's median of 30 calls was seen 60% above its usual value);
+    seconds at a time (a median of 30 calls was seen jump by more than half);
     passes a minute apart rarely both fall in such a spell, and the least is the time
     the part takes when nothing else intrudes, which is what a table should predict.
 

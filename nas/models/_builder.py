@@ -52,7 +52,25 @@ class SqueezeExcite(nn.Module):
         return x * torch.sigmoid(scale)
 
 
-class MBConv(nn.Module):
+class _ResidualBlock(nn.Module):
+    """``layers``, plus the input through stochastic depth where the block keeps its shape."""
+
+    layers: nn.Sequential
+    use_residual: bool
+    drop_connect: float
+
+    def _set_shortcut(self, skip: bool, stride: int, in_ch: int, out_ch: int, drop: float) -> None:
+        self.use_residual = skip and stride == 1 and in_ch == out_ch
+        self.drop_connect = drop
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.layers(x)
+        if self.use_residual:
+            out = stochastic_depth(out, self.drop_connect, "row", self.training) + x
+        return out
+
+
+class MBConv(_ResidualBlock):
     """Inverted bottleneck: [expand 1x1] -> depthwise kxk -> [SE] -> project 1x1 (+ skip)."""
 
     def __init__(
@@ -82,17 +100,10 @@ class MBConv(nn.Module):
             layers.append(SqueezeExcite(mid, max(1, int(in_ch * se_ratio)), activation))
         layers.append(_conv_bn_act(mid, out_ch, 1, activation=None, bn=bn))
         self.layers = nn.Sequential(*layers)
-        self.use_residual = skip and stride == 1 and in_ch == out_ch
-        self.drop_connect = drop_connect
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.layers(x)
-        if self.use_residual:
-            out = stochastic_depth(out, self.drop_connect, "row", self.training) + x
-        return out
+        self._set_shortcut(skip, stride, in_ch, out_ch, drop_connect)
 
 
-class FusedMBConv(nn.Module):
+class FusedMBConv(_ResidualBlock):
     """EfficientNetV2's block: kxk conv [-> SE] [-> project 1x1] (+ skip).
 
     With expansion 1 the kxk conv maps the input straight to the output width, with
@@ -126,14 +137,7 @@ class FusedMBConv(nn.Module):
                 layers.append(SqueezeExcite(mid, max(1, int(in_ch * se_ratio)), activation))
             layers.append(_conv_bn_act(mid, out_ch, 1, activation=None, bn=bn))
         self.layers = nn.Sequential(*layers)
-        self.use_residual = skip and stride == 1 and in_ch == out_ch
-        self.drop_connect = drop_connect
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.layers(x)
-        if self.use_residual:
-            out = stochastic_depth(out, self.drop_connect, "row", self.training) + x
-        return out
+        self._set_shortcut(skip, stride, in_ch, out_ch, drop_connect)
 
 
 class MBConvNet(nn.Module):
