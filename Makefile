@@ -7,7 +7,7 @@ RUN ?= runs/demo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install postgres chromium test test-fast lint demo bench clean
+.PHONY: install postgres chromium bench-data test test-fast lint demo bench clean
 
 install: $(STAMP)
 
@@ -39,6 +39,16 @@ chromium:
 	    $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "make: could not install chromium; the report's browser test will fail and say why"
+
+# Benchmark data from Debian (no download at run time): Fashion-MNIST's IDX files in
+# /usr/share/datasets/fashion-mnist, which --data fashion-mnist reads by default.
+# CIFAR-10 and notMNIST for the benchmarks are in ../shared/data (see its README).
+bench-data: install
+	@ls /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz >/dev/null 2>&1 || \
+	  { echo "make: installing Debian's dataset-fashion-mnist for the benchmarks"; \
+	    $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
+	@ls /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz >/dev/null
 
 test: install lint postgres chromium
 	$(PY) -m pytest -q

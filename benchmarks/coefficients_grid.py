@@ -24,6 +24,7 @@ from _proxy import digits_proxy
 
 from nas import SpecBackbone, TrainingConfig, TrainingEvaluator, load_data
 from nas.coefficients import BackboneScaler, CoefficientConfig, build_candidates
+from nas.evaluate import LEGACY_RECIPE  # the results file's recipe
 
 
 def ratio_spread(ratios: list[float], config: CoefficientConfig) -> dict[str, float]:
@@ -70,7 +71,7 @@ def main() -> None:
     compound = [c for c in candidates if c.kind == "compound"]
     # --sample 0: only the grid and its FLOP ratios, no training.
     picks = compound[:: max(1, len(compound) // max(1, args.sample))][: args.sample]
-    training = TrainingConfig(epochs=args.epochs, threads=1)
+    training = TrainingConfig(epochs=args.epochs, threads=1, **LEGACY_RECIPE)
     seconds = []
     for index, candidate in enumerate(picks):
         data = load_data("digits", resolution=candidate.resolution, seed=0)

@@ -42,6 +42,7 @@ def _train(root: str, seed: int, progressive: bool) -> dict[str, Any]:
     import torch
 
     from nas import TrainingConfig, TrainingEvaluator, load_data
+    from nas.evaluate import LEGACY_RECIPE  # the results file's recipe
     from scaling import search_proxy
 
     torch.set_num_threads(1)
@@ -51,7 +52,10 @@ def _train(root: str, seed: int, progressive: bool) -> dict[str, Any]:
         width_mult=0.5, depth_mult=0.5,
     )  # fmt: skip
     config = TrainingConfig(
-        epochs=EPOCHS, threads=1, progressive_resizing=RESIZING if progressive else None
+        epochs=EPOCHS,
+        threads=1,
+        progressive_resizing=RESIZING if progressive else None,
+        **LEGACY_RECIPE,
     )
     started = time.perf_counter()
     evaluation = TrainingEvaluator(data=data, config=config).evaluate(spec, seed=seed)

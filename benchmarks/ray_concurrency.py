@@ -25,6 +25,7 @@ from _machine import machine
 from _proxy import digits_proxy
 
 from nas import SearchConfig, TrainingConfig, TrainingEvaluator, load_data, run_search
+from nas.evaluate import LEGACY_RECIPE  # the results file's recipe
 from nas.runs import RayOptions, connect_ray
 from search_spaces import MBConvSpace
 
@@ -41,7 +42,9 @@ def main() -> None:
     reference = digits_proxy(args.resolution)
     space = MBConvSpace.uniform(reference)
     data = load_data("digits", resolution=args.resolution, max_samples=args.max_samples, seed=0)
-    evaluator = TrainingEvaluator(data=data, config=TrainingConfig(epochs=args.epochs, threads=1))
+    evaluator = TrainingEvaluator(
+        data=data, config=TrainingConfig(epochs=args.epochs, threads=1, **LEGACY_RECIPE)
+    )
     config = SearchConfig(target=5e6, trials=args.trials, strategy="random", seed=0)
 
     trial_seconds: dict[str, float] = {}

@@ -77,6 +77,7 @@ from nas import (
     load_data,
     run_search,
 )
+from nas.evaluate import LEGACY_RECIPE  # the results file's recipe
 from scaling import search_proxy
 from search_spaces import MBConvSpace, NetworkSpec, count_flops, count_params
 
@@ -244,7 +245,7 @@ def run_one(
         seed=seed,
     )
     inner = TrainingEvaluator(
-        data=data, config=TrainingConfig(epochs=args.epochs, threads=args.threads)
+        data=data, config=TrainingConfig(epochs=args.epochs, threads=args.threads, **LEGACY_RECIPE)
     )
     evaluator = SharedEvaluator(inner, seed, cache)
     label = f"[{strategy} seed {seed}]"
@@ -432,7 +433,7 @@ def compare_baseline(
         f"{searched_flops / 1e6:.2f}M FLOPs; reference x width {width:.3f}: "
         f"{count_flops(matched) / 1e6:.2f}M FLOPs (ratio {flops_ratio:.3f})"
     )
-    training = TrainingConfig(epochs=args.final_epochs, threads=args.threads)
+    training = TrainingConfig(epochs=args.final_epochs, threads=args.threads, **LEGACY_RECIPE)
     accuracy: dict[str, list[float]] = {"searched": [], "reference": []}
     seconds: dict[str, list[float]] = {"searched": [], "reference": []}
     for seed in args.seeds:
@@ -511,6 +512,8 @@ def measure_memory(args: argparse.Namespace, out: Path) -> dict[str, Any]:
         "-m",
         "experiments.cli",
         "search",
+        "--recipe",
+        "legacy",
         "--target-flops",
         str(args.target),
         "--trials",

@@ -68,13 +68,14 @@ def _train(key: str, root: str, spec_json: str, seed: int) -> dict[str, Any]:
     import torch
 
     from nas import TrainingConfig, TrainingEvaluator
+    from nas.evaluate import LEGACY_RECIPE  # the results file's recipe
     from search_spaces import NetworkSpec
 
     torch.set_num_threads(1)
     spec = NetworkSpec.from_json(spec_json)
     trainer = TrainingEvaluator(
         data=_data(key, root, seed),
-        config=TrainingConfig(epochs=SETTINGS[key]["epochs"], threads=1),
+        config=TrainingConfig(epochs=SETTINGS[key]["epochs"], threads=1, **LEGACY_RECIPE),
     )
     started = time.perf_counter()
     evaluation = trainer.evaluate(spec, seed=seed)

@@ -96,11 +96,12 @@ def _load(data_key: str, root: str | None) -> tuple[Any, Any]:
 
 def _oracle(data_key: str, data: Any, space: Any, supernet_dir: Path) -> Any:
     from nas import TrainingConfig
+    from nas.evaluate import LEGACY_RECIPE  # the results file's recipe
     from nas.supernet import SandwichConfig, SupernetEvaluator
 
     # The rank check's supernet: 10 epochs of the sandwich rule, 4 random networks a
     # step, distillation, seed 0 (prepare() refuses a file trained otherwise).
-    config = SandwichConfig(training=TrainingConfig(epochs=10, threads=1))
+    config = SandwichConfig(training=TrainingConfig(epochs=10, threads=1, **LEGACY_RECIPE))
     evaluator = SupernetEvaluator(data, space=space, config=config, seed=0, threads=1)
     evaluator.prepare(supernet_dir)
     return evaluator
@@ -196,13 +197,14 @@ def _search(strategy: str, seed: int, trials: int, run_dir: str) -> dict[str, An
 def _train_alone(spec_json: str, epochs: int) -> dict[str, Any]:
     """Stand-alone training of one network at the reference budget (a worker task)."""
     from nas import TrainingConfig, TrainingEvaluator
+    from nas.evaluate import LEGACY_RECIPE  # the results file's recipe
     from search_spaces import NetworkSpec, count_flops
 
     spec = NetworkSpec.from_json(spec_json)
     fingerprint = spec.fingerprint()
     seed = int(hashlib.sha256(fingerprint.encode()).hexdigest()[:8], 16)
     trainer = TrainingEvaluator(
-        data=_worker["data"], config=TrainingConfig(epochs=epochs, threads=1)
+        data=_worker["data"], config=TrainingConfig(epochs=epochs, threads=1, **LEGACY_RECIPE)
     )
     started = time.perf_counter()
     evaluation = trainer.evaluate(spec, seed=seed)

@@ -45,6 +45,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from nas import DataSplits, TrainingConfig, TrainingEvaluator, build_model, load_data
+from nas.evaluate import LEGACY_RECIPE  # the results file's recipe
 from scaling import search_proxy
 from search_spaces import NetworkSpec, count_flops
 
@@ -161,7 +162,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = TrainingConfig(epochs=args.epochs, batch_size=64, learning_rate=0.05, threads=1)
+    config = TrainingConfig(**{**LEGACY_RECIPE, "epochs": args.epochs, "threads": 1})
     started = time.perf_counter()
     peak = dense_peak_gflops()
     rows = {}

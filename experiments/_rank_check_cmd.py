@@ -55,7 +55,8 @@ def add_parser(subparsers: Any) -> None:
         default=1,
         help="reference trainings per network, from different seeds; their mean is the "
         "reference, and with 2 or more the report says how well one reference run ranks "
-        "like another (default 1)",
+        "like another; with 3 or more it gives the reference's reliability and the highest tau a "
+        "perfect score could reach against it (default 1)",
     )
     parser.add_argument(
         "--proxy-budgets",
@@ -234,7 +235,24 @@ def _render(summary: dict[str, Any], out: Path) -> str:
     ]
     # Best first; an undefined tau (NaN) last.
     rows.sort(key=lambda row: -row["kendall_tau"] if not math.isnan(row["kendall_tau"]) else 2)
-    if summary.get("reference_repeatability"):
+    reliability = summary.get("reference_reliability")
+    if reliability:
+        # Not scores: what the reference itself allows (3+ seeds).
+        rows.append({
+            "score": "(one reference run vs the rest)",
+            "kendall_tau": reliability["one_vs_rest"],
+            "kendall_low": reliability["one_vs_rest_low"],
+            "kendall_high": reliability["one_vs_rest_high"],
+            "n": reliability["n"],
+        })  # fmt: skip
+        rows.append({
+            "score": "(ceiling: a perfect score)",
+            "kendall_tau": reliability["ceiling"],
+            "kendall_low": reliability["ceiling_low"],
+            "kendall_high": reliability["ceiling_high"],
+            "n": reliability["n"],
+        })  # fmt: skip
+    elif summary.get("reference_repeatability"):
         # Not a score: one reference run against another, what no score can beat.
         rows.append({"score": "(reference run 0 vs 1)", **summary["reference_repeatability"]})
     columns = [
@@ -242,6 +260,7 @@ def _render(summary: dict[str, Any], out: Path) -> str:
         ("kendall_tau", "Kendall tau"),
         ("kendall_low", "low"),
         ("kendall_high", "high"),
+        *([("share_of_ceiling", "of ceiling")] if reliability else []),
         ("spearman_rho", "Spearman rho"),
         ("spearman_low", "low"),
         ("spearman_high", "high"),

@@ -30,23 +30,115 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
         default="digits",
-        help="digits (built in), cifar10, cifar100 (python batches), svhn (.mat), mnist "
-        "(IDX files: MNIST, Fashion-MNIST, KMNIST, notMNIST), imagefolder",
+        help="digits (built in), fashion-mnist (Debian's dataset-fashion-mnist package: "
+        "make bench-data), cifar10, cifar100 (python batches), svhn (.mat), mnist (IDX files: "
+        "MNIST, KMNIST, notMNIST), imagefolder",
     )
     parser.add_argument(
-        "--data-root", metavar="PATH", help="data directory for every data set but digits"
+        "--data-root",
+        metavar="PATH",
+        help="data directory for every data set but digits (fashion-mnist: default "
+        "/usr/share/datasets/fashion-mnist)",
     )
     parser.add_argument("--max-samples", type=positive_int, help="use a subset of the data")
     parser.add_argument("--epochs", type=positive_int, default=3, help="training epochs (3)")
-    parser.add_argument("--batch-size", type=positive_int, default=64)
-    parser.add_argument("--lr", type=float, default=0.05, help="peak learning rate (cosine decay)")
-    parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
+    add_recipe_arguments(parser)
     parser.add_argument(
         "--threads",
         type=positive_int,
         default=1,
         help="torch threads per candidate (default 1: a second thread is slower on a busy machine)",
     )
+
+
+def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
+    """The proxy recipe's parts; each defaults to the measured recipe (BENCHMARKS.md
+    "Proxy recipe"), or, continuing a run directory, to what that run recorded."""
+    from nas.evaluate import OPTIMIZERS, PEAK_RATES, PROXY_RECIPE, WEIGHT_DECAYS
+
+    def per_optimizer(values: dict[str, float]) -> str:
+        return ", ".join(f"{name} {value:g}" for name, value in values.items())
+
+    group = parser.add_argument_group(
+        "proxy recipe",
+        "How each candidate trains. Unset options take the measured recipe (--recipe "
+        "proxy), or what the run in --out recorded when it is continued.",
+    )
+    group.add_argument(
+        "--recipe",
+        choices=("proxy", "legacy"),
+        help="proxy (default): the recipe measured on real images (AdamW, warm-up, "
+        "zero-init, label smoothing, batch 32, no dropout); legacy: SGD 0.05, batch 64, no "
+        "warm-up, zero-init or smoothing, the spec's dropout, as runs were trained before",
+    )
+    group.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        help=f"adamw (the recipe's: steadiest over seeds at a short budget), sgd (Nesterov "
+        f"momentum) or rmsprop (the EfficientNet reference's); default {PROXY_RECIPE['optimizer']}",
+    )
+    group.add_argument(
+        "--lr",
+        type=float,
+        help="peak learning rate, reached after --warmup, then a cosine to 0 (default per "
+        f"optimizer: {per_optimizer(PEAK_RATES)})",
+    )
+    group.add_argument(
+        "--weight-decay",
+        type=float,
+        metavar="WD",
+        help="weight decay on conv and linear weights, decoupled for adamw (default per "
+        f"optimizer: {per_optimizer(WEIGHT_DECAYS)})",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help=f"images per step (default {PROXY_RECIPE['batch_size']}: at 3 epochs on a few "
+        "thousand images, more steps learn more than larger ones)",
+    )
+    group.add_argument(
+        "--label-smoothing",
+        type=float,
+        metavar="EPS",
+        help=f"share of each target spread over the other classes, in [0, 1) (default "
+        f"{PROXY_RECIPE['label_smoothing']}: keeps early logits from saturating)",
+    )
+    group.add_argument(
+        "--warmup",
+        type=float,
+        metavar="SHARE",
+        help=f"share of all steps warming the rate up from 0 to --lr (default "
+        f"{PROXY_RECIPE['warmup']}: a one-cycle shape; the first steps of a fresh net "
+        "are its most fragile)",
+    )
+    group.add_argument(
+        "--zero-init-residual",
+        action=argparse.BooleanOptionalAction,
+        help="start each residual branch at zero, so every block is the identity at step 0 "
+        "and deep networks train from the first step (default on)",
+    )
+    group.add_argument(
+        "--spec-regularization",
+        action=argparse.BooleanOptionalAction,
+        help="train with the spec's dropout and stochastic depth (default off: over a few "
+        "epochs they only slow learning, the same for every candidate)",
+    )
+    group.add_argument(
+        "--augment",
+        metavar="NAMES",
+        help="comma-separated from flip, crop (padded crops), shift (small translations), or "
+        "auto (flip,crop for photos and clothes; shift for digits, letters and house "
+        "numbers, which are never flipped), or none (default: at 3 epochs augmentation "
+        "costs accuracy; it pays in longer trainings)",
+    )
+
+
+def _augment(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    if text.strip() == "none":
+        return ()
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 def add_resizing_argument(parser: argparse.ArgumentParser) -> None:
@@ -162,20 +254,39 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> N
 
 
 def training_config(args: argparse.Namespace) -> Any:
-    """The proxy-training settings the options ask for."""
+    """The proxy-training settings the options ask for (unset recipe options: the recipe,
+    or what the run in ``--out`` recorded when it is continued)."""
     from nas import TrainingConfig
+    from nas.data import is_mirror_safe
+    from nas.evaluate import recipe_settings, resolve_augmentations
+    from nas.runs import recorded_identity
 
+    given = {
+        "optimizer": args.optimizer,
+        "learning_rate": args.lr,
+        "weight_decay": args.weight_decay,
+        "batch_size": args.batch_size,
+        "label_smoothing": args.label_smoothing,
+        "warmup": args.warmup,
+        "zero_init_residual": args.zero_init_residual,
+        "augment": _augment(args.augment),
+        "spec_regularization": args.spec_regularization,
+    }
     try:
-        return TrainingConfig(
+        recipe = recipe_settings(given, recipe=args.recipe, recorded=recorded_identity(args.out))
+        config = TrainingConfig(
             epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            optimizer=args.optimizer,
+            **recipe,
             threads=args.threads,
             # A trial that asks Ray for a GPU trains on the one Ray gives it.
             device="cuda" if getattr(args, "gpus_per_trial", 0) > 0 else "cpu",
             progressive_resizing=_resizing(args),
         )
+        # Refused here, before any data is read or file written, not at the first trial.
+        resolve_augmentations(
+            config.augment, mirror_safe=is_mirror_safe(args.data), data_name=args.data
+        )
+        return config
     except ValueError as error:
         raise CliError(str(error)) from None
 

@@ -29,11 +29,25 @@ from nas.data._formats import FormatError, read_cifar100, read_svhn
 from nas.data._idx import IdxError, find_idx_pair, read_idx
 from search_spaces import InputError
 
-__all__ = ["DATASETS", "DataError", "DataSplits", "load_data"]
+__all__ = [
+    "DATASETS",
+    "FASHION_MNIST_ROOT",
+    "DataError",
+    "DataSplits",
+    "is_mirror_safe",
+    "load_data",
+]
 
 logger = logging.getLogger(__name__)
 
-DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "svhn", "mnist", "imagefolder")
+DATASETS: tuple[str, ...] = (
+    "digits", "fashion-mnist", "cifar10", "cifar100", "svhn", "mnist", "imagefolder",
+)  # fmt: skip
+# Where Debian's (and Ubuntu's) dataset-fashion-mnist package puts the IDX files.
+FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
+# A mirrored digit or letter is another symbol or none (a flipped 2 is no 2): these data
+# sets are never flipped. Photos (cifar, image folders) and clothes mirror safely.
+_MIRROR_SENSITIVE = frozenset({"digits", "mnist", "svhn"})
 
 _MIN_RESOLUTION = 8
 _MIN_PER_SPLIT = 2  # a class with one valid sample gives a meaningless per-class accuracy
@@ -67,9 +81,20 @@ class DataSplits:
     # load_data's arguments (dataset, root, subset, split, seed): what made these splits.
     source: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def mirror_safe(self) -> bool:
+        """Whether a horizontally flipped image keeps its label (photos, clothes; not
+        digits, letters or house numbers)."""
+        return is_mirror_safe(self.name)
+
     def identity(self) -> dict[str, Any]:
         """What a run must repeat to train on the same splits (JSON-ready)."""
         return {"name": self.name, "resolution": self.resolution, **self.source}
+
+
+def is_mirror_safe(name: str) -> bool:
+    """Whether data set ``name``'s images keep their labels when mirrored left-right."""
+    return name not in _MIRROR_SENSITIVE
 
 
 @dataclass(frozen=True)
@@ -96,7 +121,8 @@ def load_data(
     Args:
         name: one of :data:`DATASETS`.
         resolution: side length (pixels) that every image is resized to; at least 8.
-        root: data directory; must be ``None`` for ``digits`` and is required otherwise.
+        root: data directory; must be ``None`` for ``digits``, defaults to
+            :data:`FASHION_MNIST_ROOT` for ``fashion-mnist`` and is required otherwise.
             For ``cifar10`` it is the directory holding ``cifar-10-batches-py/`` or the batch
             files themselves (these are pickles: only point it at files you trust). For
             ``mnist`` it holds MNIST-format IDX files (``train-images-idx3-ubyte.gz`` and
@@ -179,6 +205,8 @@ def _open_pool(name: str, root: str | os.PathLike[str] | None, resolution: int) 
                 "dataset 'digits' ships with scikit-learn and takes no root: drop --data-root"
             )
         return _digits_pool()
+    if name == "fashion-mnist":
+        return _fashion_mnist_pool(root)
     if root is None:
         raise DataError(f"dataset {name!r} needs a data directory: pass --data-root (root=)")
     path = Path(root).expanduser()
@@ -200,6 +228,22 @@ def _open_pool(name: str, root: str | os.PathLike[str] | None, resolution: int) 
             fetch=lambda idx: torch.from_numpy(data[idx]).float().div_(255.0),
         )
     return _imagefolder_pool(path, resolution)
+
+
+def _fashion_mnist_pool(root: str | os.PathLike[str] | None) -> _Pool:
+    if root is not None:
+        path = Path(root).expanduser()
+        if not path.is_dir():
+            raise DataError(
+                f"data root {path} does not exist or is not a directory: fix --data-root"
+            )
+        return _idx_pool(path)
+    if find_idx_pair(FASHION_MNIST_ROOT) is None:
+        raise DataError(
+            f"Fashion-MNIST is not in {FASHION_MNIST_ROOT}: install it with "
+            "'apt-get install dataset-fashion-mnist' (make bench-data), or pass --data-root"
+        )
+    return _idx_pool(FASHION_MNIST_ROOT)
 
 
 def _digits_pool() -> _Pool:

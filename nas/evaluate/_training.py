@@ -20,8 +20,16 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from nas.data import DataSplits
+from nas.evaluate._augment import augment_batch, check_augmentations, resolve_augmentations
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
-from nas.models import build_model, use_fast_depthwise
+from nas.evaluate._recipe import (
+    ADDED_FIELDS,
+    LEGACY_RECIPE,
+    PEAK_RATES,
+    PROXY_RECIPE,
+    WEIGHT_DECAYS,
+)
+from nas.models import build_model, use_fast_depthwise, zero_init_residual_branches
 from search_spaces import NetworkSpec, is_int, is_number
 
 __all__ = [
@@ -36,7 +44,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-OPTIMIZERS: tuple[str, ...] = ("sgd", "rmsprop")
+OPTIMIZERS: tuple[str, ...] = ("sgd", "rmsprop", "adamw")
+
+_AUGMENT_SEED_OFFSET = 7919
 
 _EVAL_BATCH = 64  # measured fastest on CPU: larger batches fall out of cache
 # Batch norm statistics from this many train images are as good as from all of them
@@ -55,9 +65,13 @@ class TrainingConfig:
     one, so the first PyTorch steps are larger: use a peak ``learning_rate`` of about
     0.01 or lower with ``"rmsprop"``.
 
-    ``learning_rate`` is the peak; it follows a cosine to zero over all planned steps,
-    updated per step. Weight decay applies to conv and linear weights only, not to batch
-    norm parameters or biases (as in the TF reference, which skips batch norm variables).
+    ``"adamw"`` is ``torch.optim.AdamW`` (decoupled weight decay, Loshchilov and Hutter).
+
+    ``learning_rate`` is the peak; after ``warmup`` (a share of all planned steps, rising
+    linearly from 0) it follows a cosine to zero over the remaining steps, updated per
+    step; warm-up then cosine is the one-cycle shape. Weight decay applies to conv and
+    linear weights only, not to batch norm parameters or biases (as in the TF reference,
+    which skips batch norm variables).
 
     ``threads`` sets ``torch.set_num_threads`` while a trial trains (restored afterwards);
     ``None`` leaves it alone. ``max_seconds`` is a wall-clock budget per trial, checked after
@@ -66,11 +80,13 @@ class TrainingConfig:
     """
 
     epochs: int = 3
-    batch_size: int = 64
-    optimizer: str = "sgd"
-    learning_rate: float = 0.05
-    weight_decay: float = 1e-5
-    label_smoothing: float = 0.0
+    # The recipe's parts default to nas.evaluate.PROXY_RECIPE, measured on real images.
+    batch_size: int = PROXY_RECIPE["batch_size"]
+    optimizer: str = PROXY_RECIPE["optimizer"]
+    # None: the optimizer's peak rate and decay in nas.evaluate.PEAK_RATES, WEIGHT_DECAYS.
+    learning_rate: float | None = None
+    weight_decay: float | None = None
+    label_smoothing: float = PROXY_RECIPE["label_smoothing"]
     threads: int | None = None
     max_seconds: float | None = None
     device: str = "cpu"  # "cuda" trains on the GPU (Ray assigns one with --gpus-per-trial)
@@ -88,6 +104,19 @@ class TrainingConfig:
     # ``progressive_dropout`` to the spec's. None trains every epoch at the data's size.
     progressive_resizing: tuple[int, int] | None = None
     progressive_dropout: float = 0.1
+    # The proxy recipe's newer parts. Each one's value in LEGACY_RECIPE is how runs were
+    # trained before it existed; at that value it stays out of the identity, so their run
+    # directories keep theirs.
+    # Share of all steps spent warming the learning rate up from 0 (0: start at the peak).
+    warmup: float = PROXY_RECIPE["warmup"]
+    # Zero the last batch-norm scale of each residual branch (each block starts as the
+    # identity; see nas.models.zero_init_residual_branches).
+    zero_init_residual: bool = PROXY_RECIPE["zero_init_residual"]
+    # Batch augmentations (nas.evaluate.AUGMENTATIONS; "auto" picks by data set).
+    augment: tuple[str, ...] = PROXY_RECIPE["augment"]
+    # Train with the spec's dropout and stochastic depth. Off in the recipe: over a few
+    # epochs they only slow learning, and they are the same for every candidate.
+    spec_regularization: bool = PROXY_RECIPE["spec_regularization"]
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -98,6 +127,10 @@ class TrainingConfig:
             raise ValueError(
                 f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"
             )
+        if self.learning_rate is None:
+            object.__setattr__(self, "learning_rate", PEAK_RATES[self.optimizer])
+        if self.weight_decay is None:
+            object.__setattr__(self, "weight_decay", WEIGHT_DECAYS[self.optimizer])
         if not is_number(self.learning_rate) or self.learning_rate <= 0:
             raise ValueError(
                 f"learning_rate must be a finite number > 0, got {self.learning_rate!r}"
@@ -140,6 +173,17 @@ class TrainingConfig:
             raise ValueError(
                 f"progressive_dropout must be in [0, 1), got {self.progressive_dropout!r}"
             )
+        if not is_number(self.warmup) or not 0 <= self.warmup < 1:
+            raise ValueError(f"warmup must be a share of the steps in [0, 1), got {self.warmup!r}")
+        for name in ("zero_init_residual", "spec_regularization"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if isinstance(self.augment, str):
+            raise ValueError(
+                f"augment must be a sequence of names such as ('flip', 'crop'), "
+                f"got the string {self.augment!r}"
+            )
+        object.__setattr__(self, "augment", check_augmentations(self.augment))
         if self.max_seconds is not None and (
             not is_number(self.max_seconds) or self.max_seconds <= 0
         ):
@@ -165,6 +209,11 @@ class TrainingConfig:
             settings.pop("progressive_dropout")
         else:
             settings["progressive_resizing"] = list(self.progressive_resizing)
+        for key in ADDED_FIELDS:
+            if settings[key] == LEGACY_RECIPE[key]:
+                settings.pop(key)
+        if "augment" in settings:
+            settings["augment"] = list(self.augment)
         return settings
 
 
@@ -187,6 +236,9 @@ class TrainingEvaluator(Evaluator):
         self.data = data
         self.config = config
         self._check_resizing()
+        self.augmentations = resolve_augmentations(
+            config.augment, mirror_safe=data.mirror_safe, data_name=data.name
+        )
 
     @property
     def planned_epochs(self) -> int:  # type: ignore[override]
@@ -268,16 +320,20 @@ class TrainingEvaluator(Evaluator):
         layout = torch.channels_last if config.channels_last else torch.contiguous_format
         train_images, train_labels = _on_device(self.data.train, device, layout)
         _materialize_lazy(model, train_images[:2])
+        if config.zero_init_residual:
+            zero_init_residual_branches(model)
+        if not config.spec_regularization:
+            _without_regularization(model)
         if config.fast_depthwise and device.type == "cpu":
             use_fast_depthwise(model)
         model = model.to(memory_format=layout)
         count = len(train_labels)
         steps_per_epoch = math.ceil(count / config.batch_size)
         generator = torch.Generator().manual_seed(seed)
+        # Its own stream: the batch order stays what the seed gave before augmentation.
+        augment_generator = torch.Generator().manual_seed(seed + _AUGMENT_SEED_OFFSET)
         optimizer = make_optimizer(model, config)
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-            optimizer, T_max=config.epochs * steps_per_epoch, eta_min=0.0
-        )
+        scheduler = make_scheduler(optimizer, config, steps_per_epoch)
         criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         # A loss read back every step would wait for the GPU; on the CPU it costs nothing
         # and names the step that went wrong.
@@ -285,6 +341,7 @@ class TrainingEvaluator(Evaluator):
 
         accuracy = math.nan
         mean_loss = math.nan
+        loss_sum = 0.0  # over epochs: the training speed estimate (Ru et al. 2021)
         epochs_run = 0
         truncated = False
         dropouts = _dropout_layers(model) if config.progressive_resizing else []
@@ -297,7 +354,8 @@ class TrainingEvaluator(Evaluator):
             for step, batch in enumerate(shuffled_batches(count, config.batch_size, generator), 1):
                 batch = batch.to(device)
                 labels = train_labels[batch]
-                loss = criterion(model(images[batch]), labels)
+                inputs = augment_batch(images[batch], self.augmentations, augment_generator)
+                loss = criterion(model(inputs), labels)
                 if check_every_step:
                     _check_finite(loss.item(), name, epoch, step, config)
                 optimizer.zero_grad(set_to_none=True)
@@ -307,6 +365,7 @@ class TrainingEvaluator(Evaluator):
                 total_loss += loss.detach() * len(labels)
             mean_loss = float(total_loss) / count
             _check_finite(mean_loss, name, epoch, None, config)
+            loss_sum += mean_loss
             epochs_run = epoch
             elapsed = time.perf_counter() - start
             out_of_time = (
@@ -345,11 +404,22 @@ class TrainingEvaluator(Evaluator):
             accuracy=accuracy,
             metrics={
                 "train_loss": mean_loss,
+                # TSE: the sum over epochs of the mean training loss; lower ranks higher.
+                "tse": loss_sum,
                 "epochs": float(epochs_run),
                 "train_seconds": time.perf_counter() - start,
                 "truncated": 1.0 if truncated else 0.0,
             },
         )
+
+
+def _without_regularization(model: nn.Module) -> None:
+    """Dropout and stochastic depth off (validation is in eval mode, where both are off)."""
+    for module in model.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.0
+        if isinstance(getattr(module, "drop_connect", None), float):
+            module.drop_connect = 0.0
 
 
 def _dropout_layers(model: nn.Module) -> list[tuple[nn.Dropout, float]]:
@@ -433,6 +503,24 @@ def shuffled_batches(count: int, batch_size: int, generator: torch.Generator) ->
     return list(order.split(batch_size))
 
 
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainingConfig, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-step learning rates: linear warm-up over ``warmup`` of the steps, then a cosine
+    from the peak to zero over the rest (without warm-up, torch's CosineAnnealingLR)."""
+    total = config.epochs * steps_per_epoch
+    if config.warmup == 0:
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=0.0)
+    warm = max(1, round(config.warmup * total))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Optimizer:
     # Decaying batch-norm scales and biases only shrinks them towards zero for no gain.
     decay = [p for p in model.parameters() if p.ndim > 1]
@@ -443,6 +531,8 @@ def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Opti
     ]
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.learning_rate, momentum=0.9, nesterov=True)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.learning_rate)
     return torch.optim.RMSprop(groups, lr=config.learning_rate, alpha=0.9, eps=1e-3, momentum=0.9)
 
 

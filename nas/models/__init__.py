@@ -23,6 +23,7 @@ from nas.models._load import load_backbone
 from nas.models._resnet import RESNET_LAYERS, ResNetBackbone, ScalableResNet
 from nas.models._spec_backbone import SpecBackbone
 from nas.models._user_backbone import CallableBackbone
+from nas.models._zero_init import zero_init_residual_branches
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -55,4 +56,5 @@ __all__ = [
     "time_calls",
     "torch_param_count",
     "use_fast_depthwise",
+    "zero_init_residual_branches",
 ]

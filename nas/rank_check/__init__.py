@@ -3,8 +3,10 @@ networks the way training at a reference budget does, with intervals."""
 
 from nas.rank_check._metrics import (
     RankCorrelation,
+    Reliability,
     TauDifference,
     rank_correlation,
+    reference_reliability,
     tau_difference,
 )
 from nas.rank_check._report import (
@@ -21,10 +23,12 @@ __all__ = [
     "STUDY_NAME",
     "RankCheckConfig",
     "RankCorrelation",
+    "Reliability",
     "TauDifference",
     "measured_ranking",
     "rank_correlation",
     "rank_table",
+    "reference_reliability",
     "run_rank_check",
     "sample_networks",
     "tau_difference",

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-__all__ = ["RankCorrelation", "TauDifference", "rank_correlation", "tau_difference"]
+__all__ = [
+    "RankCorrelation",
+    "Reliability",
+    "TauDifference",
+    "rank_correlation",
+    "reference_reliability",
+    "tau_difference",
+]
 
 
 @dataclass(frozen=True)
@@ -152,3 +159,90 @@ def tau_difference(
         )
     low, high = np.nanpercentile(np.asarray(result.bootstrap_distribution), [2.5, 97.5])
     return TauDifference(n, statistic(x, y, z), float(low), float(high))
+
+
+@dataclass(frozen=True)
+class Reliability:
+    """How well the reference ranks networks like itself, and the ceiling that sets.
+
+    ``one_vs_rest``: Kendall tau of one reference run against the mean of the other runs,
+    averaged over the runs (what a score as good as one more reference run would reach).
+    ``ceiling``: the tau a perfect score (the networks' true mean accuracy, free of seed
+    noise) would reach against the mean of all ``k`` runs. From the mean pairwise Pearson
+    correlation of single runs ``r1``, the Spearman-Brown formula gives the reliability of
+    a k-run mean, ``rk = k r1 / (1 + (k - 1) r1)``, so its correlation with the true mean
+    is ``sqrt(rk)``; for jointly normal values Kendall's tau is ``2/pi asin(rho)``
+    (Greiner's relation). Intervals: a percentile bootstrap over networks.
+    """
+
+    n: int
+    runs: int
+    single_run_r: float
+    one_vs_rest: float
+    one_vs_rest_low: float
+    one_vs_rest_high: float
+    ceiling: float
+    ceiling_low: float
+    ceiling_high: float
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {key: round(value, 4) if isinstance(value, float) else value
+                for key, value in self.__dict__.items()}  # fmt: skip
+
+
+def _one_vs_rest(runs: np.ndarray) -> float:
+    k = runs.shape[1]
+    total = runs.sum(axis=1)
+    taus = [_kendall(runs[:, i], (total - runs[:, i]) / (k - 1)) for i in range(k)]
+    return float(np.nanmean(taus)) if not all(math.isnan(t) for t in taus) else math.nan
+
+
+def _ceiling(runs: np.ndarray) -> tuple[float, float]:
+    """(mean pairwise Pearson r of single runs, the ceiling tau of the k-run mean)."""
+    k = runs.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a constant run: r is NaN
+        matrix = np.corrcoef(runs, rowvar=False)
+    pairs = matrix[np.triu_indices(k, 1)]
+    if np.isnan(pairs).all():
+        return math.nan, math.nan
+    r1 = float(np.nanmean(pairs))
+    if r1 <= 0:
+        return r1, 0.0  # runs that do not agree leave nothing a score could match
+    rk = k * r1 / (1 + (k - 1) * r1)
+    return r1, float(2 / math.pi * math.asin(math.sqrt(min(rk, 1.0))))
+
+
+def reference_reliability(
+    runs: np.ndarray | Sequence[Sequence[float]], *, resamples: int = 2000, seed: int = 0
+) -> Reliability:
+    """The reliability of a reference measured as ``runs`` (networks x seeds, k >= 2).
+
+    Networks with a non-finite run are left out; fewer than 3 networks give NaNs.
+    """
+    values = np.asarray(runs, dtype=float)
+    if values.ndim != 2 or values.shape[1] < 2:
+        raise ValueError(f"runs must be networks x seeds with 2 or more seeds, got {values.shape}")
+    values = values[np.isfinite(values).all(axis=1)]
+    n, k = values.shape
+    if n < 3:
+        return Reliability(n, k, *([math.nan] * 7))
+    r1, ceiling = _ceiling(values)
+    rng = np.random.default_rng(seed)
+    draws = []
+    with _constant_resamples_are_nan():
+        for _ in range(resamples):
+            sample = values[rng.integers(0, n, n)]
+            draws.append((_one_vs_rest(sample), _ceiling(sample)[1]))
+    low, high = np.nanpercentile(np.asarray(draws), [2.5, 97.5], axis=0)
+    return Reliability(
+        n,
+        k,
+        r1,
+        _one_vs_rest(values),
+        float(low[0]),
+        float(high[0]),
+        ceiling,
+        float(low[1]),
+        float(high[1]),
+    )

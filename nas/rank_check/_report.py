@@ -18,11 +18,13 @@ import pandas as pd
 
 from nas.rank_check._metrics import (
     RankCorrelation,
+    Reliability,
     TauDifference,
     rank_correlation,
+    reference_reliability,
     tau_difference,
 )
-from nas.rank_check._task import ANALYTIC, REFERENCE_RUN
+from nas.rank_check._task import ANALYTIC, DERIVED, LOWER_IS_BETTER, REFERENCE_RUN
 from nas.runs import interrupted_numbers, is_surplus, trial_node, trial_state
 from search_spaces import write_atomic, write_text_atomic
 
@@ -63,16 +65,31 @@ def rank_table(study: optuna.Study) -> pd.DataFrame:
 
 
 def _score_names(study: optuna.Study) -> list[str]:
-    return [*study.user_attrs.get("scorers", {}), *ANALYTIC]
+    scorers = list(study.user_attrs.get("scorers", {}))
+    derived = [name for name, (source, _) in DERIVED.items() if source in scorers]
+    return [*scorers, *derived, *ANALYTIC]
+
+
+def _ranking(done: pd.DataFrame, name: str) -> pd.Series:
+    """The score as a ranking: higher ranks a network higher (a loss sum is negated)."""
+    values = done[name].astype(float)
+    return -values if name in LOWER_IS_BETTER else values
 
 
 def correlations(table: pd.DataFrame, names: list[str]) -> dict[str, RankCorrelation]:
     done = _done(table)
     return {
-        name: rank_correlation(done[name].astype(float), done["reference_accuracy"].astype(float))
+        name: rank_correlation(_ranking(done, name), done["reference_accuracy"].astype(float))
         for name in names
         if name in done
     }
+
+
+def _of_ceiling(found: RankCorrelation, reliability: Reliability | None) -> dict[str, float]:
+    """A score's tau as a share of the highest tau any score could reach (k >= 3 seeds)."""
+    if reliability is None or not reliability.ceiling > 0 or math.isnan(found.kendall_tau):
+        return {}
+    return {"share_of_ceiling": round(found.kendall_tau / reliability.ceiling, 4)}
 
 
 def verdict(
@@ -81,11 +98,13 @@ def verdict(
     *,
     versus_flops: TauDifference | None = None,
     repeatability: RankCorrelation | None = None,
+    reliability: Reliability | None = None,
 ) -> str:
     """One line: which score ranks like the reference, and whether it beats FLOPs.
 
     ``versus_flops`` is the best score's tau minus FLOPs' tau, paired over networks;
-    ``repeatability`` how well one reference run ranks like another, the ceiling.
+    ``repeatability`` how well one reference run ranks like another; ``reliability``
+    (3+ reference seeds) the ceiling a perfect score would reach against their mean.
     """
     ranked = [(name, c) for name, c in found.items() if not math.isnan(c.kendall_tau)]
     if not ranked:
@@ -107,7 +126,18 @@ def verdict(
         else:  # no paired difference: only intervals that do not overlap count
             beats = best.kendall_low > flops.kendall_high
         line += f"; better than FLOPs ({gap})" if beats else f"; within noise of FLOPs ({gap})"
-    if repeatability is not None and not math.isnan(repeatability.kendall_tau):
+    if reliability is not None and not math.isnan(reliability.ceiling):
+        share = _of_ceiling(best, reliability).get("share_of_ceiling")
+        line += (
+            f". The mean of {reliability.runs} reference runs allows at most tau "
+            f"{reliability.ceiling:.2f} [{reliability.ceiling_low:.2f}, "
+            f"{reliability.ceiling_high:.2f}]"
+            + (f" ({name} reaches {share:.0%} of it)" if share is not None else "")
+            + f"; one run ranks like the mean of the others with tau "
+            f"{reliability.one_vs_rest:.2f} [{reliability.one_vs_rest_low:.2f}, "
+            f"{reliability.one_vs_rest_high:.2f}]"
+        )
+    elif repeatability is not None and not math.isnan(repeatability.kendall_tau):
         line += (
             f". One reference run ranks like another with tau {repeatability.kendall_tau:.2f} "
             f"[{repeatability.kendall_low:.2f}, {repeatability.kendall_high:.2f}]"
@@ -126,7 +156,7 @@ def _versus_flops(
         return None
     done = _done(table)
     return name, tau_difference(
-        done[name].astype(float), done["flops"].astype(float), done["reference_accuracy"]
+        _ranking(done, name), done["flops"].astype(float), done["reference_accuracy"]
     )
 
 
@@ -136,6 +166,22 @@ def _repeatability(table: pd.DataFrame) -> RankCorrelation | None:
         return None
     done = _done(table)
     return rank_correlation(done[first].astype(float), done[second].astype(float))
+
+
+def _reference_runs(table: pd.DataFrame) -> pd.DataFrame:
+    columns = sorted(
+        (c for c in table if c.startswith(REFERENCE_RUN) and c[len(REFERENCE_RUN) :].isdigit()),
+        key=lambda c: int(c[len(REFERENCE_RUN) :]),
+    )
+    return _done(table)[columns].astype(float)
+
+
+def _reliability(table: pd.DataFrame) -> Reliability | None:
+    """The reference's reliability and ceiling, from 3 or more reference seeds."""
+    runs = _reference_runs(table)
+    if runs.shape[1] < 3:
+        return None
+    return reference_reliability(runs.to_numpy())
 
 
 def _seconds(study: optuna.Study, table: pd.DataFrame, names: list[str]) -> dict[str, Any]:
@@ -178,20 +224,31 @@ def write_rank_report(
     found = correlations(table, names)
     compared = _versus_flops(table, found)
     repeatability = _repeatability(table)
-    axes = {"flops": "FLOPs (M)", "params": "parameters (M)", "proxy": "proxy accuracy"}
+    reliability = _reliability(table)
+    axes = {
+        "flops": "FLOPs (M)",
+        "params": "parameters (M)",
+        "proxy": "proxy accuracy",
+        "tse": "TSE: sum of epoch training losses (lower ranks higher)",
+    }
     summary: dict[str, Any] = {
         "reference": reference,
         "settings": settings,
         "networks": len(table),
         "trials": {k: int(v) for k, v in table["state"].value_counts().to_dict().items()},
-        "correlations": {name: {"label": name, **c.as_dict()} for name, c in found.items()},
+        "correlations": {
+            name: {"label": name, **c.as_dict(), **_of_ceiling(c, reliability)}
+            for name, c in found.items()
+        },
         "versus_flops": None,
         "reference_repeatability": None if repeatability is None else repeatability.as_dict(),
+        "reference_reliability": None if reliability is None else reliability.as_dict(),
         "verdict": verdict(
             found,
             reference,
             versus_flops=None if compared is None else compared[1],
             repeatability=repeatability,
+            reliability=reliability,
         ),
         "files": {
             "table": str(run_dir / "rank_check.csv"),

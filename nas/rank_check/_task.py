@@ -38,6 +38,8 @@ from search_spaces import InputError, MBConvSpace, NetworkSpec, count_flops, cou
 
 __all__ = [
     "ANALYTIC",
+    "DERIVED",
+    "LOWER_IS_BETTER",
     "REFERENCE_RUN",
     "STUDY_NAME",
     "RankCheckConfig",
@@ -48,6 +50,10 @@ __all__ = [
 
 STUDY_NAME = "cnas-rank-check"
 ANALYTIC = ("flops", "params")  # scores every network has without evaluating anything
+# Scores read off the short proxy training's own run: TSE, the sum over its epochs of the
+# mean training loss (Ru et al. 2021, arXiv 2006.04492), free once the proxy has trained.
+DERIVED = {"tse": ("proxy", "tse")}  # score -> (scorer, metric of its evaluation)
+LOWER_IS_BETTER = frozenset({"tse"})  # a lower loss sum ranks a network higher
 REFERENCE_RUN = "reference_run"  # reference_run0, reference_run1...: one per reference seed
 
 
@@ -118,9 +124,15 @@ class _Executor:
         for name, scorer in self.scorers.items():
             started = time.perf_counter()
             try:
-                metrics[name] = float(scorer.evaluate(spec, seed=job.seed).accuracy)
+                evaluation = scorer.evaluate(spec, seed=job.seed)
+                metrics[name] = float(evaluation.accuracy)
             except TrialError:
+                evaluation = None
                 metrics[name] = math.nan  # a score that fails ranks nothing; training still does
+            for derived, (source, metric) in DERIVED.items():
+                if source == name:
+                    found = None if evaluation is None else evaluation.metrics.get(metric)
+                    metrics[derived] = math.nan if found is None else float(found)
             metrics[f"{name}_seconds"] = time.perf_counter() - started
         started = time.perf_counter()
         runs = [
@@ -199,7 +211,7 @@ def run_rank_check(
     reserved = {
         name
         for name in scorers
-        if name in ("reference", *ANALYTIC) or name.startswith(REFERENCE_RUN)
+        if name in ("reference", *ANALYTIC, *DERIVED) or name.startswith(REFERENCE_RUN)
     }
     if reserved:
         raise InputError(f"scorer name(s) {', '.join(sorted(reserved))} are taken; rename them")

@@ -6,7 +6,7 @@ hands over a ``StudyTask`` and the study it records into.
 
 from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving, RungPoint, keeps_at_rung
 from nas.runs._ray_runner import RayError, RayOptions, connect_ray, make_searcher
-from nas.runs._run_dir import RunDirError
+from nas.runs._run_dir import RunDirError, recorded_identity
 from nas.runs._run_trials import run_trials
 from nas.runs._runner import (
     EARLY_STOPPING,
@@ -55,6 +55,7 @@ __all__ = [
     "open_study",
     "over_budget",
     "quiet_optuna",
+    "recorded_identity",
     "requeued_numbers",
     "run_trials",
     "trial_node",

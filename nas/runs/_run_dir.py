@@ -14,7 +14,7 @@ from typing import Any
 
 from search_spaces import InputError, write_text_atomic
 
-__all__ = ["RunDirError", "check_run_dir", "open_run_dir"]
+__all__ = ["RunDirError", "check_run_dir", "open_run_dir", "recorded_identity"]
 
 
 class RunDirError(InputError):
@@ -43,6 +43,17 @@ def check_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:
             f"{run_dir} holds a different search ({details}); "
             "repeat its options to continue it, or use a new --out"
         )
+
+
+def recorded_identity(run_dir: str | Path) -> dict[str, Any] | None:
+    """The identity an earlier run recorded in ``run_dir``, or None (new or unreadable:
+    the check that continues it says which)."""
+    try:
+        found = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    identity = found.get("identity") if isinstance(found, dict) else None
+    return identity if isinstance(identity, dict) else None
 
 
 def open_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:

@@ -25,7 +25,10 @@ from nas.data import DataSplits
 from nas.evaluate import (
     TrainingConfig,
     TrialError,
+    augment_batch,
     make_optimizer,
+    make_scheduler,
+    resolve_augmentations,
     shuffled_batches,
 )
 from nas.supernet._supernet import Supernet
@@ -55,6 +58,12 @@ class SandwichConfig:
             raise ValueError(f"random_subnets must be an integer >= 0, got {self.random_subnets!r}")
         if not isinstance(self.distill, bool):
             raise ValueError(f"distill must be True or False, got {self.distill!r}")
+        if self.training.zero_init_residual:
+            # A shared branch serves networks of every depth: zeroing it would make the
+            # shallow ones the deep ones' teachers. Recorded as off, so the identity says so.
+            object.__setattr__(
+                self, "training", dataclasses.replace(self.training, zero_init_residual=False)
+            )
 
     def identity(self) -> dict[str, Any]:
         """What changes the trained weights (JSON-ready)."""
@@ -128,15 +137,17 @@ def _train(
     generator = torch.Generator().manual_seed(seed)
     rng = random.Random(seed)
     optimizer = make_optimizer(supernet, schedule)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=schedule.epochs * steps_per_epoch, eta_min=0.0
+    scheduler = make_scheduler(optimizer, schedule, steps_per_epoch)
+    augmentations = resolve_augmentations(
+        schedule.augment, mirror_safe=data.mirror_safe, data_name=data.name
     )
+    augment_generator = torch.Generator().manual_seed(seed + 7919)
     supernet.train()
     mean_loss = math.nan
     for epoch in range(1, schedule.epochs + 1):
         total = 0.0
         for batch in shuffled_batches(count, schedule.batch_size, generator):
-            x, y = images[batch], labels[batch]
+            x, y = augment_batch(images[batch], augmentations, augment_generator), labels[batch]
             optimizer.zero_grad(set_to_none=True)
             teacher = None
             for position, spec in enumerate(sandwich_specs(supernet, rng, config.random_subnets)):

@@ -19,7 +19,9 @@ def test_rank_check_writes_every_score_and_continues(cnas, tmp_path):
     code, stdout, stderr = cnas("rank-check", *SMALL, "--json", "--out", str(out))
     assert (code, stderr) == (0, "")
     summary = json.loads(stdout)
-    assert set(summary["correlations"]) == {"proxy", "synflow", "naswot", "flops", "params"}
+    assert set(summary["correlations"]) == {
+        *("proxy", "tse", "synflow", "naswot", "flops", "params")
+    }
     assert summary["trials"] == {"complete": 3} and summary["verdict"]
     assert summary["reference"] == "1 epoch on 160 images"
     with (out / "rank_check.csv").open(newline="") as handle:
@@ -54,7 +56,7 @@ def test_proxy_budgets_and_reference_seeds(cnas, tmp_path):
     assert (code, stderr) == (0, "")
     summary = json.loads(stdout)
     assert set(summary["correlations"]) == {
-        *("proxy", "proxy_2ep_100", "proxy_1ep_all", "flops", "params")
+        *("proxy", "tse", "proxy_2ep_100", "proxy_1ep_all", "flops", "params")
     }
     assert summary["settings"]["proxy_budgets"] == {
         "proxy_2ep_100": "2 epochs on 80 images",
@@ -68,6 +70,22 @@ def test_proxy_budgets_and_reference_seeds(cnas, tmp_path):
         assert float(row["reference_accuracy"]) == pytest.approx(sum(runs) / 2)
     code, stdout, _ = cnas("rank-check", *SMALL, *extra, "--out", str(out))
     assert code == 0 and "(reference run 0 vs 1)" in stdout
+
+
+def test_three_reference_seeds_report_the_ceiling_beside_each_score(cnas, tmp_path):
+    out = tmp_path / "rc"
+    argv = [*SMALL, "--networks", "4", "--scores", "proxy", "--reference-seeds", "3"]
+    code, stdout, stderr = cnas("rank-check", *argv, "--json", "--out", str(out))
+    assert (code, stderr) == (0, "")
+    summary = json.loads(stdout)
+    reliability = summary["reference_reliability"]
+    assert (reliability["n"], reliability["runs"]) == (4, 3)
+    with (out / "rank_check.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all(float(row["tse"]) > 0 for row in rows)  # a sum of 1 epoch's mean loss
+    code, stdout, _ = cnas("rank-check", *argv, "--out", str(out))
+    assert code == 0 and "(ceiling: a perfect score)" in stdout
+    assert "(one reference run vs the rest)" in stdout
 
 
 @pytest.mark.parametrize("budgets", ["2", "0x100", "2xmany", "x100"])

@@ -152,6 +152,15 @@ BAD = {
         "expected a number with optional K/M/G, got 'abc'",
     ),
     "no-target": (ZERO_COST, "one of the arguments --target-flops"),
+    "unknown-augmentation": (
+        [*T3M, "--augment", "crop,rotate", *ZERO_COST],
+        "unknown augmentation 'rotate': choose from flip, crop, shift, auto",
+    ),
+    "flip-on-digits": (
+        [*T3M, "--augment", "flip,shift", *ZERO_COST],
+        "augmentation 'flip' on 'digits': a mirrored digit or letter is another symbol",
+    ),
+    "bad-warmup": ([*T3M, "--warmup", "1.5", *ZERO_COST], "warmup must be a share"),
     "zero-cost-soft": (
         [*T3M, "--constraint", "soft", *ZERO_COST],
         "gives a score that ranks networks, not an accuracy",
@@ -193,6 +202,39 @@ def test_real_training_finds_a_better_than_chance_baseline_and_resumes(tmp_path,
     assert (code, stderr) == (0, "")
     assert json.loads(again)["baseline"] == summary["baseline"]
     assert read_csv(out / "trials.csv") == rows
+
+
+def test_fashion_mnist_without_the_package_is_one_line(tmp_path, monkeypatch):
+    from nas.data import _datasets
+
+    monkeypatch.setattr(_datasets, "FASHION_MNIST_ROOT", tmp_path / "absent")
+    out = tmp_path / "out"
+    code, stdout, stderr = cnas("search", *T3M, "--data", "fashion-mnist", *ZERO_COST,
+                                "--out", str(out))  # fmt: skip
+    assert (code, stdout) == (2, "") and len(stderr.strip().splitlines()) == 1
+    assert "apt-get install dataset-fashion-mnist" in stderr and not out.exists()
+
+
+@pytest.mark.slow
+def test_a_run_made_with_the_old_recipe_continues_without_repeating_it(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    argv = ["search", "--data", "digits", "--epochs", "1", "--trials", "2", *SMALL.split()]
+    argv += ["--target-flops", "3M", "--backend", "local", "--json", "--out", str(out)]
+    # --recipe legacy records exactly the identity runs made before the recipe recorded.
+    code, stdout, stderr = cnas(*argv, "--recipe", "legacy")
+    assert (code, stderr) == (0, "")
+    recorded = json.loads((out / "config.json").read_text())["identity"]
+    assert "warmup" not in json.dumps(recorded) and '"optimizer": "sgd"' in json.dumps(recorded)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the continued run trained again")
+
+    monkeypatch.setattr(nas.TrainingEvaluator, "evaluate", no_training)
+    code, again, stderr = cnas(*argv)  # no recipe option: the run's own
+    assert (code, stderr) == (0, "")
+    assert json.loads(again)["baseline"] == json.loads(stdout)["baseline"]
+    code, _, stderr = cnas(*argv, "--recipe", "proxy")  # asked for another: refused
+    assert code == 2 and "holds a different search" in stderr
 
 
 def test_a_score_evaluator_prints_its_score_not_an_accuracy(tmp_path):

@@ -443,3 +443,33 @@ def test_mnist_bad_files_are_one_line_data_errors(tmp_path: Path, damage: str, p
     with pytest.raises(DataError, match=phrase) as error:
         load_data("mnist", root=tmp_path, resolution=12)
     assert "\n" not in str(error.value)
+
+
+# ------------------------------------------------------------------------- fashion-mnist
+
+
+def test_fashion_mnist_reads_the_debian_package_location_or_a_root(tmp_path, monkeypatch):
+    from nas.data import _datasets
+
+    package = tmp_path / "usr-share-datasets-fashion-mnist"
+    _write_mnist(package, split="train", n=100)
+    monkeypatch.setattr(_datasets, "FASHION_MNIST_ROOT", package)
+    data = load_data("fashion-mnist", resolution=12, seed=0)
+    assert (data.name, data.num_classes, data.in_channels) == ("fashion-mnist", 10, 1)
+    assert len(data.train) + len(data.valid) == 100
+    assert data.mirror_safe  # clothes keep their label in a mirror; digits do not
+    assert not load_data("mnist", root=package, resolution=12).mirror_safe
+    other = tmp_path / "elsewhere"
+    _write_mnist(other, split="train", n=120)
+    assert len(load_data("fashion-mnist", root=other, resolution=12).train) == 96
+
+
+def test_fashion_mnist_without_the_package_names_the_fix(tmp_path, monkeypatch):
+    from nas.data import _datasets
+
+    monkeypatch.setattr(_datasets, "FASHION_MNIST_ROOT", tmp_path / "absent")
+    with pytest.raises(DataError, match="apt-get install dataset-fashion-mnist") as error:
+        load_data("fashion-mnist", resolution=28)
+    assert "make bench-data" in str(error.value) and "\n" not in str(error.value)
+    with pytest.raises(DataError, match="does not exist"):
+        load_data("fashion-mnist", root=tmp_path / "nowhere", resolution=28)

@@ -5,7 +5,15 @@ import torch
 from torch.utils.data import TensorDataset
 
 from nas.data import DataSplits, load_data
-from nas.evaluate import TrainingConfig, TrainingEvaluator, TrialError
+from nas.evaluate import (
+    LEGACY_RECIPE,
+    PROXY_RECIPE,
+    TrainingConfig,
+    TrainingEvaluator,
+    TrialError,
+    make_scheduler,
+    recipe_settings,
+)
 from search_spaces import NetworkSpec
 
 TINY = NetworkSpec.from_dict(
@@ -24,7 +32,7 @@ TINY = NetworkSpec.from_dict(
 )
 # One thread: on a busy 2-core machine torch's second thread makes these runs ~40x slower.
 # Small batches: 240 train images at batch 64 are only 12 steps in 3 epochs.
-FAST = TrainingConfig(batch_size=16, learning_rate=0.1, threads=1)
+FAST = TrainingConfig(batch_size=16, optimizer="sgd", learning_rate=0.1, threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +130,7 @@ def test_max_seconds_truncates_after_the_current_epoch(digits):
 
 
 def test_divergent_learning_rate_raises_trial_error(digits):
-    config = TrainingConfig(learning_rate=1e6, batch_size=16, threads=1)
+    config = TrainingConfig(optimizer="sgd", learning_rate=1e6, batch_size=16, threads=1)
     with pytest.raises(TrialError, match=r"loss became (nan|inf) at epoch 1 step \d+ .*lower the"):
         TrainingEvaluator(data=digits, config=config).evaluate(TINY, seed=0)
 
@@ -179,7 +187,11 @@ def test_evaluator_identity():
         ({"epochs": 2.5}, "epochs must be an integer"),
         ({"epochs": True}, "epochs must be an integer"),
         ({"batch_size": 0}, "batch_size must be an integer >= 1"),
-        ({"optimizer": "adam"}, "optimizer must be one of sgd, rmsprop"),
+        ({"optimizer": "adam"}, "optimizer must be one of sgd, rmsprop, adamw"),
+        ({"warmup": 1.0}, r"warmup must be a share of the steps in \[0, 1\)"),
+        ({"zero_init_residual": 1}, "zero_init_residual must be True or False"),
+        ({"augment": "flip"}, "augment must be a sequence of names"),
+        ({"augment": ("mixup",)}, "unknown augmentation 'mixup'"),
         ({"learning_rate": 0.0}, "learning_rate must be a finite number > 0"),
         ({"learning_rate": math.nan}, "learning_rate"),
         ({"learning_rate": math.inf}, "learning_rate"),
@@ -197,16 +209,104 @@ def test_config_validation(kwargs, message):
         TrainingConfig(**kwargs)
 
 
-def test_config_defaults_are_valid():
+def test_config_defaults_are_the_proxy_recipe():
     config = TrainingConfig()
-    assert (config.epochs, config.batch_size, config.optimizer) == (3, 64, "sgd")
+    assert (config.epochs, config.batch_size, config.optimizer) == (3, 32, "adamw")
+    assert (config.learning_rate, config.weight_decay) == (3e-3, 0.05)
+    assert (config.warmup, config.zero_init_residual, config.augment) == (0.15, True, ())
     assert (config.threads, config.max_seconds) == (None, None)
+    # An optimizer given alone takes its own peak rate and decay, not AdamW's.
+    sgd = TrainingConfig(optimizer="sgd")
+    assert (sgd.learning_rate, sgd.weight_decay) == (0.05, 1e-5)
+
+
+def test_the_legacy_recipe_keeps_the_identity_runs_were_made_with():
+    # TrainingConfig().identity() as it was before the recipe existed: every run directory
+    # made then records exactly this, and continuing it must compare equal.
+    before = {
+        "epochs": 3,
+        "batch_size": 64,
+        "optimizer": "sgd",
+        "learning_rate": 0.05,
+        "weight_decay": 1e-5,
+        "label_smoothing": 0.0,
+        "max_seconds": None,
+        "channels_last": True,
+    }
+    assert TrainingConfig(**LEGACY_RECIPE).identity() == before
+
+
+def test_the_recipe_enters_new_runs_identity():
+    identity = TrainingConfig().identity()
+    assert identity["warmup"] == 0.15 and identity["zero_init_residual"] is True
+    assert identity["spec_regularization"] is False and "augment" not in identity
+    assert identity["optimizer"] == "adamw" and identity["batch_size"] == 32
+    # Each part moves the identity on its own.
+    for change in ({"warmup": 0.0}, {"zero_init_residual": False}, {"augment": ("auto",)}):
+        assert TrainingConfig(**change).identity() != identity
+    assert TrainingConfig(augment=("flip", "crop")).identity()["augment"] == ["flip", "crop"]
+
+
+def test_recipe_settings_continue_a_recorded_run_as_it_started():
+    old = {
+        "evaluator": {"evaluator": "train", "training": TrainingConfig(**LEGACY_RECIPE).identity()}
+    }
+    assert recipe_settings({}, recorded=old) == LEGACY_RECIPE
+    # Options given still win (the run directory's check then says what differs).
+    assert recipe_settings({"batch_size": 16}, recorded=old)["batch_size"] == 16
+    new = {"reference": {"training": TrainingConfig().identity()}}
+    assert recipe_settings({}, recorded=new) == PROXY_RECIPE
+    assert recipe_settings({}) == PROXY_RECIPE
+    assert recipe_settings({}, recipe="legacy", recorded=new) == LEGACY_RECIPE
+    # Another optimizer than the recipe's, without a rate: the optimizer's own.
+    chosen = recipe_settings({"optimizer": "rmsprop"})
+    assert TrainingConfig(**chosen).learning_rate == 0.01
+
+
+def _rates(config: TrainingConfig, steps_per_epoch: int) -> list[float]:
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch)
+    rates = []
+    for _ in range(config.epochs * steps_per_epoch):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def test_warmup_rises_linearly_to_the_peak_then_a_cosine_falls_to_zero():
+    config = TrainingConfig(epochs=2, warmup=0.25, learning_rate=0.4)
+    rates = _rates(config, steps_per_epoch=10)  # 20 steps, 5 of warm-up
+    assert rates[:5] == pytest.approx([0.08, 0.16, 0.24, 0.32, 0.4])
+    # Then a half cosine over the other 15 steps, from the peak towards 0.
+    expected = [0.2 * (1 + math.cos(math.pi * k / 15)) for k in range(15)]
+    assert rates[5:] == pytest.approx(expected)
+    assert max(rates) == pytest.approx(0.4) and rates[-1] < 0.01
+
+
+def test_without_warmup_the_schedule_is_the_old_cosine():
+    config = TrainingConfig(epochs=2, warmup=0.0, learning_rate=0.4)
+    expected = [0.2 * (1 + math.cos(math.pi * k / 20)) for k in range(20)]
+    assert _rates(config, steps_per_epoch=10) == pytest.approx(expected)
+
+
+def test_the_recipe_trains_digits_with_zero_init_and_shifts(digits):
+    result = TrainingEvaluator(data=digits, config=TrainingConfig(threads=1)).evaluate(TINY, seed=0)
+    assert result.accuracy > 0.6
+    # TSE: the sum of the 3 epochs' mean losses, each below a uniform guess's.
+    assert result.metrics["train_loss"] < result.metrics["tse"] < 3 * math.log(10)
+
+
+def test_a_flip_on_digits_is_refused_when_the_evaluator_is_made(digits):
+    with pytest.raises(ValueError, match="'flip' on 'digits'"):
+        TrainingEvaluator(data=digits, config=TrainingConfig(augment=("flip",)))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_learns_digits_on_the_gpu_too(digits):
     # What a Ray trial with --gpus-per-trial runs (not exercised on CPU-only machines).
-    config = TrainingConfig(batch_size=16, learning_rate=0.1, device="cuda")
+    config = TrainingConfig(batch_size=16, optimizer="sgd", learning_rate=0.1, device="cuda")
     assert TrainingEvaluator(data=digits, config=config).evaluate(TINY, seed=0).accuracy > 0.6
 
 
@@ -215,7 +315,13 @@ def test_progressive_resizing_grows_the_image_and_the_dropout(digits):
 
     spec = NetworkSpec.from_dict({**TINY.to_dict(), "dropout": 0.3})
     config = TrainingConfig(
-        batch_size=16, learning_rate=0.1, threads=1, epochs=4, progressive_resizing=(10, 16)
+        batch_size=16,
+        optimizer="sgd",
+        learning_rate=0.1,
+        threads=1,
+        epochs=4,
+        progressive_resizing=(10, 16),
+        spec_regularization=True,  # V2 grows the spec's dropout with the image
     )
     seen: list[tuple[int, float]] = []
 

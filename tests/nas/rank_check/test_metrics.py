@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nas.rank_check import rank_correlation, tau_difference
+from nas.rank_check import rank_correlation, reference_reliability, tau_difference
 
 
 def test_a_hand_counted_ranking():
@@ -80,3 +80,33 @@ def test_a_paired_difference_of_equally_good_scores_is_within_noise():
     )
     assert found.low < 0 < found.high and not found.distinguishable
     assert math.isnan(tau_difference([1.0, 2.0], [2.0, 1.0], [1.0, 2.0]).difference)
+
+
+def test_the_ceiling_is_the_tau_the_true_means_reach_against_the_measured_mean():
+    rng = np.random.default_rng(0)
+    true = rng.normal(0, 1, 400)  # each network's accuracy free of seed noise
+    for noise in (0.5, 1.0):
+        runs = true[:, None] + rng.normal(0, noise, (400, 3))
+        found = reference_reliability(runs, resamples=300)
+        actual = stats.kendalltau(true, runs.mean(axis=1)).statistic
+        # The ceiling is estimated from the runs alone; it lands on the real one.
+        assert found.ceiling == pytest.approx(actual, abs=0.04)
+        assert found.ceiling_low < actual < found.ceiling_high
+        # One run against the mean of two others ranks worse than the 3-run mean can.
+        assert found.one_vs_rest < found.ceiling
+        assert (found.n, found.runs) == (400, 3)
+
+
+def test_noiseless_runs_reach_one_and_unrelated_runs_nothing():
+    values = np.arange(10.0)
+    same = reference_reliability(np.stack([values] * 3, axis=1), resamples=50)
+    assert same.ceiling == pytest.approx(1.0) and same.one_vs_rest == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    unrelated = reference_reliability(rng.normal(size=(300, 3)), resamples=50)
+    assert unrelated.ceiling < 0.2 and abs(unrelated.one_vs_rest) < 0.1
+
+
+def test_reliability_needs_two_runs_and_three_networks():
+    with pytest.raises(ValueError, match="2 or more seeds"):
+        reference_reliability(np.ones((5, 1)))
+    assert math.isnan(reference_reliability(np.ones((2, 3))).ceiling)

@@ -125,3 +125,46 @@ def test_reference_seeds_are_averaged_and_their_repeatability_reported(tmp_path)
         run_dir=tmp_path / "one",
     )
     assert single.seeds == reference.seeds[::2]
+
+
+class ProxyWithLoss(Evaluator):
+    """A short training whose loss sum falls as FLOPs grow: TSE ranks like FLOPs."""
+
+    name = "train"
+
+    def identity(self):
+        return {"evaluator": "proxy-with-loss"}
+
+    def evaluate(self, spec, *, seed, progress=None):
+        flops = count_flops(spec) / 1e7
+        return Evaluation(accuracy=0.5, metrics={"tse": 10.0 - flops})
+
+
+def test_tse_is_read_off_the_proxy_and_a_lower_sum_ranks_higher(tmp_path):
+    study, summary, _ = check(tmp_path, proxy=ProxyWithLoss())
+    found = summary["correlations"]
+    assert found["tse"]["kendall_tau"] == 1.0  # negated: the lowest loss sum ranks first
+    for trial in study.trials:
+        flops = trial.user_attrs["flops"] / 1e7
+        assert trial.user_attrs["scores"]["tse"] == pytest.approx(10.0 - flops)
+    with pytest.raises(InputError, match="tse"):
+        check(tmp_path / "taken", tse=ByFlops("tse"))
+
+
+def test_three_reference_seeds_give_the_ceiling_beside_each_score(tmp_path):
+    study = run_rank_check(
+        space=SPACE,
+        reference=Noisy(),
+        scorers={"agrees": ByFlops("agrees")},
+        config=RankCheckConfig(networks=8, seed=1, reference_seeds=3),
+        run_dir=tmp_path,
+    )
+    summary = write_rank_report(study, tmp_path, reference="fake", settings={})
+    reliability = summary["reference_reliability"]
+    assert (reliability["n"], reliability["runs"]) == (8, 3)
+    assert 0 <= reliability["ceiling"] <= 1
+    assert reliability["ceiling_low"] <= reliability["ceiling"] <= reliability["ceiling_high"]
+    share = summary["correlations"]["agrees"]["share_of_ceiling"]
+    tau = summary["correlations"]["agrees"]["kendall_tau"]
+    assert share == pytest.approx(tau / reliability["ceiling"], rel=1e-3)  # of rounded values
+    assert "reference runs allows at most tau" in summary["verdict"]

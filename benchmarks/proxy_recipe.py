@@ -1,0 +1,359 @@
+"""The proxy recipe on real images: old against new, and whether short training ranks.
+
+Two parts, each written to ``benchmarks/results/proxy_recipe_<data>.json``:
+
+``skeleton``: the search proxy's skeleton (small-input, width and depth 0.5) trained for
+3 epochs on 2,400 images (valid: 2,400 others, one fixed split) with the legacy recipe
+and with the proxy recipe, 5 seeds each: mean, seed standard deviation, 95% t interval,
+and images per second; beside it a plain CNN (conv-BN-ReLU x4 with max-pooling, widened
+to about the skeleton's multiply-adds) trained the same two ways in the same run. Seeds
+run two at a time, one per core, one torch thread each.
+
+``fused``: the same skeleton against its EfficientNetV2-style twin whose first
+``FUSED_STAGES`` stages are Fused-MBConv without squeeze-excitation (V2's early stages),
+both with the proxy recipe, 5 seeds: accuracy, seconds, accuracy per training second
+and per multiply-add, to decide whether fused early stages pay at 28-32 px on a CPU.
+
+``rank``: ``cnas rank-check`` on the space around that skeleton, 30 networks, each
+trained at the reference budget from 3 seeds (their mean is the reference) and scored
+by the proxy (3 epochs on 2,400 images), TSE, FLOPs and params: the reference's
+reliability, the ceiling it allows, each score's tau with its interval. Resumable: its
+run directory is ``runs/bench-proxy-recipe-<data>``; run the command again after a kill.
+
+    make bench-data   # Fashion-MNIST from Debian
+    .venv/bin/python benchmarks/proxy_recipe.py fashion-mnist [--part skeleton|rank|all]
+    .venv/bin/python benchmarks/proxy_recipe.py cifar10 --data-root ../shared/data/cifar10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from _machine import machine
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).parent / "results"
+
+# Data set -> (resolution, the rank check's reference budget).
+BEDS: dict[str, dict[str, Any]] = {
+    "cifar10": {"resolution": 32, "reference_epochs": 5, "reference_samples": 4000},
+    "fashion-mnist": {"resolution": 28, "reference_epochs": 5, "reference_samples": 4000},
+}
+TRAIN_IMAGES = 2400  # the proxy's budget: 3 epochs on 2,400 images
+EPOCHS = 3
+WIDTH, DEPTH = 0.5, 0.5  # the search proxy's skeleton
+RECIPES = ("legacy", "proxy")
+FUSED_STAGES = 3  # EfficientNetV2-S fuses its first three stages
+
+
+def plain_cnn(in_channels: int, num_classes: int, width: int) -> Any:
+    """conv-BN-ReLU x4 (width, 2w, 4w, 4w), max-pooling after the first three, then a
+    linear classifier on the pooled features: the plain reference of issue 25."""
+    from torch import nn
+
+    widths = (width, 2 * width, 4 * width, 4 * width)
+    layers: list[nn.Module] = []
+    previous = in_channels
+    for index, channels in enumerate(widths):
+        layers += [
+            nn.Conv2d(previous, channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+        ]
+        if index < 3:
+            layers.append(nn.MaxPool2d(2))
+        previous = channels
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(previous, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def fused_twin(spec: Any) -> Any:
+    """``spec`` with its first ``FUSED_STAGES`` stages as Fused-MBConv without SE."""
+    import dataclasses
+
+    stages = tuple(
+        dataclasses.replace(stage, fused=True, se_ratio=None) if index < FUSED_STAGES else stage
+        for index, stage in enumerate(spec.stages)
+    )
+    return dataclasses.replace(spec, stages=stages, name=f"{spec.name}-fused")
+
+
+def _multiply_adds(model: Any, resolution: int, in_channels: int) -> int:
+    from nas.models import fvcore_multiply_adds
+
+    return fvcore_multiply_adds(model, resolution, in_channels)[0]
+
+
+def _load(data: str, root: str | None, resolution: int) -> Any:
+    from nas import load_data
+
+    # 4,800 images, half valid: 2,400 train on one fixed split for every seed and recipe.
+    return load_data(
+        data, resolution=resolution, root=root, max_samples=2 * TRAIN_IMAGES,
+        valid_fraction=0.5, seed=0,
+    )  # fmt: skip
+
+
+def _train_one(job: dict[str, Any]) -> dict[str, Any]:
+    """One training: (model, recipe, seed) -> accuracy, seconds, images per second."""
+    import torch
+
+    torch.set_num_threads(1)
+    from nas import TrainingConfig, TrainingEvaluator
+    from nas.evaluate import RECIPES as NAMED
+    from scaling import search_proxy
+
+    data = _load(job["data"], job["root"], job["resolution"])
+    config = TrainingConfig(epochs=EPOCHS, threads=1, **NAMED[job["recipe"]])
+    evaluator = TrainingEvaluator(data=data, config=config)
+    spec = search_proxy(
+        resolution=data.resolution, in_channels=data.in_channels,
+        num_classes=data.num_classes, width_mult=WIDTH, depth_mult=DEPTH,
+    )  # fmt: skip
+    if job["model"] == "skeleton":
+        result = evaluator.evaluate(spec, seed=job["seed"])
+    elif job["model"] == "fused":
+        result = evaluator.evaluate(fused_twin(spec), seed=job["seed"])
+    else:
+        result = evaluator.evaluate_model(
+            lambda: plain_cnn(data.in_channels, data.num_classes, job["width"]),
+            name="plain-cnn",
+            seed=job["seed"],
+        )
+    seconds = result.metrics["train_seconds"]
+    return {
+        **{key: job[key] for key in ("model", "recipe", "seed")},
+        "accuracy": result.accuracy,
+        "train_loss": result.metrics["train_loss"],
+        "seconds": round(seconds, 2),
+        "images_per_second": round(EPOCHS * len(data.train) / seconds, 1),
+    }
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    from scipy import stats
+
+    mean = statistics.fmean(values)
+    sd = statistics.stdev(values) if len(values) > 1 else math.nan
+    half = stats.t.ppf(0.975, len(values) - 1) * sd / math.sqrt(len(values))
+    return {
+        "mean": round(mean, 4),
+        "sd": round(sd, 4),
+        "low": round(mean - half, 4),
+        "high": round(mean + half, 4),
+        "min": round(min(values), 4),
+        "max": round(max(values), 4),
+    }
+
+
+def _plain_width(data: Any) -> tuple[int, int, int]:
+    """The plain CNN's base width whose multiply-adds come closest to the skeleton's."""
+    from scaling import search_proxy
+    from search_spaces import count_flops
+
+    spec = search_proxy(
+        resolution=data.resolution, in_channels=data.in_channels,
+        num_classes=data.num_classes, width_mult=WIDTH, depth_mult=DEPTH,
+    )  # fmt: skip
+    target = count_flops(spec)
+    best = min(
+        range(8, 65, 2),
+        key=lambda w: abs(
+            _multiply_adds(plain_cnn(data.in_channels, data.num_classes, w), data.resolution,
+                           data.in_channels) - target
+        ),
+    )  # fmt: skip
+    plain = _multiply_adds(
+        plain_cnn(data.in_channels, data.num_classes, best), data.resolution, data.in_channels
+    )
+    return best, target, plain
+
+
+def run_skeleton(args: argparse.Namespace) -> dict[str, Any]:
+    resolution = BEDS[args.data]["resolution"]
+    data = _load(args.data, args.data_root, resolution)
+    width, skeleton_flops, plain_flops = _plain_width(data)
+    jobs = [
+        {
+            "data": args.data,
+            "root": args.data_root,
+            "resolution": resolution,
+            "model": model,
+            "recipe": recipe,
+            "seed": seed,
+            "width": width,
+        }
+        for model in ("skeleton", "plain-cnn")
+        for recipe in RECIPES
+        for seed in range(1, args.seeds + 1)
+    ]
+    rows = []
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for row in pool.map(_train_one, jobs):
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    summary: dict[str, Any] = {}
+    for model in ("skeleton", "plain-cnn"):
+        for recipe in RECIPES:
+            mine = [r for r in rows if r["model"] == model and r["recipe"] == recipe]
+            summary[f"{model}/{recipe}"] = {
+                "accuracy": _summary([r["accuracy"] for r in mine]),
+                "images_per_second": round(
+                    statistics.median(r["images_per_second"] for r in mine), 1
+                ),
+                "seconds": round(statistics.median(r["seconds"] for r in mine), 1),
+            }
+    return {
+        "train_images": len(data.train),
+        "valid_images": len(data.valid),
+        "resolution": resolution,
+        "epochs": EPOCHS,
+        "seeds": list(range(1, args.seeds + 1)),
+        "skeleton_multiply_adds": skeleton_flops,
+        "plain_cnn": {"width": width, "multiply_adds": plain_flops},
+        "summary": summary,
+        "runs": rows,
+    }
+
+
+def run_fused(args: argparse.Namespace) -> dict[str, Any]:
+    from scaling import search_proxy
+    from search_spaces import count_flops, count_params
+
+    resolution = BEDS[args.data]["resolution"]
+    data = _load(args.data, args.data_root, resolution)
+    spec = search_proxy(
+        resolution=resolution, in_channels=data.in_channels,
+        num_classes=data.num_classes, width_mult=WIDTH, depth_mult=DEPTH,
+    )  # fmt: skip
+    specs = {"skeleton": spec, "fused": fused_twin(spec)}
+    jobs = [
+        {
+            "data": args.data,
+            "root": args.data_root,
+            "resolution": resolution,
+            "model": model,
+            "recipe": "proxy",
+            "seed": seed,
+        }
+        for model in specs
+        for seed in range(1, args.seeds + 1)
+    ]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        rows = list(pool.map(_train_one, jobs))
+    summary = {}
+    for model, net in specs.items():
+        mine = [r for r in rows if r["model"] == model]
+        accuracy = _summary([r["accuracy"] for r in mine])
+        seconds = statistics.median(r["seconds"] for r in mine)
+        summary[model] = {
+            "blocks": net.to_block_strings() if hasattr(net, "to_block_strings") else None,
+            "multiply_adds": count_flops(net),
+            "params": count_params(net),
+            "accuracy": accuracy,
+            "seconds": round(seconds, 1),
+            "accuracy_per_second": round(accuracy["mean"] / seconds, 5),
+            "accuracy_per_mflop": round(accuracy["mean"] / (count_flops(net) / 1e6), 5),
+        }
+    paired = [
+        f["accuracy"] - s["accuracy"]
+        for f, s in zip(
+            (r for r in rows if r["model"] == "fused"),
+            (r for r in rows if r["model"] == "skeleton"),
+            strict=True,
+        )
+    ]
+    return {
+        "fused_stages": FUSED_STAGES,
+        "summary": summary,
+        "fused_minus_skeleton": _summary(paired),
+        "runs": rows,
+    }
+
+
+def rank_options(args: argparse.Namespace) -> list[str]:
+    bed = BEDS[args.data]
+    options = [
+        *("--data", args.data, "--resolution", str(bed["resolution"])),
+        *("--width-mult", str(WIDTH), "--depth-mult", str(DEPTH)),
+        # 3,000 images: 2,400 train the proxy (the skeleton part's budget), 600 validate.
+        *("--max-samples", str(TRAIN_IMAGES * 5 // 4), "--epochs", str(EPOCHS)),
+        *("--reference-samples", str(bed["reference_samples"])),
+        *("--reference-epochs", str(bed["reference_epochs"]), "--reference-seeds", "3"),
+        *("--scores", "proxy", "--networks", str(args.networks), "--seed", "0"),
+        *("--backend", "ray", "--max-concurrent", str(args.workers)),
+    ]
+    if args.data_root:
+        options += ["--data-root", args.data_root]
+    return options
+
+
+def run_rank(args: argparse.Namespace) -> dict[str, Any]:
+    out = ROOT / "runs" / f"bench-proxy-recipe-{args.data}"
+    options = rank_options(args)
+    command = [sys.executable, "-m", "experiments.cli", "rank-check", *options]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [*command, "--out", str(out), "--json", "--no-progress"],
+        cwd=ROOT, check=True, stdout=subprocess.PIPE,
+    )  # fmt: skip
+    summary = json.loads(done.stdout)
+    summary.pop("files", None)
+    return {
+        "command": "cnas rank-check " + " ".join(options),
+        "wall_seconds_this_run": round(time.perf_counter() - started, 1),
+        "run_dir": str(out.relative_to(ROOT)),
+        **summary,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data", choices=sorted(BEDS))
+    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    parser.add_argument(
+        "--part", choices=("skeleton", "fused", "rank", "all"), default="all",
+        help="skeleton: old vs new recipe; fused: fused early stages; rank: the rank check",
+    )  # fmt: skip
+    parser.add_argument("--seeds", type=int, default=5, help="skeleton seeds (default 5)")
+    parser.add_argument("--networks", type=int, default=30, help="rank-check networks (30)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"proxy_recipe_{args.data.replace('-', '_')}.json"
+    result = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    result.update(
+        {
+            "benchmark": "proxy_recipe",
+            "data": args.data,
+            "data_root": args.data_root or "(Debian's dataset-fashion-mnist)",
+        }
+    )
+    parts = ("skeleton", "fused", "rank") if args.part == "all" else (args.part,)
+    runners = {"skeleton": run_skeleton, "fused": run_fused, "rank": run_rank}
+    for part in parts:
+        started = time.perf_counter()
+        found = runners[part](args)
+        result[part] = {
+            "command": f"benchmarks/proxy_recipe.py {' '.join(sys.argv[1:])}",
+            "machine": machine(),
+            "date": time.strftime("%Y-%m-%d %H:%M %z"),
+            "wall_seconds": round(time.perf_counter() - started, 1),
+            **found,
+        }
+        path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"written: {path} ({part})")
+
+
+if __name__ == "__main__":
+    main()
