@@ -9,6 +9,10 @@ and images per second; beside it a plain CNN (conv-BN-ReLU x4 with max-pooling, 
 to about the skeleton's multiply-adds) trained the same two ways in the same run. Seeds
 run two at a time, one per core, one torch thread each.
 
+``ablation``: the proxy recipe with one part changed at a time (each part of it back to
+the old value, or a value tried against it), 3 seeds each, the skeleton at the same
+budget: what each part is worth.
+
 ``fused``: the same skeleton against its EfficientNetV2-style twin whose first
 ``FUSED_STAGES`` stages are Fused-MBConv without squeeze-excitation (V2's early stages),
 both with the proxy recipe, 5 seeds: accuracy, seconds, accuracy per training second
@@ -54,6 +58,20 @@ EPOCHS = 3
 WIDTH, DEPTH = 0.5, 0.5  # the search proxy's skeleton
 RECIPES = ("legacy", "proxy")
 FUSED_STAGES = 3  # EfficientNetV2-S fuses its first three stages
+# The proxy recipe with one part changed: name -> the changed TrainingConfig fields.
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "recipe": {},
+    "sgd (0.05)": {"optimizer": "sgd", "learning_rate": 0.05, "weight_decay": 1e-5},
+    "adamw 1e-2": {"learning_rate": 1e-2},
+    "no zero-init": {"zero_init_residual": False},
+    "no warm-up": {"warmup": 0.0},
+    "warm-up 0.3": {"warmup": 0.3},
+    "no label smoothing": {"label_smoothing": 0.0},
+    "spec dropout on": {"spec_regularization": True},
+    "batch 64": {"batch_size": 64},
+    "batch 16": {"batch_size": 16},
+    "augment auto": {"augment": ("auto",)},
+}
 
 
 def plain_cnn(in_channels: int, num_classes: int, width: int) -> Any:
@@ -114,7 +132,8 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
     from scaling import search_proxy
 
     data = _load(job["data"], job["root"], job["resolution"])
-    config = TrainingConfig(epochs=EPOCHS, threads=1, **NAMED[job["recipe"]])
+    recipe = {**NAMED[job["recipe"]], **ABLATIONS.get(job.get("ablation", ""), {})}
+    config = TrainingConfig(epochs=EPOCHS, threads=1, **recipe)
     evaluator = TrainingEvaluator(data=data, config=config)
     spec = search_proxy(
         resolution=data.resolution, in_channels=data.in_channels,
@@ -132,7 +151,8 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
         )
     seconds = result.metrics["train_seconds"]
     return {
-        **{key: job[key] for key in ("model", "recipe", "seed")},
+        **{key: job[key] for key in ("model", "recipe", "seed") if key in job},
+        **({"ablation": job["ablation"]} if "ablation" in job else {}),
         "accuracy": result.accuracy,
         "train_loss": result.metrics["train_loss"],
         "seconds": round(seconds, 2),
@@ -226,6 +246,42 @@ def run_skeleton(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def run_ablation(args: argparse.Namespace) -> dict[str, Any]:
+    resolution = BEDS[args.data]["resolution"]
+    seeds = range(1, min(args.seeds, 3) + 1)
+    jobs = [
+        {
+            "data": args.data,
+            "root": args.data_root,
+            "resolution": resolution,
+            "model": "skeleton",
+            "recipe": "proxy",
+            "ablation": name,
+            "seed": seed,
+        }
+        for name in ABLATIONS
+        for seed in seeds
+    ]
+    rows = []
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for row in pool.map(_train_one, jobs):
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    recipe = {r["seed"]: r["accuracy"] for r in rows if r["ablation"] == "recipe"}
+    summary = {}
+    for name, change in ABLATIONS.items():
+        mine = [r for r in rows if r["ablation"] == name]
+        summary[name] = {
+            "change": {k: list(v) if isinstance(v, tuple) else v for k, v in change.items()},
+            "accuracy": _summary([r["accuracy"] for r in mine]),
+            "minus_recipe": _summary([r["accuracy"] - recipe[r["seed"]] for r in mine])
+            if name != "recipe"
+            else None,
+            "seconds": round(statistics.median(r["seconds"] for r in mine), 1),
+        }
+    return {"seeds": list(seeds), "summary": summary, "runs": rows}
+
+
 def run_fused(args: argparse.Namespace) -> dict[str, Any]:
     from scaling import search_proxy
     from search_spaces import count_flops, count_params
@@ -257,7 +313,7 @@ def run_fused(args: argparse.Namespace) -> dict[str, Any]:
         accuracy = _summary([r["accuracy"] for r in mine])
         seconds = statistics.median(r["seconds"] for r in mine)
         summary[model] = {
-            "blocks": net.to_block_strings() if hasattr(net, "to_block_strings") else None,
+            "blocks": list(net.block_strings),
             "multiply_adds": count_flops(net),
             "params": count_params(net),
             "accuracy": accuracy,
@@ -265,18 +321,18 @@ def run_fused(args: argparse.Namespace) -> dict[str, Any]:
             "accuracy_per_second": round(accuracy["mean"] / seconds, 5),
             "accuracy_per_mflop": round(accuracy["mean"] / (count_flops(net) / 1e6), 5),
         }
-    paired = [
-        f["accuracy"] - s["accuracy"]
-        for f, s in zip(
+    pairs = list(
+        zip(
             (r for r in rows if r["model"] == "fused"),
             (r for r in rows if r["model"] == "skeleton"),
             strict=True,
         )
-    ]
+    )
     return {
         "fused_stages": FUSED_STAGES,
         "summary": summary,
-        "fused_minus_skeleton": _summary(paired),
+        "fused_minus_skeleton": _summary([f["accuracy"] - s["accuracy"] for f, s in pairs]),
+        "fused_over_skeleton_seconds": _summary([f["seconds"] / s["seconds"] for f, s in pairs]),
         "runs": rows,
     }
 
@@ -322,8 +378,9 @@ def main() -> None:
     parser.add_argument("data", choices=sorted(BEDS))
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
     parser.add_argument(
-        "--part", choices=("skeleton", "fused", "rank", "all"), default="all",
-        help="skeleton: old vs new recipe; fused: fused early stages; rank: the rank check",
+        "--part", choices=("skeleton", "ablation", "fused", "rank", "all"), default="all",
+        help="skeleton: old vs new recipe; ablation: each part of the recipe; fused: fused "
+        "early stages; rank: the rank check (default all)",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=5, help="skeleton seeds (default 5)")
     parser.add_argument("--networks", type=int, default=30, help="rank-check networks (30)")
@@ -339,8 +396,13 @@ def main() -> None:
             "data_root": args.data_root or "(Debian's dataset-fashion-mnist)",
         }
     )
-    parts = ("skeleton", "fused", "rank") if args.part == "all" else (args.part,)
-    runners = {"skeleton": run_skeleton, "fused": run_fused, "rank": run_rank}
+    parts = ("skeleton", "ablation", "fused", "rank") if args.part == "all" else (args.part,)
+    runners = {
+        "skeleton": run_skeleton,
+        "ablation": run_ablation,
+        "fused": run_fused,
+        "rank": run_rank,
+    }
     for part in parts:
         started = time.perf_counter()
         found = runners[part](args)

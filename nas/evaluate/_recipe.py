@@ -71,17 +71,20 @@ def recorded_recipe(training_identity: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def find_training_identity(identity: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The first training identity (``TrainingConfig.identity()``) inside a run's identity,
-    wherever the command nested it (a search's evaluator, a rank check's reference)."""
+    """The training identity (``TrainingConfig.identity()``) inside a run's identity,
+    wherever the command nested it: a stand-alone trainer's first (a search's evaluator
+    or its winners' retraining, a rank check's reference), else any (a supernet's)."""
+    found: list[tuple[bool, Mapping[str, Any]]] = []
     stack: list[Any] = [identity]
-    while stack:
+    while stack:  # breadth first: the shallowest of each kind wins
         node = stack.pop(0)
         if isinstance(node, Mapping):
-            found = node.get("training")
-            if isinstance(found, Mapping) and "optimizer" in found:
-                return found
+            training = node.get("training")
+            if isinstance(training, Mapping) and "optimizer" in training:
+                found.append((node.get("evaluator") == "train", training))
             stack.extend(node.values())
-    return None
+    standalone = [training for alone, training in found if alone]
+    return (standalone or [training for _, training in found] or [None])[0]
 
 
 def recipe_settings(

@@ -59,8 +59,9 @@ class SandwichConfig:
         if not isinstance(self.distill, bool):
             raise ValueError(f"distill must be True or False, got {self.distill!r}")
         if self.training.zero_init_residual:
-            # A shared branch serves networks of every depth: zeroing it would make the
-            # shallow ones the deep ones' teachers. Recorded as off, so the identity says so.
+            # A shared block adds its input in some networks and is the only path in others
+            # (the first block of a stage, by width): zeroing it would cut those. Recorded
+            # as off, so the identity says what was trained.
             object.__setattr__(
                 self, "training", dataclasses.replace(self.training, zero_init_residual=False)
             )

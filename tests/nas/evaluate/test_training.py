@@ -359,3 +359,20 @@ def test_progressive_resizing_enters_the_identity_only_when_used():
     assert "progressive_resizing" not in TrainingConfig().identity()
     identity = TrainingConfig(progressive_resizing=(12, 16)).identity()
     assert identity["progressive_resizing"] == [12, 16] and identity["progressive_dropout"] == 0.1
+
+
+def test_a_supernet_search_continues_with_its_retraining_recipe():
+    # A supernet's training records zero-init off (it cannot use it); the winners'
+    # stand-alone retraining records the recipe, and that is what a continued run repeats.
+    supernet = TrainingConfig(zero_init_residual=False).identity()
+    confirm = TrainingConfig().identity()
+    recorded = {
+        "evaluator": "supernet",
+        "supernet": {"training": supernet},
+        "confirm": {"evaluator": "train", "training": confirm},
+    }
+    assert recipe_settings({}, recorded=recorded) == PROXY_RECIPE
+    assert (
+        recipe_settings({}, recorded={"supernet": {"training": supernet}})["zero_init_residual"]
+        is False
+    )
