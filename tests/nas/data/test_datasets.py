@@ -105,7 +105,8 @@ def _assert_data_error(match: str, **kwargs: object) -> str:
 
 
 def test_datasets_constant() -> None:
-    assert DATASETS == ("digits", "cifar10", "cifar100", "svhn", "mnist", "imagefolder")
+    names = ("digits", "fashion-mnist", "cifar10", "cifar100", "svhn", "mnist", "imagefolder")
+    assert names == DATASETS
 
 
 def test_digits_shapes_and_metadata() -> None:
@@ -340,8 +341,8 @@ def test_imagefolder_errors(tmp_path: Path) -> None:
     [
         (
             {"name": "emnist"},
-            "unknown dataset 'emnist': choose one of digits, cifar10, cifar100, svhn, mnist, "
-            "imagefolder",
+            "unknown dataset 'emnist': choose one of digits, fashion-mnist, cifar10, cifar100, "
+            "svhn, mnist, imagefolder",
         ),
         ({"name": "cifar10"}, "needs a data directory: pass --data-root"),
         ({"name": "imagefolder"}, "needs a data directory: pass --data-root"),
