@@ -13,6 +13,9 @@ run two at a time, one per core, one torch thread each.
 the old value, or a value tried against it), 3 seeds each, the skeleton at the same
 budget: what each part is worth.
 
+``candidate``: the recipe against ``CANDIDATE`` (the ablation's two gains together), 5
+paired seeds: whether the combination holds before it becomes the default.
+
 ``fused``: the same skeleton against its EfficientNetV2-style twin whose first
 ``FUSED_STAGES`` stages are Fused-MBConv without squeeze-excitation (V2's early stages),
 both with the proxy recipe, 5 seeds: accuracy, seconds, accuracy per training second
@@ -58,6 +61,8 @@ EPOCHS = 3
 WIDTH, DEPTH = 0.5, 0.5  # the search proxy's skeleton
 RECIPES = ("legacy", "proxy")
 FUSED_STAGES = 3  # EfficientNetV2-S fuses its first three stages
+# The ablation's two distinguishable gains on CIFAR-10, together.
+CANDIDATE: dict[str, Any] = {"batch_size": 16, "warmup": 0.3}
 # The proxy recipe with one part changed: name -> the changed TrainingConfig fields.
 ABLATIONS: dict[str, dict[str, Any]] = {
     "recipe": {},
@@ -132,7 +137,8 @@ def _train_one(job: dict[str, Any]) -> dict[str, Any]:
     from scaling import search_proxy
 
     data = _load(job["data"], job["root"], job["resolution"])
-    recipe = {**NAMED[job["recipe"]], **ABLATIONS.get(job.get("ablation", ""), {})}
+    changes = {**ABLATIONS, "candidate": CANDIDATE}.get(job.get("ablation", ""), {})
+    recipe = {**NAMED[job["recipe"]], **changes}
     config = TrainingConfig(epochs=EPOCHS, threads=1, **recipe)
     evaluator = TrainingEvaluator(data=data, config=config)
     spec = search_proxy(
@@ -199,20 +205,22 @@ def _plain_width(data: Any) -> tuple[int, int, int]:
     return best, target, plain
 
 
+def _job(args: argparse.Namespace, **settings: Any) -> dict[str, Any]:
+    """One training for a worker: the data, then the model, recipe, seed and changes."""
+    return {
+        "data": args.data,
+        "root": args.data_root,
+        "resolution": BEDS[args.data]["resolution"],
+        **settings,
+    }
+
+
 def run_skeleton(args: argparse.Namespace) -> dict[str, Any]:
     resolution = BEDS[args.data]["resolution"]
     data = _load(args.data, args.data_root, resolution)
     width, skeleton_flops, plain_flops = _plain_width(data)
     jobs = [
-        {
-            "data": args.data,
-            "root": args.data_root,
-            "resolution": resolution,
-            "model": model,
-            "recipe": recipe,
-            "seed": seed,
-            "width": width,
-        }
+        _job(args, model=model, recipe=recipe, seed=seed, width=width)
         for model in ("skeleton", "plain-cnn")
         for recipe in RECIPES
         for seed in range(1, args.seeds + 1)
@@ -247,18 +255,9 @@ def run_skeleton(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_ablation(args: argparse.Namespace) -> dict[str, Any]:
-    resolution = BEDS[args.data]["resolution"]
     seeds = range(1, min(args.seeds, 3) + 1)
     jobs = [
-        {
-            "data": args.data,
-            "root": args.data_root,
-            "resolution": resolution,
-            "model": "skeleton",
-            "recipe": "proxy",
-            "ablation": name,
-            "seed": seed,
-        }
+        _job(args, model="skeleton", recipe="proxy", seed=seed, ablation=name)
         for name in ABLATIONS
         for seed in seeds
     ]
@@ -282,6 +281,26 @@ def run_ablation(args: argparse.Namespace) -> dict[str, Any]:
     return {"seeds": list(seeds), "summary": summary, "runs": rows}
 
 
+def run_candidate(args: argparse.Namespace) -> dict[str, Any]:
+    jobs = [
+        _job(args, model="skeleton", recipe="proxy", seed=seed, ablation=name)
+        for name in ("recipe", "candidate")
+        for seed in range(1, args.seeds + 1)
+    ]
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        rows = list(pool.map(_train_one, jobs))
+    mine = {name: [r for r in rows if r["ablation"] == name] for name in ("recipe", "candidate")}
+    pairs = list(zip(mine["candidate"], mine["recipe"], strict=True))
+    return {
+        "candidate": CANDIDATE,
+        "recipe": _summary([r["accuracy"] for r in mine["recipe"]]),
+        "with_candidate": _summary([r["accuracy"] for r in mine["candidate"]]),
+        "candidate_minus_recipe": _summary([c["accuracy"] - r["accuracy"] for c, r in pairs]),
+        "candidate_over_recipe_seconds": _summary([c["seconds"] / r["seconds"] for c, r in pairs]),
+        "runs": rows,
+    }
+
+
 def run_fused(args: argparse.Namespace) -> dict[str, Any]:
     from scaling import search_proxy
     from search_spaces import count_flops, count_params
@@ -294,14 +313,7 @@ def run_fused(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     specs = {"skeleton": spec, "fused": fused_twin(spec)}
     jobs = [
-        {
-            "data": args.data,
-            "root": args.data_root,
-            "resolution": resolution,
-            "model": model,
-            "recipe": "proxy",
-            "seed": seed,
-        }
+        _job(args, model=model, recipe="proxy", seed=seed)
         for model in specs
         for seed in range(1, args.seeds + 1)
     ]
@@ -378,9 +390,12 @@ def main() -> None:
     parser.add_argument("data", choices=sorted(BEDS))
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
     parser.add_argument(
-        "--part", choices=("skeleton", "ablation", "fused", "rank", "all"), default="all",
-        help="skeleton: old vs new recipe; ablation: each part of the recipe; fused: fused "
-        "early stages; rank: the rank check (default all)",
+        "--part",
+        choices=("skeleton", "ablation", "candidate", "fused", "rank", "all"),
+        default="all",
+        help="skeleton: old vs new recipe; ablation: each part of the recipe; candidate: the "
+        "recipe with CANDIDATE's changes; fused: fused early stages; rank: the rank check "
+        "(default all)",
     )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=5, help="skeleton seeds (default 5)")
     parser.add_argument("--networks", type=int, default=30, help="rank-check networks (30)")
@@ -396,10 +411,12 @@ def main() -> None:
             "data_root": args.data_root or "(Debian's dataset-fashion-mnist)",
         }
     )
-    parts = ("skeleton", "ablation", "fused", "rank") if args.part == "all" else (args.part,)
+    everything = ("skeleton", "ablation", "candidate", "fused", "rank")
+    parts = everything if args.part == "all" else (args.part,)
     runners = {
         "skeleton": run_skeleton,
         "ablation": run_ablation,
+        "candidate": run_candidate,
         "fused": run_fused,
         "rank": run_rank,
     }

@@ -26,6 +26,12 @@ __all__ = [
 ]
 
 
+def _rounded(result: object) -> dict[str, float | int]:
+    """A result's fields as JSON-ready numbers, floats to 4 decimals."""
+    return {key: round(value, 4) if isinstance(value, float) else value
+            for key, value in vars(result).items()}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class RankCorrelation:
     n: int
@@ -37,8 +43,7 @@ class RankCorrelation:
     spearman_high: float
 
     def as_dict(self) -> dict[str, float | int]:
-        return {key: round(value, 4) if isinstance(value, float) else value
-                for key, value in self.__dict__.items()}  # fmt: skip
+        return _rounded(self)
 
 
 def _kendall(x: np.ndarray, y: np.ndarray) -> float:
@@ -186,8 +191,7 @@ class Reliability:
     ceiling_high: float
 
     def as_dict(self) -> dict[str, float | int]:
-        return {key: round(value, 4) if isinstance(value, float) else value
-                for key, value in self.__dict__.items()}  # fmt: skip
+        return _rounded(self)
 
 
 def _one_vs_rest(runs: np.ndarray) -> float:
