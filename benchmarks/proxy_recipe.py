@@ -1,6 +1,7 @@
 """The proxy recipe on real images: old against new, and whether short training ranks.
 
-Two parts, each written to ``benchmarks/results/proxy_recipe_<data>.json``:
+Five parts (``--part``, default all), each written to its key of
+``benchmarks/results/proxy_recipe_<data>.json``:
 
 ``skeleton``: the search proxy's skeleton (small-input, width and depth 0.5) trained for
 3 epochs on 2,400 images (valid: 2,400 others, one fixed split) with the legacy recipe
@@ -28,13 +29,14 @@ reliability, the ceiling it allows, each score's tau with its interval. Resumabl
 run directory is ``runs/bench-proxy-recipe-<data>``; run the command again after a kill.
 
     make bench-data   # Fashion-MNIST from Debian
-    .venv/bin/python benchmarks/proxy_recipe.py fashion-mnist [--part skeleton|rank|all]
+    .venv/bin/python benchmarks/proxy_recipe.py fashion-mnist [--part PART]
     .venv/bin/python benchmarks/proxy_recipe.py cifar10 --data-root ../shared/data/cifar10
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -117,6 +119,7 @@ def _multiply_adds(model: Any, resolution: int, in_channels: int) -> int:
     return fvcore_multiply_adds(model, resolution, in_channels)[0]
 
 
+@functools.lru_cache(maxsize=1)  # a worker trains many jobs on the same split
 def _load(data: str, root: str | None, resolution: int) -> Any:
     from nas import load_data
 

@@ -238,20 +238,17 @@ def _render(summary: dict[str, Any], out: Path) -> str:
     reliability = summary.get("reference_reliability")
     if reliability:
         # Not scores: what the reference itself allows (3+ seeds).
-        rows.append({
-            "score": "(one reference run vs the rest)",
-            "kendall_tau": reliability["one_vs_rest"],
-            "kendall_low": reliability["one_vs_rest_low"],
-            "kendall_high": reliability["one_vs_rest_high"],
-            "n": reliability["n"],
-        })  # fmt: skip
-        rows.append({
-            "score": "(ceiling: a perfect score)",
-            "kendall_tau": reliability["ceiling"],
-            "kendall_low": reliability["ceiling_low"],
-            "kendall_high": reliability["ceiling_high"],
-            "n": reliability["n"],
-        })  # fmt: skip
+        for label, key in (
+            ("(one reference run vs the rest)", "one_vs_rest"),
+            ("(ceiling: a perfect score)", "ceiling"),
+        ):
+            rows.append({
+                "score": label,
+                "kendall_tau": reliability[key],
+                "kendall_low": reliability[f"{key}_low"],
+                "kendall_high": reliability[f"{key}_high"],
+                "n": reliability["n"],
+            })  # fmt: skip
     elif summary.get("reference_repeatability"):
         # Not a score: one reference run against another, what no score can beat.
         rows.append({"score": "(reference run 0 vs 1)", **summary["reference_repeatability"]})

@@ -115,7 +115,8 @@ class TrainingConfig:
     # Batch augmentations (nas.evaluate.AUGMENTATIONS; "auto" picks by data set).
     augment: tuple[str, ...] = PROXY_RECIPE["augment"]
     # Train with the spec's dropout and stochastic depth. Off in the recipe: over a few
-    # epochs they only slow learning, and they are the same for every candidate.
+    # epochs they only slow learning, and they are the same for every candidate. Off, it
+    # also leaves progressive resizing no dropout to grow.
     spec_regularization: bool = PROXY_RECIPE["spec_regularization"]
 
     def __post_init__(self) -> None:

@@ -26,10 +26,7 @@ def check_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:
     path = run_dir / "config.json"
     if not path.exists():
         return
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8")).get("identity", {})
-    except (OSError, json.JSONDecodeError, AttributeError):
-        raise RunDirError(f"{path} is unreadable; use a new --out directory") from None
+    recorded = _read_identity(path)
     # Compare as JSON reads it back: a tuple given now equals the list recorded then.
     identity = json.loads(json.dumps(dict(identity)))
     differs = sorted(
@@ -49,11 +46,19 @@ def recorded_identity(run_dir: str | Path) -> dict[str, Any] | None:
     """The identity an earlier run recorded in ``run_dir``, or None (new or unreadable:
     the check that continues it says which)."""
     try:
-        found = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return _read_identity(Path(run_dir) / "config.json")
+    except RunDirError:
         return None
-    identity = found.get("identity") if isinstance(found, dict) else None
-    return identity if isinstance(identity, dict) else None
+
+
+def _read_identity(path: Path) -> dict[str, Any]:
+    try:
+        identity = json.loads(path.read_text(encoding="utf-8")).get("identity", {})
+    except (OSError, json.JSONDecodeError, AttributeError):
+        raise RunDirError(f"{path} is unreadable; use a new --out directory") from None
+    if not isinstance(identity, dict):
+        raise RunDirError(f"{path} is unreadable; use a new --out directory")
+    return identity
 
 
 def open_run_dir(run_dir: Path, identity: Mapping[str, Any]) -> None:

@@ -46,7 +46,7 @@ def test_crops_and_shifts_translate_each_image_within_their_range(name, side, pa
     assert not any(torch.equal(o, i.flip(-1)) for o, i in zip(out, images, strict=True))
 
 
-def test_shift_fills_with_the_border_and_crop_with_its_mirror():
+def test_shift_fills_with_the_border_so_a_glyph_keeps_its_mass():
     image = torch.zeros(1, 1, 28, 28)
     image[0, 0, 10:18, 10:18] = 1.0  # a glyph on a background of zeros
     shifted = augment_batch(image.repeat(50, 1, 1, 1), ("shift",), torch.Generator())
