@@ -53,8 +53,9 @@ bench-data: install
 test: install lint postgres chromium
 	$(PY) -m pytest -q
 
+# Minutes less: no Ray, no other processes, no database or browser (CI runs them all).
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not ray and not subprocess and not postgres and not browser"
 
 demo: install
 	$(PY) -m experiments.demo --out $(RUN)

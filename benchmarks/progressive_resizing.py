@@ -67,7 +67,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared/data/notmnist"))
     args = parser.parse_args()
-    from nas.coefficients import summarise_seeds
+    from nas.stats import summarise_seeds
 
     seeds = list(range(1, args.seeds + 1))
     results: dict[str, list[dict[str, Any]]] = {"fixed": [], "progressive": []}

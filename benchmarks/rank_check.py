@@ -123,7 +123,7 @@ def main() -> None:
 
 def _supernet_versus(table: Path) -> dict[str, dict[str, float]]:
     """The supernet's tau minus every other score's, paired over the same networks."""
-    from nas.rank_check import tau_difference
+    from nas.stats import tau_difference
 
     with table.open(newline="", encoding="utf-8") as handle:
         rows = [r for r in csv.DictReader(handle) if r["state"] == "complete"]

@@ -84,7 +84,7 @@ def _train(key: str, root: str, spec_json: str, seed: int) -> dict[str, Any]:
 
 def _interval(values: list[float]) -> dict[str, float]:
     """Mean and 95% t interval: the coefficient grid's own summary of seeds."""
-    from nas.coefficients import summarise_seeds
+    from nas.stats import summarise_seeds
 
     summary = summarise_seeds(values)
     return {"mean": summary.mean, "low": summary.low, "high": summary.high}

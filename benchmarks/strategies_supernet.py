@@ -244,7 +244,7 @@ def paired(a: list[float], b: list[float]) -> dict[str, Any]:
     if n < 2 or float(diff.std()) == 0.0:
         out.update(low=mean, high=mean, t_p=None, wilcoxon_p=None)
         return out
-    from nas.coefficients import summarise_seeds
+    from nas.stats import summarise_seeds
 
     interval = summarise_seeds(diff.tolist())  # the grid's 95% t interval of a mean
     out.update(

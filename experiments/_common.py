@@ -6,8 +6,7 @@ import argparse
 import json
 import os
 import sys
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -123,21 +122,3 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Iterable[tuple[str,
 
 def gflops(flops: int) -> str:
     return f"{flops / 1e9:.3f} G"
-
-
-class Throttle:
-    """Runs a task (rewriting a run's report) at most as often as keeps it to ``share``
-    of the wall time: every call while it is cheap, less often as the run grows (a
-    report of 1,000 trials costs more than a candidate the supernet scores)."""
-
-    def __init__(self, share: float = 0.1) -> None:
-        self.share = share
-        self._next = 0.0
-
-    def __call__(self, task: Callable[[], object]) -> None:
-        started = time.perf_counter()
-        if started < self._next:
-            return
-        task()
-        took = time.perf_counter() - started
-        self._next = started + took / self.share

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import os
 import re
 import sys
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 from experiments._common import (
     CliError,
-    Throttle,
     check_writable_dir,
     format_table,
     positive_int,
@@ -39,8 +37,6 @@ _SCORE_NAMES = {
     "zero-cost": "synflow log10",
     "naswot": "naswot",
 }
-# Evaluators that give an accuracy: the soft reward ACC x (COST/T)^w means something.
-_ACCURACY_EVALUATORS = ("train", "supernet")
 _TARGETS = {"target_flops": "flops", "target_params": "params", "target_latency_ms": "latency"}
 
 
@@ -62,7 +58,10 @@ def add_parser(subparsers: Any) -> None:
         description="Search per-stage MBConv choices for a network that trades accuracy "
         "against cost, with MnasNet's reward ACC * (COST/T)^w or a Pareto front.",
     )
-    target = parser.add_mutually_exclusive_group(required=True)
+    cost = parser.add_argument_group(
+        "target and cost", "The cost a network is searched for, and how near it must be."
+    )
+    target = cost.add_mutually_exclusive_group(required=True)
     target.add_argument(
         "--target-flops",
         type=parse_quantity,
@@ -78,42 +77,66 @@ def add_parser(subparsers: Any) -> None:
         metavar="MS",
         help="latency target T in ms (batch 1 on this CPU)",
     )
-    parser.add_argument(
-        "--cost",
-        choices=("flops", "params", "latency"),
-        help="what COST measures (default: the target's kind)",
-    )
-    parser.add_argument(
+    cost.add_argument(
         "--latency-table",
         metavar="FILE",
         help="cost latency as the sum of a `cnas latency-table` file's parts: no candidate "
         "is timed, so it holds on Ray workers and at supernet speed (with --target-latency-ms)",
     )
-    parser.add_argument(
+    cost.add_argument(
         "--latency-runtime",
         choices=("torch", "onnxruntime"),
-        default="torch",
-        help="the runtime whose latency is the cost (default torch)",
+        help="the runtime whose latency is the cost (with --target-latency-ms; default torch)",
     )
-    parser.add_argument("--trials", type=positive_int, default=30, help="total trials (default 30)")
-    parser.add_argument("--strategy", choices=("tpe", "nsga2", "random", "rl"), default="tpe")
-    parser.add_argument("--objective", choices=("reward", "pareto"), default="reward")
-    parser.add_argument(
+    cost.add_argument(
         "--constraint",
         choices=("soft", "hard"),
         help="soft: w = -0.07; hard: a = 0, b = -1, and candidates over the target "
-        "are screened out before training (default: soft when training, hard with "
-        "zero-cost and naswot, whose scores rank networks but are no accuracies)",
+        "are screened out before training (--objective reward; default: soft when training, "
+        "hard with zero-cost and naswot, whose scores rank networks but are no accuracies)",
     )
-    parser.add_argument(
+    cost.add_argument(
         "--target-tolerance",
         metavar="PCT",
-        default="10",
-        help="the reward's baseline is the best candidate within PCT%% of the target (soft: "
-        "either side; hard: below it) when any is; none: the best reward anywhere "
-        "(default 10)",
+        help="the band around the target, in percent (soft: either side; hard: below it). "
+        "For FLOP, params and table-latency targets, a candidate outside it is never "
+        "trained: the strategy proposes again, and the budget does not count it; the "
+        "baseline is the best in the band. none: train every candidate, baseline the best "
+        "reward anywhere (--objective reward; default 10)",
     )
-    parser.add_argument(
+    strategy = parser.add_argument_group("strategy", "How candidates are proposed and compared.")
+    strategy.add_argument(
+        "--trials",
+        type=positive_int,
+        default=30,
+        help="candidates trained in all, counting an earlier run's when --out is continued "
+        "(default 30)",
+    )
+    strategy.add_argument(
+        "--strategy",
+        choices=("tpe", "nsga2", "random", "rl"),
+        default="tpe",
+        help="tpe (default): Optuna's TPE; nsga2: Optuna's NSGA-II (for --objective pareto); "
+        "random: uniform; rl: MnasNet's REINFORCE controller over the choices",
+    )
+    strategy.add_argument(
+        "--objective",
+        choices=("reward", "pareto"),
+        default="reward",
+        help="reward (default): maximise MnasNet's ACC x (COST/T)^w; pareto: accuracy "
+        "against cost, the baseline the most accurate front point within T",
+    )
+    strategy.add_argument(
+        "--early-stopping",
+        choices=("asha", "pareto-halving"),
+        help="stop weak trials at epochs 1, 2, 4, ...: asha keeps the top half of a rung "
+        "by reward (--objective reward); pareto-halving keeps the better half by "
+        "non-dominated fronts of accuracy so far against cost (--objective pareto)",
+    )
+    evaluation = parser.add_argument_group(
+        "evaluator", "How a candidate is scored, and how the winners are confirmed."
+    )
+    evaluation.add_argument(
         "--evaluator",
         choices=("train", "supernet", "zero-cost", "naswot"),
         default="train",
@@ -122,33 +145,26 @@ def add_parser(subparsers: Any) -> None:
         "zero-cost: SynFlow; naswot: NASWOT on "
         "a batch of the data (`cnas rank-check` measures how well each ranks networks)",
     )
-    add_supernet_arguments(parser)
-    parser.add_argument(
+    evaluation.add_argument(
         "--confirm-top",
         type=int,
         metavar="K",
         help="retrain the K best candidates alone and choose the baseline on those results "
         "(default 3 with --evaluator supernet, else 0); on Ray they train side by side",
     )
-    parser.add_argument(
+    evaluation.add_argument(
         "--confirm-epochs",
         type=positive_int,
         metavar="E",
         help="epochs of that retraining (default --epochs); with --evaluator train it must "
         "be more than --epochs: the winners of a short proxy, retrained longer",
     )
-    parser.add_argument(
-        "--early-stopping",
-        choices=("asha", "pareto-halving"),
-        help="stop weak trials at epochs 1, 2, 4, ...: asha keeps the top half of a rung "
-        "by reward (--objective reward); pareto-halving keeps the better half by "
-        "non-dominated fronts of accuracy so far against cost (--objective pareto)",
-    )
-    parser.add_argument(
+    evaluation.add_argument(
         "--rank-check",
         metavar="DIR",
         help="a `cnas rank-check` run: the summary shows how well this evaluator ranked networks",
     )
+    add_supernet_arguments(parser)
     add_space_arguments(parser)
     add_training_arguments(parser)
     add_resizing_argument(parser)
@@ -160,50 +176,25 @@ def _target(args: argparse.Namespace) -> tuple[float, str]:
     for option, kind in _TARGETS.items():
         value = getattr(args, option)
         if value is not None:
-            if args.cost and args.cost != kind:
-                flag = "--" + option.replace("_", "-")
-                raise CliError(
-                    f"{flag} gives a {kind} target but --cost is {args.cost}; "
-                    "drop --cost or give the matching target"
-                )
             return value, kind
     raise CliError("give a target: --target-flops, --target-params or --target-latency-ms")
 
 
 def run(args: argparse.Namespace) -> int:
     # Everything that can be wrong is checked before the run directory is touched.
-    from nas import (
-        SearchConfig,
-        TrainingEvaluator,
-        build_report,
-        load_data,
-        run_search,
-        space_cost_range,
-        write_report,
-    )
-    from nas.search import format_cost
+    from nas import SearchConfig, load_data
+    from nas.search import Confirm, confirm_workers, default_constraint, search_baseline
 
     target, cost = _target(args)
+    _refuse_unused(args, cost)
+    training_config(args)  # the training options, checked whichever evaluator scores
     apply_threads(args)
     table = None
     if args.latency_table is not None:
         from nas.latency import LatencyTable
 
         table = LatencyTable.load(args.latency_table)
-    config = SearchConfig(
-        target=target,
-        cost=cost,
-        objective=args.objective,
-        constraint=args.constraint
-        or ("soft" if args.evaluator in _ACCURACY_EVALUATORS else "hard"),
-        strategy=args.strategy,
-        trials=args.trials,
-        seed=args.seed,
-        early_stopping=args.early_stopping,
-        target_tolerance=_tolerance(args.target_tolerance),
-        latency_table=table,
-        latency_runtime=args.latency_runtime,
-    )
+    tolerance = _tolerance(args.target_tolerance or "10")
     out = check_writable_dir(args.out, "--out")
     data = load_data(
         args.data,
@@ -220,88 +211,88 @@ def run(args: argparse.Namespace) -> int:
         space = with_shortcuts(space)
     if table is not None:
         table.check_covers(space, source=f"--latency-table {args.latency_table!r}")
-    low, high = space_cost_range(space, config)
-    if target < low:
-        raise CliError(
-            f"target {format_cost(target, cost)} is below the smallest network in the "
-            f"space ({format_cost(low, cost)}; largest {format_cost(high, cost)}); "
-            "raise the target or widen the space with --space"
-        )
-    confirm_top = _confirm_top(args)
-    training = training_config(args)
-    evaluator = (
-        TrainingEvaluator(data=data, config=training)
-        if args.evaluator == "train"
-        else _make_evaluator(args, data, space)
+    evaluator = _make_evaluator(args, data, space)
+    config = SearchConfig(
+        target=target,
+        cost=cost,
+        objective=args.objective,
+        constraint=args.constraint or default_constraint(evaluator),
+        strategy=args.strategy,
+        trials=args.trials,
+        seed=args.seed,
+        early_stopping=args.early_stopping,
+        target_tolerance=tolerance,
+        latency_table=table,
+        latency_runtime=args.latency_runtime or "torch",
     )
-    # The winners' retraining: the search's training, for --confirm-epochs.
-    confirmer = TrainingEvaluator(
-        data=data,
-        config=dataclasses.replace(training, epochs=args.confirm_epochs or args.epochs),
-    )
+    confirm_top = _confirm_top(args, evaluator)
     measured = _measured_ranking(args)
     ray = prepare_backend(args, trials=args.trials)
-    progress = _Progress(config, enabled=not (args.no_progress or args.json))
+    confirm = None
+    if confirm_top:
+        from nas import TrainingEvaluator
 
-    throttle = Throttle()
-
-    def on_trial(study: Any, trial: Any) -> None:
-        progress.update(trial)
-        # The report is rewritten as trials land (and in full at the end), throttled so
-        # that a run of a thousand fast candidates does not spend its time rewriting it.
-        throttle(
-            lambda: write_report(
-                build_report(study, config, space_size=space.size, rank_check=measured),
-                out,
-                config,
-                plot=False,
-            )
+        # The winners' retraining: the search's training, for --confirm-epochs.
+        trainer = TrainingEvaluator(
+            data=data,
+            config=dataclasses.replace(
+                training_config(args), epochs=args.confirm_epochs or args.epochs
+            ),
         )
-
-    # The stand-alone training that confirms winners is part of what the run means.
-    confirm_identity = {"confirm": confirmer.identity()} if confirm_top else None
+        confirm = Confirm(trainer, confirm_top, workers=confirm_workers(ray))
+    progress = _Progress(config, enabled=not (args.no_progress or args.json))
+    steps = _Steps("retrain alone", confirm_top, enabled=progress.enabled)
     try:
-        study = run_search(
+        report = search_baseline(
             space=space,
             evaluator=evaluator,
             config=config,
             run_dir=out,
+            confirm=confirm,
             storage=args.storage,
             ray=ray,
-            identity_extra=confirm_identity,
-            on_trial=on_trial,
+            rank_check=measured,
+            on_trial=lambda study, trial: progress.update(trial),
             on_start=progress.start,
+            on_confirming=lambda count: (progress.close(), steps.open()),
+            on_confirmed=lambda *_: steps.step(),
         )
     finally:
         progress.close()
-    if confirm_top:
-        from nas.search import confirm_search
-
-        with _Steps("retrain alone", confirm_top, enabled=progress.enabled) as steps:
-            confirm_search(
-                study,
-                config,
-                confirmer,
-                top_k=confirm_top,
-                workers=_confirm_workers(ray),
-                on_confirmed=lambda *_: steps.step(),
-            )
-    report = build_report(study, config, space_size=space.size, rank_check=measured)
-    write_report(report, out, config)
+        steps.close()
     if args.json:
         import json
 
         print_json(json.loads((Path(out) / "summary.json").read_text()))
     else:
-        print(
-            _render(
-                report,
-                config,
-                out,
-                score=_SCORE_NAMES[args.evaluator],
-            )
-        )
+        print(_render(report, config, out, score=_SCORE_NAMES[args.evaluator]))
     return 0
+
+
+def _refuse_unused(args: argparse.Namespace, cost: str) -> None:
+    """An option that would do nothing in this combination is refused, not ignored."""
+    unused = []
+    if args.latency_runtime is not None and cost != "latency":
+        unused.append(("--latency-runtime", "it times latency: give --target-latency-ms"))
+    if args.objective == "pareto":
+        pareto = "a Pareto search has no reward to constrain: drop it or use --objective reward"
+        for flag, value in (
+            ("--constraint", args.constraint),
+            ("--target-tolerance", args.target_tolerance),
+        ):
+            if value is not None:
+                unused.append((flag, pareto))
+    if args.evaluator != "supernet":
+        for flag, value in (
+            ("--supernet-epochs", args.supernet_epochs),
+            ("--supernet-subnets", args.supernet_subnets),
+            ("--no-distill", None if args.distill else False),
+        ):
+            if value is not None:
+                unused.append((flag, "it sets how a supernet trains: add --evaluator supernet"))
+    if unused:
+        flag, why = unused[0]
+        raise CliError(f"{flag} does nothing here: {why}")
 
 
 def _tolerance(text: str) -> float | None:
@@ -332,10 +323,10 @@ def _measured_ranking(args: argparse.Namespace) -> Any:
     return measured
 
 
-def _confirm_top(args: argparse.Namespace) -> int:
+def _confirm_top(args: argparse.Namespace, evaluator: Any) -> int:
     top = args.confirm_top
     if top is None:
-        top = 3 if args.evaluator == "supernet" else 0
+        top = evaluator.confirm_top
     if args.confirm_epochs is not None and not top:
         raise CliError("--confirm-epochs sets how --confirm-top retrains; give --confirm-top K")
     if top < 0:
@@ -347,14 +338,6 @@ def _confirm_top(args: argparse.Namespace) -> int:
             "--confirm-top"
         )
     return top
-
-
-def _confirm_workers(ray: Any) -> int:
-    """Winners retrained at once: one per trial slot where the search ran on Ray."""
-    if ray is None:
-        return 1
-    slots = int((os.cpu_count() or 1) / ray.cpus_per_trial)
-    return max(1, min(ray.max_concurrent or slots, slots))
 
 
 def _make_evaluator(args: argparse.Namespace, data: Any, space: Any) -> Any:
@@ -374,21 +357,27 @@ def _make_evaluator(args: argparse.Namespace, data: Any, space: Any) -> Any:
 
 
 class _Steps:
-    """A progress bar over a fixed number of slow steps (retraining winners)."""
+    """A progress bar over a fixed number of slow steps (retraining winners), shown from
+    when they start."""
 
     def __init__(self, desc: str, total: int, *, enabled: bool) -> None:
+        self.desc, self.total, self.enabled = desc, total, enabled
+        self.bar: Any = None
+
+    def open(self) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, desc=desc, unit="net", file=sys.stderr, disable=not enabled)
-
-    def __enter__(self) -> _Steps:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.close()
+        self.bar = tqdm(
+            total=self.total, desc=self.desc, unit="net", file=sys.stderr, disable=not self.enabled
+        )
 
     def step(self) -> None:
-        self.bar.update(1)
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _Progress:
@@ -400,6 +389,7 @@ class _Progress:
         self.config = config
         self.enabled = enabled
         self.best: float | None = None
+        self.outside = 0  # proposals outside the target band, not trained
         self.bar = tqdm(
             total=config.trials,
             desc="search",
@@ -417,14 +407,21 @@ class _Progress:
         attrs = trial.user_attrs
         if attrs.get("interrupted"):
             return
+        if attrs.get("out_of_band"):
+            # Proposed and turned away before training: the budget does not count it.
+            self.outside += 1
+            self.bar.set_postfix_str(f"{self.outside} outside the band, best {self._best()}")
+            return
         value = attrs.get("reward") if self.config.objective == "reward" else attrs.get("accuracy")
         if value is not None and not attrs.get("screened"):
             self.best = value if self.best is None else max(self.best, value)
         state = "screened" if attrs.get("screened") else trial.state.name.lower()
         state = "stopped" if state == "pruned" else state
-        best = "-" if self.best is None else f"{self.best:.4f}"
-        self.bar.set_postfix_str(f"last {state}, best {best}")
+        self.bar.set_postfix_str(f"last {state}, best {self._best()}")
         self.bar.update(1)
+
+    def _best(self) -> str:
+        return "-" if self.best is None else f"{self.best:.4f}"
 
     def close(self) -> None:
         self.bar.close()

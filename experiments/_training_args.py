@@ -9,6 +9,7 @@ from typing import Any
 from experiments._common import CliError, positive_int
 
 BACKENDS = ("auto", "local", "ray")
+SUPERNET_EPOCHS, SUPERNET_SUBNETS = 10, 4  # --supernet-epochs and --supernet-subnets
 
 __all__ = [
     "BACKENDS",
@@ -27,28 +28,35 @@ __all__ = [
 
 def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     """Data and proxy-training options."""
-    parser.add_argument(
+    group = parser.add_argument_group("data and training", "What each candidate trains on.")
+    group.add_argument(
         "--data",
         default="digits",
         help="digits (built in), fashion-mnist (Debian's dataset-fashion-mnist package: "
         "make bench-data), cifar10, cifar100 (python batches), svhn (.mat), mnist (IDX files: "
         "MNIST, KMNIST, notMNIST), imagefolder",
     )
-    parser.add_argument(
+    group.add_argument(
         "--data-root",
         metavar="PATH",
         help="data directory for every data set but digits (fashion-mnist: default "
         "/usr/share/datasets/fashion-mnist)",
     )
-    parser.add_argument("--max-samples", type=positive_int, help="use a subset of the data")
-    parser.add_argument("--epochs", type=positive_int, default=3, help="training epochs (3)")
-    add_recipe_arguments(parser)
-    parser.add_argument(
+    group.add_argument(
+        "--max-samples",
+        type=positive_int,
+        metavar="N",
+        help="use a stratified subset of N images, 80%% to train and 20%% to validate "
+        "(default: all)",
+    )
+    group.add_argument("--epochs", type=positive_int, default=3, help="training epochs (3)")
+    group.add_argument(
         "--threads",
         type=positive_int,
         default=1,
         help="torch threads per candidate (default 1: a second thread is slower on a busy machine)",
     )
+    add_recipe_arguments(parser)
 
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +76,7 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
         "--recipe",
         choices=("proxy", "legacy"),
         help="proxy (default): the recipe measured on real images (AdamW, warm-up, "
-        "zero-init, label smoothing, batch 32, no dropout); legacy: SGD 0.05, batch 64, no "
+        "zero-init, label smoothing, batch 16, no dropout); legacy: SGD 0.05, batch 64, no "
         "warm-up, zero-init or smoothing, the spec's dropout, as runs were trained before",
     )
     group.add_argument(
@@ -174,25 +182,34 @@ def _resizing(args: argparse.Namespace) -> tuple[int, int] | None:
 
 def add_space_arguments(parser: argparse.ArgumentParser) -> None:
     """The search space: a skeleton at a resolution, shrunk into a proxy, and its choices."""
-    parser.add_argument("--resolution", type=positive_int, default=32, help="input size (32)")
-    parser.add_argument(
+    group = parser.add_argument_group(
+        "search space", "The skeleton whose per-stage choices are searched, and the choices."
+    )
+    group.add_argument("--resolution", type=positive_int, default=32, help="input size (32)")
+    group.add_argument(
         "--skeleton",
         default="auto",
         help="efficientnet-b0, small-input, or auto (small-input below 128 px)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--width-mult",
         type=float,
         default=1.0,
         help="scale the skeleton's widths first (a cheaper proxy; default 1.0)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--depth-mult",
         type=float,
         default=1.0,
         help="scale the skeleton's stage depths first (default 1.0)",
     )
-    parser.add_argument("--space", metavar="FILE", help="JSON file with the choice sets")
+    group.add_argument(
+        "--space",
+        metavar="FILE",
+        help="JSON file with the choice sets, for all stages or per stage (default, "
+        "MnasNet's: kernels 3/5/7, expansion 1/3/4/6, SE 0/0.25, layers -1/0/+1, widths "
+        "0.75/1/1.25, skip or not; MBConv only)",
+    )
 
 
 def space_from_args(args: argparse.Namespace, data: Any) -> Any:
@@ -215,8 +232,15 @@ def space_from_args(args: argparse.Namespace, data: Any) -> Any:
 
 def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> None:
     """Seed, storage, run directory and output options of a study-backed run."""
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
+    run = parser.add_argument_group("run directory", "Where results go, and repeating a run.")
+    run.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seeds the data split, the strategy and every training: the same seed and "
+        "settings give the same run (default 0)",
+    )
+    run.add_argument(
         "--storage",
         metavar="URL",
         help="Optuna storage shared by several processes or machines: an SQLAlchemy URL "
@@ -248,9 +272,14 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, default_out: str) -> N
         metavar="N",
         help="trials at once on Ray (default: CPUs / --cpus-per-trial)",
     )
-    parser.add_argument("--out", default=default_out, help=f"run directory (default {default_out})")
-    parser.add_argument("--json", action="store_true", help="print summary.json and nothing else")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--out",
+        default=default_out,
+        help=f"run directory; an existing one with the same settings is continued (default "
+        f"{default_out})",
+    )
+    run.add_argument("--json", action="store_true", help="print summary.json and nothing else")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def training_config(args: argparse.Namespace) -> Any:
@@ -341,17 +370,16 @@ def prepare_backend(args: argparse.Namespace, *, trials: int) -> Any:
 def add_supernet_arguments(parser: argparse.ArgumentParser) -> None:
     """How a supernet evaluator trains its shared weights."""
     group = parser.add_argument_group("supernet evaluator")
+    # Unset (None) until a supernet is built, so that a command can tell them given.
     group.add_argument(
         "--supernet-epochs",
         type=positive_int,
-        default=10,
         help="epochs of sandwich-rule training of the supernet (default 10; at --lr, "
         "--batch-size, on the training split)",
     )
     group.add_argument(
         "--supernet-subnets",
         type=int,
-        default=4,
         metavar="N",
         help="sampled networks per step besides the largest and smallest (default 4)",
     )
@@ -370,14 +398,16 @@ def supernet_evaluator(args: argparse.Namespace, data: Any, space: Any, *, progr
 
     from nas.supernet import SandwichConfig, SupernetEvaluator
 
-    if args.supernet_subnets < 0:
-        raise CliError(f"--supernet-subnets must be 0 or more, got {args.supernet_subnets}")
+    epochs = SUPERNET_EPOCHS if args.supernet_epochs is None else args.supernet_epochs
+    subnets = SUPERNET_SUBNETS if args.supernet_subnets is None else args.supernet_subnets
+    if subnets < 0:
+        raise CliError(f"--supernet-subnets must be 0 or more, got {subnets}")
     config = SandwichConfig(
-        training=dataclasses.replace(training_config(args), epochs=args.supernet_epochs),
-        random_subnets=args.supernet_subnets,
+        training=dataclasses.replace(training_config(args), epochs=epochs),
+        random_subnets=subnets,
         distill=args.distill,
     )
-    bar = _EpochBar(args.supernet_epochs, enabled=progress)
+    bar = _EpochBar(epochs, enabled=progress)
     return SupernetEvaluator(
         data, space=space, config=config, seed=args.seed, threads=args.threads, on_epoch=bar
     )

@@ -28,11 +28,25 @@ from experiments._common import USER_ERRORS, OneLineParser
 __all__ = ["main", "make_parser"]
 
 
+def installed_version() -> str:
+    """compound-nas's version as installed (pyproject's), or "unknown" from a bare tree."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("compound-nas")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
 def make_parser() -> OneLineParser:
     parser = OneLineParser(
         prog="cnas",
         description="Neural architecture search and compound scaling (MnasNet, EfficientNet).",
     )
+    parser.add_argument(
+        "--version", action="version", version=f"cnas {installed_version()}",
+        help="print the installed compound-nas version and exit",
+    )  # fmt: skip
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     commands = (
         _presets_cmd,

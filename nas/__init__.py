@@ -7,6 +7,7 @@
 - ``nas.runs``: an Optuna study run to a budget, resumably, here or on Ray Tune.
 - ``nas.search``: the MnasNet-style search (objectives, strategies, report).
 - ``nas.coefficients``: the compound-coefficient grid (its training, its report).
+- ``nas.stats``: intervals over seeds, paired comparisons, rank correlations (a leaf).
 
 The most used names are re-exported here.
 """

@@ -22,7 +22,7 @@ from typing import Any
 from search_spaces._checks import is_int
 from search_spaces._network import NetworkSpec
 from search_spaces._rounding import round_filters
-from search_spaces._stage import SpecError, StageSpec
+from search_spaces._stage import InputError, SpecError, StageSpec
 
 __all__ = ["CHOICE_FIELDS", "CONV_OPS", "SKELETONS", "MBConvSpace", "StageChoices", "skeleton"]
 
@@ -163,8 +163,32 @@ class MBConvSpace:
             if key != "conv" or choices.convs != ("mbconv",)
         }
 
+    def identity(self) -> dict[str, Any]:
+        """The space as a run records it: its skeleton's fingerprint and every choice set."""
+        return {
+            "skeleton": self.skeleton.fingerprint(),
+            "space": {key: list(options) for key, options in self.parameters().items()},
+        }
+
     def sample(self, rng: random.Random) -> dict[str, Any]:
         return {key: rng.choice(options) for key, options in self.parameters().items()}
+
+    def sample_distinct(self, count: int, seed: int) -> tuple[NetworkSpec, ...]:
+        """``count`` networks drawn uniformly, no two building the same model, named
+        ``net-0``, ``net-1``, ...; the first ``k`` of a seed are the same for any
+        ``count`` >= ``k``.
+
+        Raises:
+            InputError: when the space holds fewer than ``count`` distinct networks.
+        """
+        rng = random.Random(seed)
+        networks: dict[str, NetworkSpec] = {}
+        for _ in range(100 * count):
+            spec = self.decode(self.sample(rng), name=f"net-{len(networks)}")
+            networks.setdefault(spec.fingerprint(), spec)
+            if len(networks) == count:
+                return tuple(networks.values())
+        raise InputError(f"the space holds fewer than {count} distinct networks; ask for fewer")
 
     def extreme(self, *, largest: bool) -> dict[str, Any]:
         """The point with every choice at its cheapest (or costliest) option.

@@ -57,3 +57,15 @@ def random_spec(rng: random.Random, *, resolution: int | None = None) -> Network
 @pytest.fixture
 def make_random_spec():
     return random_spec
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what a test needs beyond this process, so `make test-fast` can leave it out:
+    ray (the shared Ray instance, or a module about Ray) and postgres (the throwaway
+    server), from its fixtures; subprocess and browser tests are marked by hand."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if "ray_instance" in fixtures or "ray" in item.path.stem.split("_"):
+            item.add_marker(pytest.mark.ray)
+        if "postgres_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)

@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from nas.coefficients._candidates import Candidate, Unmatched
-from nas.coefficients._halving import next_round
 from nas.coefficients._training import CandidateEvaluator
 from nas.evaluate import TrialError
 from nas.models import Backbone
@@ -34,13 +33,10 @@ from nas.runs import (
     Outcome,
     RayOptions,
     Reporter,
-    StudyTask,
-    finished_count,
-    interrupted_numbers,
-    is_surplus,
-    open_study,
-    quiet_optuna,
-    run_trials,
+    SeededTask,
+    SeededTrials,
+    job_seed,
+    run_seeded_trials,
 )
 from search_spaces import InputError, is_int, is_number
 
@@ -48,10 +44,9 @@ __all__ = [
     "MATCH_MODES",
     "STUDY_NAME",
     "CoefficientConfig",
-    "job_seed",
+    "CoefficientTask",
+    "candidate_trials",
     "run_coefficient_search",
-    "run_seeded_trials",
-    "seed_results",
 ]
 
 logger = logging.getLogger(__name__)
@@ -107,12 +102,6 @@ class CandidateJob:
     seed: int  # the torch seed: the same for every candidate at one seed index
 
 
-def job_seed(config_seed: int, seed_index: int) -> int:
-    """Seed index -> torch seed. Every candidate shares it (the same batch order), so a
-    difference between two candidates on one seed is theirs, not the batches'."""
-    return config_seed * 100_003 + 7919 * seed_index
-
-
 class _CandidateExecutor:
     """Trains one candidate; picklable (backbone, candidates, evaluate), no study."""
 
@@ -144,10 +133,9 @@ class _CandidateExecutor:
         return Outcome(accuracy=accuracy, score=accuracy, metrics=metrics)
 
 
-class CoefficientTask(StudyTask):
-    """One (candidate, seed): count it, train it, record it."""
-
-    n_params = 2
+class CoefficientTask(SeededTask):
+    """One (candidate, seed): count it, train it, record it. Compound candidates are the
+    grid that halving narrows; every other kind is a reference and trains every seed."""
 
     def __init__(
         self,
@@ -174,6 +162,30 @@ class CoefficientTask(StudyTask):
     def execute(self) -> _CandidateExecutor:
         return self._execute
 
+    @property
+    def items(self) -> int:
+        return len(self.candidates)
+
+    @property
+    def halved(self) -> set[int]:
+        return {i for i, c in enumerate(self.candidates) if c.kind == "compound"}
+
+    def tie_break(self, item: int) -> float:
+        return float(self.flops(self.candidates[item]))
+
+    def identity(self) -> dict[str, Any]:
+        """What the run directory records of the task: the backbone, the networks as built
+        (a change to matching is a different run) and the evaluator's identity."""
+        identity = getattr(self._execute.evaluate, "identity", None)
+        return {
+            **self.backbone.identity(),
+            "candidates": [
+                [c.label, c.resolution, c.depth_mult, c.width_mult, c.repeats]
+                for c in self.candidates
+            ],
+            **(dict(identity()) if callable(identity) else {}),
+        }
+
     def flops(self, candidate: Candidate) -> int:
         # Asked for every trial and every ranking of a round; fvcore takes ~0.2 s a count.
         if candidate not in self._flops:
@@ -184,10 +196,8 @@ class CoefficientTask(StudyTask):
 
     def prepare(self, trial: optuna.Trial) -> CandidateJob:
         self._started[trial.number] = time.perf_counter()
-        # Every trial is enqueued with both (the halving decides which); ints, not
-        # categoricals, so a grid continued with more candidates or seeds still fits.
-        index = trial.suggest_int("candidate", 0, len(self.candidates) - 1)
-        seed_index = trial.suggest_int("seed", 0, self.seeds - 1)
+        # Every trial is enqueued with both (the halving decides which).
+        index, seed_index = self.suggest_pair(trial, self.seeds)
         candidate = self.candidates[index]
         c = candidate.coefficients
         flops = self.flops(candidate)
@@ -217,32 +227,6 @@ class CoefficientTask(StudyTask):
         return float(outcome.accuracy if outcome.accuracy is not None else math.nan)
 
 
-def _evaluator_identity(evaluate: CandidateEvaluator) -> dict[str, Any]:
-    identity = getattr(evaluate, "identity", None)
-    return dict(identity()) if callable(identity) else {}
-
-
-def seed_results(study: optuna.Study) -> dict[int, dict[int, float]]:
-    """candidate -> {seed index: accuracy}, for every finished (counted) trial; a failed
-    trial is NaN, so the halving never asks for it again."""
-    interrupted = interrupted_numbers(study)
-    results: dict[int, dict[int, float]] = {}
-    for trial in study.get_trials(deepcopy=False):
-        if trial.state == TrialState.COMPLETE:
-            accuracy = float(trial.user_attrs.get("accuracy", math.nan))
-        elif trial.state == TrialState.FAIL and trial.number not in interrupted:
-            if is_surplus(trial) or "candidate" not in trial.params:
-                continue
-            accuracy = math.nan
-        else:
-            continue
-        if {"candidate", "seed"} <= set(trial.params):
-            results.setdefault(int(trial.params["candidate"]), {})[int(trial.params["seed"])] = (
-                accuracy
-            )
-    return results
-
-
 def run_coefficient_search(
     *,
     backbone: Backbone,
@@ -268,116 +252,56 @@ def run_coefficient_search(
     any of them changed is refused. ``on_round(seed_index, pairs)`` is told when a
     round starts; ``on_start(finished)`` how many trials a continued grid already has.
     """
-    return run_seeded_trials(
-        study_name=STUDY_NAME,
-        identity={**config.identity(), **(identity_extra or {})},
-        attributes={"match": config.match},
+    task = CoefficientTask(
         backbone=backbone,
         candidates=candidates,
         evaluate=evaluate,
         seeds=config.seeds,
-        keep=config.keep,
         seed=config.seed,
-        run_dir=run_dir,
         num_classes=num_classes,
         in_channels=in_channels,
+    )
+    trials = candidate_trials(
+        task,
+        study_name=STUDY_NAME,
+        identity={**config.identity(), **(identity_extra or {})},
+        attributes={"match": config.match},
+        keep=config.keep,
+        unmatched=unmatched,
+    )
+    return run_seeded_trials(
+        task,
+        trials,
+        run_dir=run_dir,
         storage=storage,
         ray=ray,
         on_trial=on_trial,
         on_start=on_start,
         on_round=on_round,
-        unmatched=unmatched,
     )
 
 
-def run_seeded_trials(
+def candidate_trials(
+    task: CoefficientTask,
     *,
     study_name: str,
     identity: Mapping[str, Any],
     attributes: Mapping[str, Any],
-    backbone: Backbone,
-    candidates: Sequence[Candidate],
-    evaluate: CandidateEvaluator,
-    seeds: int,
     keep: float,
-    seed: int,
-    run_dir: str | os.PathLike[str],
-    num_classes: int,
-    in_channels: int,
-    storage: str | None = None,
-    ray: RayOptions | None = None,
-    on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
-    on_round: Callable[[int, int], None] | None = None,
     unmatched: Sequence[Unmatched] = (),
-) -> optuna.Study:
-    """Candidates x seeds as one resumable study: round r trains seed r of the survivors
-    (``keep`` < 1: successive halving of the grid; 1: every candidate every seed).
-
-    Candidates of kind ``"compound"`` are the grid; every other kind is a reference
-    and trains every seed. ``attributes`` go on the study for its report.
-    """
-    identity = {
-        **identity,
-        **backbone.identity(),
-        # The networks as built: a change to matching is a different run.
-        "candidates": [
-            [c.label, c.resolution, c.depth_mult, c.width_mult, c.repeats] for c in candidates
-        ],
-        **_evaluator_identity(evaluate),
-    }
-    with open_study(
-        run_dir,
-        identity,
+) -> SeededTrials:
+    """The seeded run of ``task``'s candidates: the run's own identity with the task's,
+    and the candidates that could not be matched among the study's attributes."""
+    return SeededTrials(
         study_name=study_name,
-        storage=storage,
-        directions=["maximize"],
-        n_params=2,
-    ) as (_, opened):
-        study = optuna.load_study(
-            study_name=study_name,
-            storage=opened,
-            sampler=optuna.samplers.RandomSampler(seed=seed),
-        )
-        # What the report says of the run beyond its trials.
-        for key, value in attributes.items():
-            study.set_user_attr(key, value)
-        study.set_user_attr(
-            "unmatched", [{"label": u.label, "kind": u.kind, "reason": u.reason} for u in unmatched]
-        )
-        task = CoefficientTask(
-            backbone=backbone,
-            candidates=candidates,
-            evaluate=evaluate,
-            seeds=seeds,
-            seed=seed,
-            num_classes=num_classes,
-            in_channels=in_channels,
-        )
-        references = {i for i, c in enumerate(candidates) if c.kind != "compound"}
-        if keep >= 1:
-            references = set(range(len(candidates)))  # no halving: all train every seed
-        order = list(range(len(candidates)))
-        if on_start is not None:
-            on_start(finished_count(study))
-        while True:
-            step = next_round(
-                seed_results(study),
-                order,
-                references,
-                seeds=seeds,
-                keep=keep,
-                tie_break=lambda i: task.flops(candidates[i]),
-            )
-            if step is None:
-                break
-            if on_round is not None:
-                on_round(step.index, len(step.needed))
-            with quiet_optuna():
-                for index, seed_index in step.needed:
-                    study.enqueue_trial(
-                        {"candidate": index, "seed": seed_index}, skip_if_exists=True
-                    )
-            budget = finished_count(study) + len(step.needed)
-            run_trials(study, task, storage=opened, budget=budget, ray=ray, on_trial=on_trial)
-    return study
+        seeds=task.seeds,
+        keep=keep,
+        seed=task.seed,
+        identity={**identity, **task.identity()},
+        attributes={
+            **attributes,
+            "unmatched": [
+                {"label": u.label, "kind": u.kind, "reason": u.reason} for u in unmatched
+            ],
+        },
+    )

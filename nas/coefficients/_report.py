@@ -21,8 +21,8 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from nas.coefficients._compare import Comparison, compare_by_seed, summarise_seeds
 from nas.runs import interrupted_numbers, is_surplus, trial_node, trial_state
+from nas.stats import Comparison, compare_by_seed, summarise_seeds
 from search_spaces import write_atomic, write_text_atomic
 
 __all__ = [

@@ -18,7 +18,8 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from nas.coefficients import Comparison, coefficient_table, compare_by_seed, summarise_seeds
+from nas.coefficients import coefficient_table
+from nas.stats import Comparison, compare_by_seed, summarise_seeds
 from search_spaces import write_atomic, write_text_atomic
 
 __all__ = ["curve_table", "phi_verdicts", "write_curves_report"]

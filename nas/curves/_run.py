@@ -9,10 +9,16 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from nas.coefficients import Candidate, CandidateEvaluator, Unmatched, run_seeded_trials
+from nas.coefficients import (
+    Candidate,
+    CandidateEvaluator,
+    CoefficientTask,
+    Unmatched,
+    candidate_trials,
+)
 from nas.curves._points import CurvesConfig
 from nas.models import Backbone
-from nas.runs import RayOptions
+from nas.runs import RayOptions, run_seeded_trials
 
 __all__ = ["STUDY_NAME", "run_scaling_curves"]
 
@@ -41,22 +47,24 @@ def run_scaling_curves(
     compared seed by seed. The run directory records the config, the points as built,
     the backbone and the evaluator's identity; a different run there is refused.
     """
-    return run_seeded_trials(
-        study_name=STUDY_NAME,
-        identity={"curves": config.identity(), **(identity_extra or {})},
-        attributes={"kind": "scaling-curves"},
+    task = CoefficientTask(
         backbone=backbone,
         candidates=points,
         evaluate=evaluate,
         seeds=config.seeds,
-        keep=1.0,
         seed=config.seed,
-        run_dir=run_dir,
         num_classes=num_classes,
         in_channels=in_channels,
-        storage=storage,
-        ray=ray,
-        on_trial=on_trial,
-        on_round=on_round,
+    )
+    trials = candidate_trials(
+        task,
+        study_name=STUDY_NAME,
+        identity={"curves": config.identity(), **(identity_extra or {})},
+        attributes={"kind": "scaling-curves"},
+        keep=1.0,
         unmatched=unmatched,
     )
+    return run_seeded_trials(
+        task, trials, run_dir=run_dir, storage=storage, ray=ray, on_trial=on_trial,
+        on_round=on_round,
+    )  # fmt: skip

@@ -41,6 +41,9 @@ class Evaluator(ABC):
     gives_accuracy: bool = True
     #: what reports call the value (an axis label, a column's meaning)
     score_label: str = "validation accuracy"
+    #: winners a search retrains alone by default before trusting this evaluator's choice:
+    #: 0 for stand-alone training, more for scores that rank roughly (shared weights)
+    confirm_top: int = 0
     #: seconds ``prepare`` spent on work shared by all candidates (by the run that did it,
     #: when a continued run reused it); None when it shares nothing
     prepared_seconds: float | None = None

@@ -16,7 +16,9 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from nas.rank_check._metrics import (
+from nas.rank_check._task import ANALYTIC, DERIVED, LOWER_IS_BETTER, REFERENCE_RUN
+from nas.runs import interrupted_numbers, is_surplus, trial_node, trial_state
+from nas.stats import (
     RankCorrelation,
     Reliability,
     TauDifference,
@@ -24,8 +26,6 @@ from nas.rank_check._metrics import (
     reference_reliability,
     tau_difference,
 )
-from nas.rank_check._task import ANALYTIC, DERIVED, LOWER_IS_BETTER, REFERENCE_RUN
-from nas.runs import interrupted_numbers, is_surplus, trial_node, trial_state
 from search_spaces import write_atomic, write_text_atomic
 
 __all__ = ["SCORE_OF_EVALUATOR", "measured_ranking", "rank_table", "verdict", "write_rank_report"]

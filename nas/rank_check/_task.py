@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,7 +32,6 @@ from nas.runs import (
     open_study,
     run_trials,
 )
-from nas.search import space_identity
 from search_spaces import InputError, MBConvSpace, NetworkSpec, count_flops, count_params, is_int
 
 __all__ = [
@@ -45,7 +43,6 @@ __all__ = [
     "RankCheckConfig",
     "reference_seeds",
     "run_rank_check",
-    "sample_networks",
 ]
 
 STUDY_NAME = "cnas-rank-check"
@@ -78,23 +75,6 @@ class RankCheckConfig:
             )
         if not is_int(self.seed):
             raise InputError(f"seed must be a whole number, got {self.seed!r}")
-
-
-def sample_networks(space: MBConvSpace, count: int, seed: int) -> tuple[NetworkSpec, ...]:
-    """``count`` networks drawn uniformly from ``space``, no two building the same model.
-
-    The first ``k`` networks of a seed are the same whatever ``count`` >= ``k`` is asked.
-    """
-    rng = random.Random(seed)
-    networks: dict[str, NetworkSpec] = {}
-    for _ in range(100 * count):
-        spec = space.decode(space.sample(rng), name=f"net-{len(networks)}")
-        networks.setdefault(spec.fingerprint(), spec)
-        if len(networks) == count:
-            return tuple(networks.values())
-    raise InputError(
-        f"the space holds fewer than {count} distinct networks; ask for fewer with --networks"
-    )
 
 
 @dataclass(frozen=True)
@@ -215,12 +195,12 @@ def run_rank_check(
     }
     if reserved:
         raise InputError(f"scorer name(s) {', '.join(sorted(reserved))} are taken; rename them")
-    networks = sample_networks(space, config.networks, config.seed)
+    networks = space.sample_distinct(config.networks, config.seed)
     # Asking for more networks continues a check: the first N of a seed's sample stay the same.
     identity = {
         "seed": config.seed,
         "reference_seeds": config.reference_seeds,
-        **space_identity(space),
+        **space.identity(),
         "reference": reference.identity(),
         "scorers": {name: scorer.identity() for name, scorer in scorers.items()},
     }

@@ -4,6 +4,7 @@ Nothing here knows about networks: a run kind (search, coefficient grid, rank ch
 hands over a ``StudyTask`` and the study it records into.
 """
 
+from nas.runs._halving import FINALISTS, Round, next_round, survivors
 from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving, RungPoint, keeps_at_rung
 from nas.runs._ray_runner import RayError, RayOptions, connect_ray, make_searcher
 from nas.runs._run_dir import RunDirError, recorded_identity
@@ -14,14 +15,27 @@ from nas.runs._runner import (
     NodeError,
     Outcome,
     Reporter,
+    RunStopped,
     StudyTask,
     early_stopping_pruner,
 )
+from nas.runs._seeded_trials import (
+    ITEM_PARAM,
+    SEED_PARAM,
+    SeededTask,
+    SeededTrials,
+    job_seed,
+    run_seeded_trials,
+    seed_results,
+)
 from nas.runs._storage import StorageError, check_storage, open_storage, open_study
 from nas.runs._trials import (
+    UNCOUNTED,
     finished_count,
     interrupted_numbers,
     is_surplus,
+    is_uncounted,
+    mark_uncounted,
     over_budget,
     quiet_optuna,
     requeued_numbers,
@@ -31,7 +45,11 @@ from nas.runs._trials import (
 
 __all__ = [
     "EARLY_STOPPING",
+    "FINALISTS",
+    "ITEM_PARAM",
     "PARETO_HALVING",
+    "SEED_PARAM",
+    "UNCOUNTED",
     "Done",
     "NodeError",
     "Outcome",
@@ -39,8 +57,12 @@ __all__ = [
     "RayError",
     "RayOptions",
     "Reporter",
+    "Round",
     "RunDirError",
+    "RunStopped",
     "RungPoint",
+    "SeededTask",
+    "SeededTrials",
     "StorageError",
     "StudyTask",
     "check_storage",
@@ -49,15 +71,22 @@ __all__ = [
     "finished_count",
     "interrupted_numbers",
     "is_surplus",
+    "is_uncounted",
+    "job_seed",
     "keeps_at_rung",
     "make_searcher",
+    "mark_uncounted",
+    "next_round",
     "open_storage",
     "open_study",
     "over_budget",
     "quiet_optuna",
     "recorded_identity",
     "requeued_numbers",
+    "run_seeded_trials",
     "run_trials",
+    "seed_results",
+    "survivors",
     "trial_node",
     "trial_state",
 ]

@@ -353,6 +353,10 @@ def make_searcher(
                     continue
                 if isinstance(step, Done):
                     self._tell(trial, values=step.values)
+                    reason = task.stop_reason()
+                    if reason is not None:
+                        self.fatal = self.fatal or f"RunStopped: {reason}"
+                        return Searcher.FINISHED
                     continue
                 with self.lock:
                     self.inflight[trial_id] = (trial, step, started)

@@ -39,6 +39,7 @@ __all__ = [
     "NodeError",
     "Outcome",
     "Reporter",
+    "RunStopped",
     "StudyTask",
     "early_stopping_pruner",
     "record_failure",
@@ -95,6 +96,16 @@ class StudyTask(ABC):
 
     def remember(self, trial: FrozenTrial) -> None:  # noqa: B027 - optional hook
         """Called with every trial once it has finished (de-duplication, caches)."""
+
+    def stop_reason(self) -> str | None:
+        """Why the run cannot usefully go on (asked after every trial), or None: a task
+        whose proposals keep missing what it may train says so instead of spinning."""
+        return None
+
+
+class RunStopped(InputError):
+    """The task stopped the run (``StudyTask.stop_reason``); the message says why and what
+    to change. Finished trials stay recorded, so the run continues once that is fixed."""
 
 
 class NodeError(InputError):
@@ -214,6 +225,9 @@ def run_local(
     while True:
         if budget_used(study) < budget:
             study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[after_trial])
+            reason = task.stop_reason()
+            if reason is not None:
+                raise RunStopped(reason)
             # A process sharing the study may have died meanwhile: give its points back.
             recover_interrupted(study, storage, n_params=task.n_params)
         elif not wait_for_running(study, storage, budget=budget, n_params=task.n_params):

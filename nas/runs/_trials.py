@@ -22,13 +22,16 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 __all__ = [
+    "UNCOUNTED",
     "budget_used",
     "can_tell_if_alive",
     "experimental_ok",
     "finished_count",
     "interrupted_numbers",
     "is_surplus",
+    "is_uncounted",
     "mark_started",
+    "mark_uncounted",
     "over_budget",
     "quiet_optuna",
     "record_stale",
@@ -189,7 +192,23 @@ def requeued_numbers(study: optuna.Study) -> set[int]:
     return _flagged(study, "requeued") | set(study.user_attrs.get("requeued_trials", []))
 
 
+# A trial its task turned away before any work (a search's candidate outside the cost
+# band): the strategy learns from its values, the budget does not count it.
+UNCOUNTED = "uncounted"
+
+
+def mark_uncounted(trial: optuna.Trial) -> None:
+    """Keep ``trial`` out of the budget: the run proposes another in its place."""
+    trial.set_user_attr(UNCOUNTED, True)
+
+
+def is_uncounted(trial: FrozenTrial) -> bool:
+    return bool(trial.user_attrs.get(UNCOUNTED))
+
+
 def _counts(trial: FrozenTrial, interrupted: set[int]) -> bool:
+    if is_uncounted(trial):
+        return False
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     return trial.state == TrialState.FAIL and not (trial.number in interrupted or is_surplus(trial))

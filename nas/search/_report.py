@@ -65,7 +65,7 @@ def _trial_row(
     attrs = trial.user_attrs
     state = trial_state(trial, interrupted)
     if state == "complete" and attrs.get("screened"):
-        state = "screened"
+        state = "out-of-band" if attrs.get("out_of_band") else "screened"
     row: dict[str, Any] = {"number": trial.number, "state": state}
     row.update(trial.params)
     for key in ("flops", "params", "latency_ms", "cost", "accuracy", "reward", "duration_s"):
@@ -155,6 +155,15 @@ def build_report(
     }
     if config.cost == "latency":
         summary["latency"] = _latency_source(config)
+    band = config.screening_band()
+    if band is not None:
+        # Only candidates in the band trained; the others were proposed and turned away.
+        summary["band"] = {
+            "low": band[0],
+            "high": band[1],
+            "share_of_space": study.user_attrs.get("band_share"),
+            "proposed_outside": int(counts.get("out-of-band", 0)),
+        }
     if baseline is not None:
         summary["baseline"] = {
             (value if key == "accuracy" else key): _plain(baseline.get(key))
@@ -340,6 +349,16 @@ def plot_search(report: SearchReport, path: Path, config: SearchConfig) -> None:
             s=18,
             color="tab:orange",
             label=f"screened ({len(screened)})",
+        )
+    band = config.screening_band()
+    if band is not None:
+        outside = int((trials["state"] == "out-of-band").sum())
+        axis.axvspan(
+            band[0] / scale,
+            band[1] / scale,
+            color="tab:green",
+            alpha=0.12,
+            label=f"band trained ({outside} proposed outside it, not trained)",
         )
     front = report.front.sort_values("cost")
     if not front.empty:

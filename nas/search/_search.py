@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -35,6 +36,7 @@ from nas.runs import (
     StudyTask,
     early_stopping_pruner,
     finished_count,
+    mark_uncounted,
     open_study,
     run_trials,
 )
@@ -56,10 +58,11 @@ __all__ = [
     "SearchError",
     "SearchJob",
     "SearchTask",
+    "band_share",
+    "check_band",
     "format_cost",
     "run_search",
     "space_cost_range",
-    "space_identity",
 ]
 
 logger = logging.getLogger(__name__)
@@ -87,9 +90,11 @@ class SearchConfig:
     latency_table: LatencyTable | None = None
     latency_runtime: str = "torch"
     early_stopping: str | None = None  # "asha": stop trials weak after an epoch (reward only)
-    # The reward's baseline is the best within this fraction of the target when any
-    # candidate is (soft: either side; hard: below it); None: the best reward anywhere.
-    # It only chooses among finished trials, so a continued search may change it.
+    # The band around the target, as a fraction of it (soft: either side; hard: below
+    # it). Where a candidate's cost is known before training (FLOPs, params, a latency
+    # table) one outside the band is never trained: the strategy is told it scored 0 and
+    # proposes again, and the budget does not count it. The reward's baseline is the best
+    # within the band. None: every candidate trains, the baseline is the best anywhere.
     target_tolerance: float | None = 0.1
 
     def __post_init__(self) -> None:
@@ -156,11 +161,25 @@ class SearchConfig:
         )
         return low, high
 
+    @property
+    def cost_known_before_training(self) -> bool:
+        """Counted from the spec (FLOPs, params) or predicted by a table; not timed."""
+        return self.cost in ("flops", "params") or self.latency_table is not None
+
+    def screening_band(self) -> tuple[float, float] | None:
+        """The band outside which a candidate is not trained (``target_band`` where the
+        cost is known before training), or None when every candidate trains."""
+        return self.target_band() if self.cost_known_before_training else None
+
     def identity(self) -> dict[str, Any]:
         """Settings a continued search must share with the run that started it."""
         settings = {item.name: getattr(self, item.name) for item in fields(self)}
         settings.pop("trials")  # asking for more trials continues the same search
-        settings.pop("target_tolerance")  # chooses among the trials, trains nothing
+        # Recorded where it decides what trains; where it only chooses among the trials, a
+        # continued run may change it (and runs made before the band screened go on
+        # with --target-tolerance none).
+        if self.screening_band() is None:
+            settings.pop("target_tolerance")
         table = settings.pop("latency_table")
         runtime = settings.pop("latency_runtime")
         # Kept out while unused, so that runs from before these settings existed go on.
@@ -202,12 +221,48 @@ def space_cost_range(space: MBConvSpace, config: SearchConfig) -> tuple[float, f
     return low, high
 
 
-def space_identity(space: MBConvSpace) -> dict[str, Any]:
-    """The space as a run records it: its skeleton's fingerprint and every choice set."""
-    return {
-        "skeleton": space.skeleton.fingerprint(),
-        "space": {key: list(options) for key, options in space.parameters().items()},
-    }
+# Proposals outside the band in a row before a search gives up: random proposals reach a
+# band holding 0.3% of the space (the rarest BAND_SAMPLES finds reliably) within this
+# many with probability 0.996; a learning strategy, told how far each missed, far sooner.
+MAX_OUTSIDE_IN_A_ROW = 2000
+BAND_SAMPLES = 4000  # points drawn to see whether the band holds any network (~0.5 s)
+
+
+def band_share(space: MBConvSpace, config: SearchConfig, samples: int = BAND_SAMPLES) -> float:
+    """The share of uniformly drawn networks whose cost lies in the screening band (1.0
+    when nothing is screened): about how many proposals each trained candidate costs."""
+    band = config.screening_band()
+    if band is None:
+        return 1.0
+    rng = random.Random(config.seed)
+    inside = sum(
+        band[0] <= cost_of(space.decode(space.sample(rng)), config)[0] <= band[1]
+        for _ in range(samples)
+    )
+    return inside / samples
+
+
+def check_band(space: MBConvSpace, config: SearchConfig) -> float:
+    """``band_share``, refusing a band no drawn network lies in (one line)."""
+    share = band_share(space, config)
+    band = config.screening_band()
+    if band is not None and share == 0:
+        low, high = space_cost_range(space, config)
+        if high < band[0]:
+            raise SearchError(
+                f"target {format_cost(config.target, config.cost)} is above the largest network "
+                f"in the space ({format_cost(high, config.cost)}; smallest "
+                f"{format_cost(low, config.cost)}): lower the target, widen the space with "
+                "--space, or train every candidate with --target-tolerance none"
+            )
+        raise SearchError(
+            f"no network of the space costs {format_cost(band[0], config.cost)}-"
+            f"{format_cost(band[1], config.cost)} ({BAND_SAMPLES} drawn; the space spans "
+            f"{format_cost(low, config.cost)}-{format_cost(high, config.cost)}): move the "
+            "target, widen --target-tolerance, or train every candidate with "
+            "--target-tolerance none"
+        )
+    return share
 
 
 @dataclass(frozen=True)
@@ -270,6 +325,7 @@ class SearchTask(StudyTask):
         self._started: dict[int, float] = {}
         # fingerprint -> the finished trial that already evaluated that network
         self.evaluated: dict[str, FrozenTrial] = {}
+        self.outside_in_a_row = 0  # proposals outside the band since the last inside it
         for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             self.remember(trial)
 
@@ -281,6 +337,19 @@ class SearchTask(StudyTask):
         attrs = trial.user_attrs
         if trial.state == TrialState.COMPLETE and not attrs.get("screened"):
             self.evaluated.setdefault(attrs.get("fingerprint", ""), trial)
+
+    def stop_reason(self) -> str | None:
+        if self.outside_in_a_row < MAX_OUTSIDE_IN_A_ROW:
+            return None
+        band = self.config.screening_band()
+        assert band is not None
+        cost = self.config.cost
+        return (
+            f"{self.outside_in_a_row} proposals in a row cost outside "
+            f"{format_cost(band[0], cost)}-{format_cost(band[1], cost)}: widen "
+            "--target-tolerance, narrow the space toward the target (--space, --width-mult, "
+            "--depth-mult), or train every candidate with --target-tolerance none"
+        )
 
     def _values(self, accuracy: float, cost: float, reward: float) -> Any:
         return (accuracy, cost) if self.pareto else reward
@@ -303,6 +372,22 @@ class SearchTask(StudyTask):
         trial.set_user_attr("cost", cost)
         for key, value in measured.items():
             trial.set_user_attr(key, value)
+        band = self.config.screening_band()
+        if band is not None and not band[0] <= cost <= band[1]:
+            # Known before training to miss the band: nothing is spent on it, and the
+            # strategy proposes again in its place. It is told a score below every
+            # trained one, lower the further the cost lies outside the band, so that
+            # TPE and the RL controller learn which way the band is (a flat 0 tells
+            # them nothing where the band is a small share of the space).
+            trial.set_user_attr("screened", True)
+            trial.set_user_attr("out_of_band", True)
+            mark_uncounted(trial)
+            self.outside_in_a_row += 1
+            self._done(trial)
+            edge = band[0] if cost < band[0] else band[1]
+            miss = -abs(math.log(cost / edge))
+            return Done(self._values(0.0, cost, miss))
+        self.outside_in_a_row = 0
         if self.config.constraint == "hard" and cost > self.config.target:
             # The hard limit is known before training: record the candidate, spend nothing.
             trial.set_user_attr("screened", True)
@@ -357,9 +442,10 @@ def run_search(
             "so ACC x (COST/T)^w means nothing with it; use --constraint hard (the best score "
             "within the target) or --objective pareto (score against cost)"
         )
+    share = check_band(space, config)
     identity = {
         **config.identity(),
-        **space_identity(space),
+        **space.identity(),
         **evaluator.identity(),
         **(identity_extra or {}),
     }
@@ -384,6 +470,7 @@ def run_search(
             pruner=early_stopping_pruner(config.early_stopping if ray is None else None),
         )
         # What the report calls the values, and whether a hypervolume means anything.
+        study.set_user_attr("band_share", round(share, 4))
         study.set_user_attr(
             "evaluator",
             {

@@ -28,7 +28,6 @@ from nas.evaluate import (
     accuracy_on,
     recalibrate_batch_norm,
 )
-from nas.search import space_identity
 from nas.supernet._sandwich import SandwichConfig, SupernetTraining, train_supernet
 from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
 from nas.supernet._supernet import Supernet, SupernetError, stage_bounds
@@ -49,6 +48,7 @@ class SupernetEvaluator(Evaluator):
     name = "supernet"
     gives_accuracy = True
     score_label = "supernet accuracy (inherited weights)"
+    confirm_top = 3  # inherited weights rank roughly: retrain the best 3 alone
 
     def __init__(
         self,
@@ -92,7 +92,7 @@ class SupernetEvaluator(Evaluator):
         identity = {
             "data": self.data.identity(),
             "supernet": {**self.config.identity(), "seed": self.seed},
-            "space": space_identity(self.space),
+            "space": self.space.identity(),
         }
         if path.exists():
             self.supernet = load_supernet(path, self.space, identity).eval()

@@ -71,6 +71,7 @@ def test_early_stopping_needs_the_reward_objective(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_search_on_ray_from_the_command_line_prints_one_json_document(tmp_path):
     out = tmp_path / "run"
     argv = [*SEARCH, "--trials", "3", "--backend", "ray", "--json", "--out", str(out)]

@@ -265,6 +265,7 @@ def test_bad_input_is_one_line_exit_2(capsys, tmp_path, argv, spec_text, phrase)
     assert sorted(tmp_path.rglob("*")) == before  # errors leave nothing behind
 
 
+@pytest.mark.subprocess
 def test_installed_cnas_executable(tmp_path):
     cnas = Path(sys.executable).with_name("cnas")
     command = [str(cnas)] if cnas.exists() else [sys.executable, "-m", "experiments.cli"]
@@ -332,3 +333,12 @@ def test_family_of_a_module_backbone_counts_each_member_with_fvcore(capsys, tmp_
     assert sorted(p.name for p in out.iterdir()) == ["commands.jsonl", "family.csv", "family.png"]
     code, _, err = cli(capsys, *argv, "--table", "efficientnet")
     assert code == 2 and "not allowed with argument" in err
+
+
+def test_version_names_the_installed_release(capsys):
+    import importlib.metadata
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"cnas {importlib.metadata.version('compound-nas')}"

@@ -54,6 +54,7 @@ def test_one_page_with_a_section_per_run_and_a_markdown_twin(runs, cnas):
     assert "| name |" in twin or "| name " in twin
 
 
+@pytest.mark.browser
 def test_the_page_renders_in_a_real_browser(runs, cnas):
     if not Path(CHROMIUM).exists():
         pytest.fail(

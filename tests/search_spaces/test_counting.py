@@ -92,6 +92,7 @@ def test_flops_grow_with_resolution_and_reject_bad_input():
         count_flops(spec, 0)
 
 
+@pytest.mark.subprocess
 def test_counting_never_imports_torch():
     code = (
         "import sys; import search_spaces, scaling;"

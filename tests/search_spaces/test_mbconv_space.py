@@ -5,6 +5,7 @@ import pytest
 
 from search_spaces import (
     BASE_ARCHITECTURES,
+    InputError,
     MBConvSpace,
     SpecError,
     StageChoices,
@@ -157,3 +158,25 @@ def test_a_space_file_restricts_the_conv_op_per_stage(tmp_path):
     # A fused network is outside a space without the choice.
     with pytest.raises(SpecError, match="this space has no fused choice"):
         SPACE.encode(spec)
+
+
+def test_distinct_samples_are_distinct_and_the_same_for_a_seed():
+    assert SPACE.sample_distinct(12, 3)[:5] == SPACE.sample_distinct(5, 3)
+    first, again = SPACE.sample_distinct(12, 3), SPACE.sample_distinct(12, 3)
+    assert first == again and len({s.fingerprint() for s in first}) == 12
+    tiny = MBConvSpace.uniform(
+        SPACE.skeleton,
+        StageChoices(
+            kernels=(3,), expand_ratios=(1,), se_ratios=(0.0,), layer_deltas=(0,),
+            width_mults=(1.0,), skips=(True,),
+        ),
+    )  # fmt: skip
+    with pytest.raises(InputError, match="fewer than 3 distinct networks"):
+        tiny.sample_distinct(3, 0)
+
+
+def test_identity_names_the_skeleton_and_every_choice():
+    identity = SPACE.identity()
+    assert identity["skeleton"] == SMALL.fingerprint()
+    assert identity["space"] == {k: list(v) for k, v in SPACE.parameters().items()}
+    json.dumps(identity)  # a run directory records it as JSON

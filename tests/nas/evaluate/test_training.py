@@ -211,9 +211,9 @@ def test_config_validation(kwargs, message):
 
 def test_config_defaults_are_the_proxy_recipe():
     config = TrainingConfig()
-    assert (config.epochs, config.batch_size, config.optimizer) == (3, 32, "adamw")
+    assert (config.epochs, config.batch_size, config.optimizer) == (3, 16, "adamw")
     assert (config.learning_rate, config.weight_decay) == (3e-3, 0.05)
-    assert (config.warmup, config.zero_init_residual, config.augment) == (0.15, True, ())
+    assert (config.warmup, config.zero_init_residual, config.augment) == (0.3, True, ())
     assert (config.threads, config.max_seconds) == (None, None)
     # An optimizer given alone takes its own peak rate and decay, not AdamW's.
     sgd = TrainingConfig(optimizer="sgd")
@@ -238,9 +238,9 @@ def test_the_legacy_recipe_keeps_the_identity_runs_were_made_with():
 
 def test_the_recipe_enters_new_runs_identity():
     identity = TrainingConfig().identity()
-    assert identity["warmup"] == 0.15 and identity["zero_init_residual"] is True
+    assert identity["warmup"] == 0.3 and identity["zero_init_residual"] is True
     assert identity["spec_regularization"] is False and "augment" not in identity
-    assert identity["optimizer"] == "adamw" and identity["batch_size"] == 32
+    assert identity["optimizer"] == "adamw" and identity["batch_size"] == 16
     # Each part moves the identity on its own.
     for change in ({"warmup": 0.0}, {"zero_init_residual": False}, {"augment": ("auto",)}):
         assert TrainingConfig(**change).identity() != identity

@@ -103,10 +103,22 @@ def test_ray_and_local_write_the_same_run_directory_with_the_same_results(tmp_pa
     files = {p.name for p in (tmp_path / "local").iterdir()}
     assert files == {p.name for p in (tmp_path / "ray").iterdir()}
     assert {"trials.csv", "pareto.csv", "pareto.png", "baseline.json", "summary.json"} <= files
-    # Same seeds, one thread each: the same candidates train to the same accuracy.
-    here = {t.number: (t.params, t.user_attrs["accuracy"]) for t in local.trials}
-    there = {t.number: (t.params, t.user_attrs["accuracy"]) for t in remote.trials}
+
+    # Same seeds, one thread each: the same candidates train to the same accuracy, and
+    # the same proposals outside the target band are turned away untrained.
+    def trained(study):
+        return {
+            t.number: (t.params, t.user_attrs["accuracy"])
+            for t in study.trials
+            if not t.user_attrs.get("out_of_band")
+        }
+
+    here, there = trained(local), trained(remote)
     assert here == there and len(here) == 4
+    assert all(
+        0.9 <= t.user_attrs["cost"] / TARGET <= 1.1 for t in remote.trials if t.number in there
+    )
+    assert len(local.trials) == len(remote.trials)
     assert all(t.state == TrialState.COMPLETE for t in remote.trials)
 
 

@@ -161,6 +161,7 @@ def test_a_trial_killed_between_recording_its_host_and_its_pid_is_waited_out(tmp
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_two_processes_share_one_journal_study_without_losing_or_repeating(tmp_path):
     url = f"journal:{tmp_path}/shared.log"
     options = [

@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -65,8 +66,12 @@ class Fake(Evaluator):
         return Evaluation(accuracy=0.5 + 0.004 * (count_flops(spec) // 1000 % 101))
 
 
+# Most tests here train every candidate (no band); the band's own tests ask for one.
+DEFAULTS = {"target": TARGET, "trials": 6, "strategy": "random", "target_tolerance": None}
+
+
 def search(run_dir, evaluator=None, **config) -> optuna.Study:
-    config = {"target": TARGET, "trials": 6, "strategy": "random", **config}
+    config = {**DEFAULTS, **config}
     return run_search(
         space=SPACE, evaluator=evaluator or Fake(), config=SearchConfig(**config), run_dir=run_dir
     )
@@ -74,7 +79,7 @@ def search(run_dir, evaluator=None, **config) -> optuna.Study:
 
 def report(study, run_dir, plot=False, **config) -> tuple[list[dict], list[dict], dict]:
     """Write the report; (trials.csv rows, pareto.csv rows, summary.json)."""
-    config = SearchConfig(**{"target": TARGET, "trials": 6, "strategy": "random", **config})
+    config = SearchConfig(**{**DEFAULTS, **config})
     built = nas.build_report(study, config, space_size=SPACE.size)
     nas.write_report(built, run_dir, config, plot=plot)
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -116,9 +121,8 @@ def test_report_files_hold_every_trial_the_front_and_the_baseline(tmp_path):
     assert [r["number"] for r in front] == [unique[i]["number"] for i in nas.pareto_front(points)]
     assert 1 <= len(front) < len(unique)
     assert (tmp_path / "pareto.png").read_bytes()[:8] == PNG
-    # The best reward among those within 10% of the target (all, when none is).
-    near = [r for r in unique if 0.9 <= float(r["cost"]) / TARGET <= 1.1] or unique
-    best = max(near, key=lambda r: (float(r["reward"]), -float(r["cost"])))
+    # No band: the best reward anywhere.
+    best = max(unique, key=lambda r: (float(r["reward"]), -float(r["cost"])))
     baseline = NetworkSpec.load(tmp_path / "baseline.json")
     assert count_flops(baseline) == int(best["flops"]) == summary["baseline"]["flops"]
     assert (baseline.name, baseline.metadata["trial"]) == ("baseline", int(best["number"]))
@@ -142,6 +146,7 @@ def test_a_second_run_continues_the_study_to_the_new_total(tmp_path):
     assert len(search(tmp_path, again, trials=7).trials) == 7 and again.calls == []
 
 
+@pytest.mark.subprocess
 def test_a_trial_whose_process_died_is_failed_and_its_point_run_once_more(tmp_path):
     search(tmp_path, trials=2)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -171,6 +176,7 @@ def test_a_trial_whose_process_died_is_failed_and_its_point_run_once_more(tmp_pa
     assert len(study.trials) == 5 and requeued_numbers(study) == {2}
 
 
+@pytest.mark.subprocess
 def test_a_trial_killed_while_choosing_its_point_is_not_queued_again(tmp_path):
     search(tmp_path, trials=1)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -205,6 +211,7 @@ def test_a_keyboard_interrupt_leaves_a_trial_the_next_run_repeats(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 def test_sigkill_mid_search_then_rerun_completes_the_budget(tmp_path):
     out = tmp_path / "run"
     options = "--evaluator zero-cost --target-flops 30M --trials 40 --resolution 16 --json "
@@ -336,7 +343,7 @@ def test_aliases_share_a_fingerprint_and_are_trained_once(tmp_path):
         m.use_residual for m in built[1].modules() if isinstance(m, nas.MBConv)
     ]
     evaluator = Fake()
-    config = SearchConfig(target=TARGET, trials=6, strategy="random")
+    config = SearchConfig(**DEFAULTS)
     study = run_search(space=space, evaluator=evaluator, config=config, run_dir=tmp_path)
     assert {t.params["s0_skip"] for t in study.trials} == {True, False}  # both points came up
     assert len(evaluator.calls) == 1  # the second point was known, not retrained
@@ -440,12 +447,116 @@ def test_search_config_rejects_bad_settings(settings, message):
 
 
 def test_a_run_with_tuple_identity_extra_can_be_continued(tmp_path):
-    config = SearchConfig(target=TARGET, trials=1)
-    for _ in range(2):
-        run_search(
+    # A tuple is recorded as a JSON list: the continued run must compare equal to it,
+    # go on to the new total, and train nothing the first run finished.
+    for trials, calls in ((1, 1), (2, 1)):
+        evaluator = Fake()
+        study = run_search(
             space=SPACE,
-            evaluator=Fake(),
-            config=config,
+            evaluator=evaluator,
+            config=SearchConfig(**{**DEFAULTS, "trials": trials}),
             run_dir=tmp_path,
             identity_extra={"k": (3,)},
         )
+        assert nas.runs.finished_count(study) == trials and len(evaluator.calls) == calls
+    with pytest.raises(InputError, match="different search"):
+        run_search(
+            space=SPACE, evaluator=Fake(), config=SearchConfig(**DEFAULTS), run_dir=tmp_path,
+            identity_extra={"k": (4,)},
+        )  # fmt: skip
+
+
+def in_band(cost, low, high):
+    return low <= cost <= high
+
+
+@pytest.mark.parametrize(("constraint", "band"), [("soft", (0.9, 1.1)), ("hard", (0.9, 1.0))])
+def test_candidates_outside_the_band_are_proposed_again_and_never_trained(
+    tmp_path, constraint, band
+):
+    low, high = band[0] * TARGET, band[1] * TARGET
+    evaluator = Fake()
+    study = search(tmp_path, evaluator, trials=6, target_tolerance=0.1, constraint=constraint)
+    trained = [t for t in study.trials if not t.user_attrs.get("screened")]
+    outside = [t for t in study.trials if t.user_attrs.get("out_of_band")]
+    # Six trained, all in the band; the others were turned away, counted by nobody.
+    assert len(trained) == 6 and nas.runs.finished_count(study) == 6
+    assert all(in_band(t.user_attrs["cost"], low, high) for t in trained)
+    assert outside and not any(in_band(t.user_attrs["cost"], low, high) for t in outside)
+    # Scored below every trained one, the lower the further outside the band.
+    assert all(t.value < 0 and "accuracy" not in t.user_attrs for t in outside)
+    by_fingerprint = {t.user_attrs["fingerprint"]: t for t in trained}
+    assert set(evaluator.calls) <= set(by_fingerprint)
+    assert len(study.trials) == len(trained) + len(outside)
+    rows, _, summary = report(
+        study, tmp_path, trials=6, target_tolerance=0.1, constraint=constraint
+    )
+    assert summary["trials"] == {"complete": 6, "out-of-band": len(outside)}
+    assert [r["accuracy"] for r in rows if r["state"] == "out-of-band"] == [""] * len(outside)
+    assert summary["band"]["proposed_outside"] == len(outside)
+    assert (summary["band"]["low"], summary["band"]["high"]) == pytest.approx((low, high))
+    assert 0 < summary["band"]["share_of_space"] < 1
+    assert summary["baseline"]["within_tolerance"] is True
+
+
+def test_a_continued_band_search_trains_only_what_is_missing(tmp_path):
+    search(tmp_path, trials=3, target_tolerance=0.1)
+    evaluator = Fake()
+    study = search(tmp_path, evaluator, trials=5, target_tolerance=0.1)
+    trained = [t for t in study.trials if not t.user_attrs.get("screened")]
+    assert len(trained) == 5 and len(evaluator.calls) <= 2
+
+
+def test_a_band_no_network_reaches_is_refused_before_anything_is_written(tmp_path):
+    # The space spans 0.6M to 24.8M FLOPs: 30M is above all of it.
+    with pytest.raises(SearchError, match=r"target 30M is above the largest network .*24\.8M"):
+        search(tmp_path / "run", trials=2, target=30e6, target_tolerance=0.1)
+    assert not (tmp_path / "run").exists()
+    # Two networks (stage 0's kernel 3 or 7) and a band between them that holds neither.
+    fixed = {"expand_ratios": (1,), "se_ratios": (0.0,), "layer_deltas": (0,), "skips": (True,)}
+    first = StageChoices(kernels=(3, 7), width_mults=(1.0,), **fixed)
+    rest = StageChoices(kernels=(3,), width_mults=(1.0,), **fixed)
+    two = MBConvSpace(SKELETON, (first,) + (rest,) * (len(SKELETON.stages) - 1))
+    low, high = (
+        count_flops(two.decode({**two.extreme(largest=False), "s0_kernel": k})) for k in (3, 7)
+    )
+    config = SearchConfig(target=(low + high) / 2, trials=2, target_tolerance=0.01)
+    with pytest.raises(SearchError, match=r"no network of the space costs .* spans"):
+        run_search(space=two, evaluator=Fake(), config=config, run_dir=tmp_path / "two")
+    assert not (tmp_path / "two").exists()
+    # Without a band every candidate trains, and the baseline is the nearest there is.
+    study = search(tmp_path / "none", trials=2, target=30e6)
+    assert nas.runs.finished_count(study) == 2
+
+
+def test_the_band_enters_the_identity_only_where_it_decides_what_trains(tmp_path):
+    screened = SearchConfig(target=TARGET, target_tolerance=0.1).identity()
+    assert screened["target_tolerance"] == 0.1
+    for config in (
+        SearchConfig(target=TARGET, target_tolerance=None),
+        SearchConfig(target=TARGET, objective="pareto"),
+        SearchConfig(target=5.0, cost="latency"),  # timed per candidate: trains to know
+    ):
+        assert "target_tolerance" not in config.identity()
+    search(tmp_path, trials=2)  # made without a band, as runs were before it
+    with pytest.raises(InputError, match="target_tolerance"):
+        search(tmp_path, trials=3, target_tolerance=0.1)
+
+
+def test_band_share_is_the_share_of_drawn_networks_in_the_band():
+    config = SearchConfig(target=TARGET, target_tolerance=0.1)
+    share = nas.search.band_share(SPACE, config, samples=500)
+    rng = random.Random(0)
+    costs = [count_flops(SPACE.decode(SPACE.sample(rng))) for _ in range(500)]
+    assert share == sum(0.9 * TARGET <= c <= 1.1 * TARGET for c in costs) / 500
+    assert nas.search.band_share(SPACE, SearchConfig(target=TARGET, target_tolerance=None)) == 1
+
+
+def test_a_band_the_proposals_keep_missing_stops_the_run_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(nas.search._search, "MAX_OUTSIDE_IN_A_ROW", 3)
+    with pytest.raises(
+        nas.runs.RunStopped, match=r"^3 proposals in a row cost outside 3\.96M-4\.04M: widen"
+    ):
+        search(tmp_path, trials=4, target_tolerance=0.01)
+    study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert sum(bool(t.user_attrs.get("out_of_band")) for t in study.trials) >= 3

@@ -50,6 +50,7 @@ def load(url: str) -> optuna.Study:
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_shared_study_survives_sigkill_with_every_strategy(tmp_path, strategy, request):
     url = f"journal:{tmp_path}/shared.log"

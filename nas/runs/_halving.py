@@ -3,9 +3,9 @@ have ``seeds`` seeds each.
 
 Round r trains seed r of its survivors. Round 0's survivors are every candidate; round
 r's are the best ``keep`` fraction (at least ``FINALISTS``) of round r - 1's, ranked by
-their mean accuracy over the seeds they have. References (the unscaled backbone and
-the single-dimension scalings) survive every round, so each is compared with the
-winner seed by seed. Pure bookkeeping: which (candidate, seed) pairs a round needs
+their mean accuracy over the seeds they have. References (in a coefficient grid, the
+unscaled backbone and the single-dimension scalings) survive every round, so each is
+compared with the winner seed by seed. Pure bookkeeping: which (candidate, seed) pairs a round needs
 follows from the results so far, so a resumed run asks for exactly what is missing.
 """
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nas.rank_check import rank_correlation, reference_reliability, tau_difference
+from nas.stats import rank_correlation, reference_reliability, tau_difference
 
 
 def test_a_hand_counted_ranking():
