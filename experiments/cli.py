@@ -7,7 +7,9 @@ import datetime
 import json
 import os
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -81,8 +83,22 @@ def _record_command(args: argparse.Namespace, argv: Sequence[str]) -> None:
         commands.write(json.dumps(line) + "\n")
 
 
+def interrupts_end_the_run() -> None:
+    """Make SIGINT raise KeyboardInterrupt, even where cnas was started with it ignored.
+
+    A shell starts a background job (`cnas ... &` in a script, a CI step) with SIGINT
+    ignored, and Python keeps an ignored SIGINT; an interrupt sent to such a run (kill
+    -INT, a job runner's cancel) then did nothing, and the run went on to finish and exit
+    0. Every run is resumable and flags what the interrupt stopped, so cnas takes the
+    interrupt wherever it comes from: exit 130, "interrupted" on stderr.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    interrupts_end_the_run()
     args = make_parser().parse_args(argv)
     try:
         code = args.run(args)

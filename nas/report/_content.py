@@ -157,6 +157,10 @@ def _csv_table(path: Path) -> Table | None:
         frame = pd.read_csv(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError):
         return None
+    if "state" in frame.columns:
+        # A search's proposals outside its cost band were never trained; trials.csv
+        # keeps them, the page shows what ran (summary.json's band counts the rest).
+        frame = frame[frame["state"] != "out-of-band"]
     long = [
         column
         for column in frame.columns

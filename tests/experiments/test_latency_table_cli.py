@@ -54,7 +54,8 @@ def test_search_costs_candidates_with_the_table(made, tmp_path, cnas):
     table = LatencyTable.load(table_path)
     run = tmp_path / "search"
     code, _, stderr = cnas(
-        "search", "--target-latency-ms", "0.3", "--latency-table", str(table_path),
+        "search", "--target-latency-ms", "0.3", "--target-tolerance", "none",
+        "--latency-table", str(table_path),
         "--latency-runtime", "onnxruntime", *SPACE_ARGS, "--space", str(space),
         "--evaluator", "zero-cost", "--trials", "4", "--backend", "local", "--no-progress",
         "--out", str(run),
@@ -79,7 +80,8 @@ def test_search_costs_candidates_with_the_table(made, tmp_path, cnas):
 def test_continuing_with_another_table_is_refused(made, tmp_path, cnas):
     root, space, table_path = made
     common = (
-        "search", "--target-latency-ms", "10", *SPACE_ARGS, "--space", str(space),
+        "search", "--target-latency-ms", "10", "--target-tolerance", "none", *SPACE_ARGS,
+        "--space", str(space),
         "--evaluator", "zero-cost", "--trials", "2", "--backend", "local", "--no-progress",
         "--out", str(tmp_path / "run"),
     )  # fmt: skip
@@ -106,7 +108,8 @@ def test_a_search_the_table_does_not_fit_is_refused_in_one_line(
 ):
     _, space, table_path = made
     args = dict(zip(SPACE_ARGS[::2], SPACE_ARGS[1::2], strict=True))
-    target = ("--target-latency-ms", "0.3")
+    # The table is measured here, so its range depends on the machine: no band.
+    target = ("--target-latency-ms", "0.3", "--target-tolerance", "none")
     if change[0].startswith("--target"):
         target = change
     else:
@@ -149,7 +152,8 @@ def test_a_missing_or_edited_table_is_refused(made, tmp_path, cnas):
     edited.write_text(json.dumps(document))
     for path, message in ((tmp_path / "none.json", "does not exist"), (edited, "was changed")):
         code, _, stderr = cnas(
-            "search", "--target-latency-ms", "0.3", "--latency-table", str(path), *SPACE_ARGS,
+            "search", "--target-latency-ms", "0.3", "--target-tolerance", "none",
+            "--latency-table", str(path), *SPACE_ARGS,
             "--space", str(space), "--evaluator", "zero-cost", "--out", str(tmp_path / "r"),
         )  # fmt: skip
         assert code == 2 and message in stderr

@@ -19,7 +19,7 @@ def runs(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("runs")
     search = [
-        "search", "--target-flops", "30M", "--evaluator", "zero-cost", *SMALL,
+        "search", "--target-flops", "12M", "--evaluator", "zero-cost", *SMALL,
         "--max-samples", "200", "--trials", "3", "--backend", "local", "--out",
         str(root / "search"),
     ]  # fmt: skip
@@ -34,7 +34,7 @@ def test_each_command_is_recorded_in_its_run_directory(runs):
     lines = (runs / "search" / "commands.jsonl").read_text().splitlines()
     assert len(lines) == 1
     recorded = json.loads(lines[0])
-    assert recorded["command"].startswith("cnas search --target-flops 30M")
+    assert recorded["command"].startswith("cnas search --target-flops 12M")
     assert recorded["finished"] and recorded["cwd"]
 
 
@@ -48,7 +48,7 @@ def test_one_page_with_a_section_per_run_and_a_markdown_twin(runs, cnas):
     # In the order they were made: the search, then the family.
     assert page.index("<h2>Search for a baseline") < page.index("<h2>Scaled family")
     assert page.count("data:image/png;base64,") == 2  # pareto.png, family.png, embedded
-    assert "cnas search --target-flops 30M" in page and "cnas family efficientnet-b0" in page
+    assert "cnas search --target-flops 12M" in page and "cnas family efficientnet-b0" in page
     assert "Baseline: trial" in page
     assert "](search/pareto.png)" in twin and "## Scaled family" in twin
     assert "| name |" in twin or "| name " in twin

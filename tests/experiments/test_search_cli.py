@@ -209,10 +209,10 @@ def test_real_training_finds_a_better_than_chance_baseline_and_resumes(tmp_path,
     code, stdout, stderr = cnas(*argv)
     assert (code, stderr) == (0, "")
     summary = json.loads(stdout)
-    assert summary["trials"] == {"complete": 3}
-    # 10 classes, 40 validation images: chance is 0.1; measured 0.425 (trial 1).
+    assert summary["trials"]["complete"] == 3 and summary["baseline"]["within_tolerance"]
+    # 10 classes, 40 validation images: chance is 0.1.
     assert 0.3 < summary["baseline"]["accuracy"] <= 1.0
-    rows = read_csv(out / "trials.csv")
+    rows = [r for r in read_csv(out / "trials.csv") if r["state"] == "complete"]
     assert all(0.0 <= float(r["accuracy"]) <= 1.0 for r in rows)
     assert [float(r["metric_epochs"]) for r in rows] == [2.0] * 3
 
@@ -223,7 +223,7 @@ def test_real_training_finds_a_better_than_chance_baseline_and_resumes(tmp_path,
     code, again, stderr = cnas(*argv)
     assert (code, stderr) == (0, "")
     assert json.loads(again)["baseline"] == summary["baseline"]
-    assert read_csv(out / "trials.csv") == rows
+    assert [r for r in read_csv(out / "trials.csv") if r["state"] == "complete"] == rows
 
 
 def test_fashion_mnist_without_the_package_is_one_line(tmp_path, monkeypatch):

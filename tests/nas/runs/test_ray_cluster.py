@@ -44,7 +44,7 @@ RAY = str(Path(sys.executable).with_name("ray"))
 SEARCH = [
     *("--target-flops", "3M", "--resolution", "16", "--width-mult", "0.5", "--depth-mult"),
     *("0.5", "--max-samples", "300", "--epochs", "2", "--strategy", "random"),
-    *("--no-progress", "--json", "--backend", "ray"),
+    *("--target-tolerance", "none", "--no-progress", "--json", "--backend", "ray"),
 ]
 
 

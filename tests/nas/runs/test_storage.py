@@ -53,7 +53,7 @@ def search(run_dir: Path, storage: str | None, trials: int, evaluator=None) -> o
     return run_search(
         space=SPACE,
         evaluator=evaluator or Fake(),
-        config=SearchConfig(target=4e6, trials=trials, strategy="random"),
+        config=SearchConfig(target=4e6, trials=trials, strategy="random", target_tolerance=None),
         run_dir=run_dir,
         storage=storage,
     )
@@ -167,7 +167,8 @@ def test_two_processes_share_one_journal_study_without_losing_or_repeating(tmp_p
     options = [
         "--target-flops", "3M", "--trials", "10", "--resolution", "16", "--epochs", "1",
         "--width-mult", "0.5", "--depth-mult", "0.5", "--max-samples", "200",
-        "--strategy", "random", "--no-progress", "--json", "--storage", url,
+        "--strategy", "random", "--target-tolerance", "none", "--no-progress", "--json",
+        "--storage", url,
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     processes = [

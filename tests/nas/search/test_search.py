@@ -214,7 +214,8 @@ def test_a_keyboard_interrupt_leaves_a_trial_the_next_run_repeats(tmp_path):
 @pytest.mark.subprocess
 def test_sigkill_mid_search_then_rerun_completes_the_budget(tmp_path):
     out = tmp_path / "run"
-    options = "--evaluator zero-cost --target-flops 30M --trials 40 --resolution 16 --json "
+    options = "--evaluator zero-cost --target-flops 30M --target-tolerance none --trials 40 "
+    options += "--resolution 16 --json "
     options += "--width-mult 0.5 --depth-mult 0.5 --max-samples 200 --no-progress --out"
     command = [sys.executable, "-m", "experiments.cli", "search", *options.split(), str(out)]
     # One torch thread: cnas search ignores --threads for the zero-cost evaluator.

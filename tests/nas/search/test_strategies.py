@@ -94,7 +94,7 @@ def search(run_dir: Path, strategy: str, trials: int = 8, **config: object) -> o
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_every_strategy_runs_a_search_and_reports(tmp_path, strategy):
-    config = SearchConfig(target=TARGET, strategy=strategy, trials=8)
+    config = SearchConfig(target=TARGET, strategy=strategy, trials=8, target_tolerance=None)
     evaluator = FakeEvaluator()
     study = run_search(space=SPACE, evaluator=evaluator, config=config, run_dir=tmp_path)
     trials = study.get_trials()
@@ -111,8 +111,7 @@ def test_every_strategy_runs_a_search_and_reports(tmp_path, strategy):
     assert {p.name for p in tmp_path.iterdir()} - sidecars == FILES
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert (summary["strategy"], summary["trials"]) == (strategy, {"complete": 8})
-    near = [t for t in trials if 0.9 <= t.user_attrs["cost"] / TARGET <= 1.1] or trials
-    best = max(near, key=lambda t: (t.value, -t.user_attrs["cost"]))
+    best = max(trials, key=lambda t: (t.value, -t.user_attrs["cost"]))  # no band: anywhere
     assert summary["baseline"]["number"] == best.number
 
 

@@ -36,7 +36,9 @@ def test_each_strategy_searches_on_the_supernet_without_changing_it(
     before = {k: v.clone() for k, v in trained.state_dict().items()}
     evaluator = SupernetEvaluator(data, supernet=trained, calibration_images=128)
     objective = "reward" if strategy == "rl" else "pareto"
-    config = SearchConfig(target=5e6, trials=TRIALS, strategy=strategy, objective=objective)
+    config = SearchConfig(
+        target=5e6, trials=TRIALS, strategy=strategy, objective=objective, target_tolerance=None
+    )
     study = run_search(space=space, evaluator=evaluator, config=config, run_dir=tmp_path)
     trials = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(trials) == TRIALS
