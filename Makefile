@@ -7,7 +7,7 @@ RUN ?= runs/demo
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install postgres chromium bench-data test test-fast lint demo bench clean
+.PHONY: install postgres chromium bench-data test test-fast lint docs demo bench clean
 
 install: $(STAMP)
 
@@ -15,12 +15,17 @@ install: $(STAMP)
 # package to the versions the project was tested with.
 $(STAMP): pyproject.toml requirements-lock.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -c requirements-lock.txt -e '.[test]'
+	$(PY) -m pip install -q --disable-pip-version-check -c requirements-lock.txt -e '.[test,docs]'
 	touch $(STAMP)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# docs/ into site/ with MkDocs (mkdocs.yml); --strict fails the build on any warning,
+# among them a link to a missing page or heading. `make test` (and so CI) runs it.
+docs: install
+	$(VENV)/bin/mkdocs build --strict --site-dir site
 
 # The shared-storage tests start a throwaway PostgreSQL server on loopback; install
 # Debian's postgresql if it is missing. If that fails, the test says so and fails.
@@ -50,7 +55,7 @@ bench-data: install
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
 	@ls /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz >/dev/null
 
-test: install lint postgres chromium
+test: install lint docs postgres chromium
 	$(PY) -m pytest -q
 
 # Minutes less: no Ray, no other processes, no database or browser (CI runs them all).
@@ -64,4 +69,4 @@ bench: install
 	$(PY) benchmarks/count_speed.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) runs site .pytest_cache .ruff_cache *.egg-info

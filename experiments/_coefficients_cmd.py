@@ -10,6 +10,7 @@ from experiments._common import (
     CliError,
     check_writable_dir,
     format_table,
+    percent,
     positive_int,
     print_json,
 )
@@ -45,7 +46,14 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--low", type=float, default=1.0, help="smallest coefficient (1.0)")
     parser.add_argument("--high", type=float, default=2.0, help="largest coefficient (2.0)")
     parser.add_argument("--base", type=float, default=2.0, help="target alpha*beta^2*gamma^2 (2)")
-    parser.add_argument("--tolerance", type=float, default=0.1, help="allowed distance from base")
+    parser.add_argument(
+        "--tolerance",
+        type=percent,
+        default=0.05,
+        metavar="PCT",
+        help="allowed distance of alpha*beta^2*gamma^2 from --base, in percent of it "
+        "(5: 1.9 to 2.1 at base 2)",
+    )
     parser.add_argument(
         "--match",
         choices=("actual", "nominal"),
@@ -56,9 +64,10 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--match-tolerance",
-        type=float,
+        type=percent,
         default=0.03,
-        help="with --match actual: allowed relative FLOP error (0.03)",
+        metavar="PCT",
+        help="with --match actual: allowed FLOP error, in percent (3)",
     )
     parser.add_argument(
         "--filter-actual",
@@ -98,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         low=args.low,
         high=args.high,
         base=args.base,
-        tolerance=args.tolerance,
+        tolerance=args.tolerance * args.base,  # the library's is a distance from base
         match=args.match,
         match_tolerance=args.match_tolerance,
         filter_actual=args.filter_actual,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,6 +59,28 @@ def positive_int(text: str) -> int:
 
 def nonnegative_int(text: str) -> int:
     return _whole_number(text, 0)
+
+
+def percent(text: str) -> float:
+    """A tolerance, which every option gives in percent ("3" or "3%"), as a fraction.
+
+    A bare number below 1 is refused: tolerances were once fractions in some options, and
+    0.03 read as 0.03% would silently demand an exact match. "0.5%" says it is meant.
+    """
+    value = text.strip()
+    explicit = value.endswith("%")
+    try:
+        number = float(value.rstrip("%"))
+    except ValueError:
+        number = math.nan
+    if not 0 < number < 100:
+        raise argparse.ArgumentTypeError(f"expected a percentage such as 3 or 0.5%, got {text!r}")
+    if number < 1 and not explicit:
+        raise argparse.ArgumentTypeError(
+            f"tolerances are in percent: {text} would mean {text}%; write {number * 100:g} "
+            f"for {number * 100:g}%, or {text}% if you mean it"
+        )
+    return number / 100
 
 
 def print_json(document: Any) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from experiments._common import CliError, check_writable_dir, format_table, print_json
+from experiments._common import CliError, check_writable_dir, format_table, percent, print_json
 from experiments._seeded_runs import (
     SeedProgress,
     check_finite,
@@ -42,7 +42,11 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--seeds", type=int, default=3, help="seeds per point (3)")
     parser.add_argument("--base", type=float, default=2.0, help="FLOP growth per phi (2)")
     parser.add_argument(
-        "--match-tolerance", type=float, default=0.03, help="allowed relative FLOP error (0.03)"
+        "--match-tolerance",
+        type=percent,
+        default=0.03,
+        metavar="PCT",
+        help="allowed FLOP error, in percent (3)",
     )
     given = parser.add_mutually_exclusive_group()
     given.add_argument(

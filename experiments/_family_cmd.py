@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from experiments._common import (
     check_writable_dir,
     check_writable_file,
     format_table,
+    percent,
     print_json,
 )
 from experiments._count_cmd import FLOP_CONVENTION
@@ -65,23 +65,25 @@ def add_parser(subparsers: Any) -> None:
         const=2.0,
         type=float,
         metavar="GROWTH",
-        help="with coefficients: pick each member's resolution so its actual FLOPs are closest "
-        "to GROWTH^phi (default 2) times member 0's",
+        help="with coefficients: FLOP growth per phi (default 2). --match actual matches each "
+        "member to GROWTH^phi times member 0's; --match nominal picks each member's "
+        "resolution so its FLOPs come closest to that",
     )
     parser.add_argument(
         "--match",
-        choices=("nominal", "actual"),
-        default="nominal",
-        help="nominal (default): the paper's rule, whatever rounding does to the FLOPs; "
-        "actual: move each member, as `cnas coefficients` moves its candidates, until its real "
-        "FLOPs are within --match-tolerance of GROWTH^phi (--match-flops, default 2) times "
-        "member 0's (spec backbones)",
+        choices=("actual", "nominal"),
+        help="with coefficients. actual (default for spec backbones, as in `cnas coefficients` "
+        "and `scaling-curves`): move each member as little as it takes until its real FLOPs "
+        "are within --match-tolerance of GROWTH^phi (--match-flops, default 2) times member "
+        "0's; nominal (the only rule for module backbones): the paper's arithmetic, whatever "
+        "channel rounding does to the FLOPs",
     )
     parser.add_argument(
         "--match-tolerance",
-        type=float,
+        type=percent,
         default=0.03,
-        help="with --match actual: allowed relative FLOP error (0.03)",
+        metavar="PCT",
+        help="with --match actual: allowed FLOP error, in percent (3)",
     )
     parser.add_argument(
         "--verify", action="store_true", help="build every member and cross-check with fvcore"
@@ -101,17 +103,13 @@ def add_parser(subparsers: Any) -> None:
 
 def build_family(spec: NetworkSpec, args: argparse.Namespace) -> tuple[FamilyMember, ...]:
     if args.table:
-        if args.match_flops is not None or args.match == "actual":
-            raise CliError(
-                "--match-flops and --match actual work with coefficients; a table fixes sizes"
-            )
+        if args.match_flops is not None or args.match is not None:
+            raise CliError("--match-flops and --match work with coefficients; a table fixes sizes")
         phis = parse_phis(args.phis) if args.phis else None
         return family_from_table(spec, TABLES[args.table], phis=phis)
     if args.match_flops is not None and not args.match_flops > 1:
         raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
-    if args.match == "actual":
-        if not (math.isfinite(args.match_tolerance) and 0 < args.match_tolerance < 1):
-            raise CliError(f"--match-tolerance must be in (0, 1), got {args.match_tolerance}")
+    if args.match != "nominal":
         return matched_family(
             spec,
             _coefficients(args),
@@ -253,7 +251,7 @@ def _run_backbone(args: argparse.Namespace, backbone: Any) -> int:
         )
     if args.match_flops is not None and not args.match_flops > 1:
         raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
-    if args.match == "actual":
+    if args.match == "actual":  # the default for specs; a module backbone scales nominally
         raise CliError(
             f"--match actual works for spec backbones; {args.spec} is not one: use --match-flops "
             "(resolution per member), or cnas scaling-curves for members matched per phi"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 import re
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from experiments._common import (
     CliError,
     check_writable_dir,
     format_table,
+    percent,
     positive_int,
     print_json,
 )
@@ -299,12 +299,9 @@ def _tolerance(text: str) -> float | None:
     if text.strip().lower() == "none":
         return None
     try:
-        percent = float(text.rstrip("%"))
-    except ValueError:
-        percent = math.nan
-    if not 0 < percent < 100:
-        raise CliError(f"--target-tolerance takes a percentage such as 10, or none; got {text!r}")
-    return percent / 100
+        return percent(text)
+    except argparse.ArgumentTypeError as error:
+        raise CliError(f"--target-tolerance: {error}, or none") from None
 
 
 def _measured_ranking(args: argparse.Namespace) -> Any:

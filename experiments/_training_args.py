@@ -8,6 +8,7 @@ from typing import Any
 
 from experiments._common import CliError, positive_int
 
+# nas.runs.BACKENDS, spelt out so that `cnas --help` need not import Optuna.
 BACKENDS = ("auto", "local", "ray")
 SUPERNET_EPOCHS, SUPERNET_SUBNETS = 10, 4  # --supernet-epochs and --supernet-subnets
 
@@ -19,7 +20,6 @@ __all__ = [
     "add_training_arguments",
     "apply_threads",
     "prepare_backend",
-    "resolve_backend",
     "space_from_args",
     "supernet_evaluator",
     "training_config",
@@ -55,6 +55,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=1,
         help="torch threads per candidate (default 1: a second thread is slower on a busy machine)",
+    )
+    group.add_argument(
+        "--device",
+        metavar="DEV",
+        help="cpu, cuda or cuda:N: where each candidate trains (default cpu; cuda with "
+        "--gpus-per-trial). A local run trains on that GPU of this machine; on Ray, Ray gives "
+        "each trial the GPU --gpus-per-trial asks for",
     )
     add_recipe_arguments(parser)
 
@@ -307,8 +314,7 @@ def training_config(args: argparse.Namespace) -> Any:
             epochs=args.epochs,
             **recipe,
             threads=args.threads,
-            # A trial that asks Ray for a GPU trains on the one Ray gives it.
-            device="cuda" if getattr(args, "gpus_per_trial", 0) > 0 else "cpu",
+            device=_device(args),
             progressive_resizing=_resizing(args),
         )
         # Refused here, before any data is read or file written, not at the first trial.
@@ -327,12 +333,15 @@ def apply_threads(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
 
 
-def resolve_backend(requested: str, trials: int, cores: int | None = None) -> str:
-    """``local`` or ``ray`` for ``--backend``: ``auto`` is ray where parallel trials pay."""
-    if requested != "auto":
-        return requested
-    cores = (os.cpu_count() or 1) if cores is None else cores
-    return "ray" if cores >= 2 and trials >= 2 else "local"
+def _device(args: argparse.Namespace) -> str:
+    from nas.evaluate import training_device
+    from nas.runs import resolve_backend
+
+    requested = getattr(args, "device", None)
+    gpus = getattr(args, "gpus_per_trial", 0.0)
+    local_gpu = requested not in (None, "cpu") and not gpus
+    on_ray = resolve_backend(args.backend, trials=2, local_gpu=local_gpu) == "ray"
+    return training_device(requested, gpus_per_trial=gpus, on_ray=on_ray)
 
 
 def prepare_backend(args: argparse.Namespace, *, trials: int) -> Any:
@@ -341,7 +350,7 @@ def prepare_backend(args: argparse.Namespace, *, trials: int) -> Any:
     Returns the ``RayOptions`` when trials run on Ray (``--backend ray``, or ``auto`` on a
     machine with several cores and more than one trial), else None.
     """
-    from nas.runs import RayOptions, check_storage, connect_ray
+    from nas.runs import RayOptions, check_storage, connect_ray, resolve_backend
 
     if args.storage is not None:
         check_storage(args.storage)
@@ -351,7 +360,8 @@ def prepare_backend(args: argparse.Namespace, *, trials: int) -> Any:
         "--gpus-per-trial": args.gpus_per_trial != 0.0,
         "--max-concurrent": args.max_concurrent is not None,
     }
-    backend = resolve_backend(args.backend, trials)
+    local_gpu = getattr(args, "device", None) not in (None, "cpu") and not args.gpus_per_trial
+    backend = resolve_backend(args.backend, trials=trials, local_gpu=local_gpu)
     if backend == "local":
         given = [flag for flag, set_ in ray_only.items() if set_]
         if given:

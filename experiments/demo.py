@@ -82,7 +82,7 @@ def steps(out: Path) -> list[tuple[str, list[str]]]:
                 "--step",
                 "0.2",
                 "--tolerance",
-                "0.1",
+                "5",
                 *RAY,
                 "--out",
                 str(coefficients),

@@ -1,6 +1,7 @@
 """Evaluators: what scores a candidate spec, behind one small interface."""
 
 from nas.evaluate._augment import AUGMENTATIONS, augment_batch, resolve_augmentations
+from nas.evaluate._device import training_device
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
 from nas.evaluate._naswot import NaswotEvaluator, naswot_score
 from nas.evaluate._recipe import (
@@ -53,4 +54,5 @@ __all__ = [
     "resolve_augmentations",
     "shuffled_batches",
     "synflow_score",
+    "training_device",
 ]

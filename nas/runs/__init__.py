@@ -4,6 +4,7 @@ Nothing here knows about networks: a run kind (search, coefficient grid, rank ch
 hands over a ``StudyTask`` and the study it records into.
 """
 
+from nas.runs._backend import BACKENDS, resolve_backend
 from nas.runs._halving import FINALISTS, Round, next_round, survivors
 from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving, RungPoint, keeps_at_rung
 from nas.runs._ray_runner import RayError, RayOptions, connect_ray, make_searcher
@@ -44,6 +45,7 @@ from nas.runs._trials import (
 )
 
 __all__ = [
+    "BACKENDS",
     "EARLY_STOPPING",
     "FINALISTS",
     "ITEM_PARAM",
@@ -83,6 +85,7 @@ __all__ = [
     "quiet_optuna",
     "recorded_identity",
     "requeued_numbers",
+    "resolve_backend",
     "run_seeded_trials",
     "run_trials",
     "seed_results",

@@ -37,6 +37,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.runs._interrupts import raise_swallowed, uncut
 from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving
 from nas.runs._runner import (
     Done,
@@ -332,13 +333,13 @@ def make_searcher(
             while True:
                 if budget_used(study) >= budget or self.fatal:
                     return Searcher.FINISHED
-                with warnings.catch_warnings():
+                with uncut(), warnings.catch_warnings():  # no trial asked and unknown
                     # "Heartbeat ... supposed to be used with Study.optimize": the heartbeat
                     # thread of run_on_ray beats for trials asked by hand.
                     warnings.simplefilter("ignore", UserWarning)
                     trial = study.ask()
-                with self.lock:
-                    self.untold[trial.number] = trial
+                    with self.lock:
+                        self.untold[trial.number] = trial
                 started = time.perf_counter()
                 mark_started(trial)
                 if over_budget(study, trial.number, budget):
@@ -444,30 +445,32 @@ def make_searcher(
             state: TrialState = TrialState.COMPLETE,
             report: bool = True,
         ) -> None:
-            frozen = study.tell(
-                trial, values if state == TrialState.COMPLETE else None, state=state
-            )
-            with self.lock:
-                self.untold.pop(trial.number, None)
-            if not report:
-                return
-            task.remember(frozen)
-            if on_trial is not None:
-                on_trial(study, frozen)
+            with uncut():  # told, forgotten as untold and written out: all or nothing
+                frozen = study.tell(
+                    trial, values if state == TrialState.COMPLETE else None, state=state
+                )
+                with self.lock:
+                    self.untold.pop(trial.number, None)
+                if not report:
+                    return
+                task.remember(frozen)
+                if on_trial is not None:
+                    on_trial(study, frozen)
 
         def interrupt_untold(self) -> None:
             """Fail every trial asked and not told, flagged so the next run does it again."""
-            with self.lock:
-                trials = list(self.untold.values())
-                self.untold.clear()
-                self.inflight.clear()
-            for trial in trials:
-                try:
-                    trial.set_user_attr("interrupted", True)
-                    trial.set_user_attr("error", "interrupted")
-                    study.tell(trial, state=TrialState.FAIL)
-                except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
-                    continue  # told after all, just before the interrupt landed
+            with uncut():
+                with self.lock:
+                    trials = list(self.untold.values())
+                    self.untold.clear()
+                    self.inflight.clear()
+                for trial in trials:
+                    try:
+                        trial.set_user_attr("interrupted", True)
+                        trial.set_user_attr("error", "interrupted")
+                        study.tell(trial, state=TrialState.FAIL)
+                    except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError, ValueError):
+                        continue  # told after all, just before the interrupt landed
 
         def trial_for(self, number: int) -> optuna.Trial | None:
             """The running trial of that number, if this searcher asked it."""
@@ -574,6 +577,7 @@ def run_on_ray(
                     failure_config=tune.FailureConfig(max_failures=0),
                 ),
             ).fit()
+            raise_swallowed()
             if searcher.fatal:
                 message = searcher.fatal.split(": ", 1)[-1]
                 raise RayError(message.splitlines()[0] if message else searcher.fatal)

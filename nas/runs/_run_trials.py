@@ -7,6 +7,7 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import FrozenTrial
 
+from nas.runs._interrupts import watching_interrupts
 from nas.runs._ray_runner import RayOptions, run_on_ray
 from nas.runs._runner import StudyTask, run_local
 
@@ -23,23 +24,28 @@ def run_trials(
     early_stopping: str | None = None,
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
 ) -> None:
-    """Run ``task``'s trials until the study has ``budget`` finished: here, or on Ray."""
-    if ray is None:
-        run_local(
-            study,
-            task,
-            storage=storage,
-            budget=budget,
-            early_stopping=early_stopping,
-            on_trial=on_trial,
-        )
-    else:
-        run_on_ray(
-            study,
-            task,
-            storage=storage,
-            budget=budget,
-            options=ray,
-            early_stopping=early_stopping,
-            on_trial=on_trial,
-        )
+    """Run ``task``'s trials until the study has ``budget`` finished: here, or on Ray.
+
+    A Ctrl-C ends it with ``KeyboardInterrupt`` at any moment, with every trial it asked
+    and did not finish flagged to run again (see ``nas.runs._interrupts``).
+    """
+    with watching_interrupts():
+        if ray is None:
+            run_local(
+                study,
+                task,
+                storage=storage,
+                budget=budget,
+                early_stopping=early_stopping,
+                on_trial=on_trial,
+            )
+        else:
+            run_on_ray(
+                study,
+                task,
+                storage=storage,
+                budget=budget,
+                options=ray,
+                early_stopping=early_stopping,
+                on_trial=on_trial,
+            )

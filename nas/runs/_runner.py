@@ -23,6 +23,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from nas.runs._interrupts import interruptible, raise_swallowed, uncut
 from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving
 from nas.runs._trials import (
     budget_used,
@@ -177,33 +178,34 @@ def run_local(
     def objective(trial: optuna.Trial) -> float | tuple[float, ...]:
         started = time.perf_counter()
         try:
-            mark_started(trial)
-            if over_budget(study, trial.number, budget):
-                trial.set_user_attr("surplus", True)
-                raise _TrialFailed("surplus: the budget was taken by another process")
-            step = task.prepare(trial)
-            if isinstance(step, Done):
-                return step.values
+            with interruptible():  # the trial's own work; Optuna's ask and tell stay whole
+                mark_started(trial)
+                if over_budget(study, trial.number, budget):
+                    trial.set_user_attr("surplus", True)
+                    raise _TrialFailed("surplus: the budget was taken by another process")
+                step = task.prepare(trial)
+                if isinstance(step, Done):
+                    return step.values
 
-            def report(epoch: int, score: float) -> None:
-                if early_stopping is None:
-                    return
-                if halving is not None:
-                    stop = halving.should_stop(study, trial, epoch, score)
-                else:
-                    trial.report(score, epoch)
-                    stop = trial.should_prune()
-                if stop:
-                    trial.set_user_attr("stopped_at_epoch", epoch)
-                    trial.set_user_attr("score_at_stop", score)
-                    trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
-                    raise optuna.TrialPruned(f"stopped early at epoch {epoch}")
+                def report(epoch: int, score: float) -> None:
+                    if early_stopping is None:
+                        return
+                    if halving is not None:
+                        stop = halving.should_stop(study, trial, epoch, score)
+                    else:
+                        trial.report(score, epoch)
+                        stop = trial.should_prune()
+                    if stop:
+                        trial.set_user_attr("stopped_at_epoch", epoch)
+                        trial.set_user_attr("score_at_stop", score)
+                        trial.set_user_attr("duration_s", round(time.perf_counter() - started, 3))
+                        raise optuna.TrialPruned(f"stopped early at epoch {epoch}")
 
-            outcome = run_job(task.execute, step, report)
-            if outcome.error is not None:
-                record_failure(trial, outcome.error, started)
-                raise _TrialFailed(outcome.error)
-            return task.finish(trial, step, outcome)
+                outcome = run_job(task.execute, step, report)
+                if outcome.error is not None:
+                    record_failure(trial, outcome.error, started)
+                    raise _TrialFailed(outcome.error)
+                return task.finish(trial, step, outcome)
         except KeyboardInterrupt:
             # Optuna marks it failed; the flag makes the next run try the point again.
             trial.set_user_attr("interrupted", True)
@@ -224,7 +226,9 @@ def run_local(
 
     while True:
         if budget_used(study) < budget:
-            study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[after_trial])
+            with uncut():
+                study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[after_trial])
+            raise_swallowed()
             reason = task.stop_reason()
             if reason is not None:
                 raise RunStopped(reason)

@@ -87,16 +87,6 @@ def test_search_on_ray_from_the_command_line_prints_one_json_document(tmp_path):
     assert (out / "baseline.json").exists() and (out / "pareto.png").exists()
 
 
-def test_auto_runs_parallel_trials_where_there_are_cores_and_trials():
-    from experiments._training_args import resolve_backend
-
-    assert resolve_backend("auto", trials=30, cores=2) == "ray"
-    assert resolve_backend("auto", trials=30, cores=1) == "local"
-    assert resolve_backend("auto", trials=1, cores=16) == "local"
-    assert resolve_backend("local", trials=30, cores=16) == "local"
-    assert resolve_backend("ray", trials=1, cores=1) == "ray"
-
-
 def test_the_default_backend_is_auto_unless_the_environment_says_otherwise(monkeypatch):
     from experiments.cli import make_parser
 

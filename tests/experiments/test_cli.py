@@ -130,10 +130,11 @@ def test_family_efficientnet_table(capsys):
     assert rows[0]["flop_ratio"] == 1.0 and rows[0]["flops"] == B0_FLOPS
 
 
-def test_family_from_coefficients(capsys):
+def test_family_from_coefficients_by_the_papers_arithmetic(capsys):
     rows = cli_json(
-        capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--phis", "0-3", "--json"
-    )
+        capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--phis", "0-3",
+        "--match", "nominal", "--json",
+    )  # fmt: skip
     assert [r["phi"] for r in rows] == [0, 1, 2, 3]
     for phi, row in enumerate(rows):
         assert row["nominal_flop_ratio"] == pytest.approx(1.92**phi, rel=1e-3)
@@ -144,10 +145,11 @@ def test_family_from_coefficients(capsys):
 
 
 def test_matched_family_members_cost_two_to_the_phi(capsys, tmp_path):
+    # Matched is the default, as in `cnas coefficients` and `scaling-curves`.
     out = tmp_path / "fam"
     rows = cli_json(
         capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--phis", "0-3",
-        "--match", "actual", "--out", str(out), "--json",
+        "--out", str(out), "--json",
     )  # fmt: skip
     assert rows[0]["flops"] == B0_FLOPS
     for phi, row in enumerate(rows):
@@ -157,8 +159,9 @@ def test_matched_family_members_cost_two_to_the_phi(capsys, tmp_path):
         assert (count_params(spec), count_flops(spec)) == (row["params"], row["flops"])
         assert spec.resolution == row["resolution"] >= 224  # never below the backbone
     nominal = cli_json(
-        capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--phis", "3", "--json"
-    )
+        capsys, "family", "efficientnet-b0", "--coefficients", COEFFS, "--phis", "3",
+        "--match", "nominal", "--json",
+    )  # fmt: skip
     assert abs(nominal[0]["flop_ratio"] / 8 - 1) > 0.03  # what matching is for
 
 
@@ -233,10 +236,15 @@ BAD_INPUTS = {
     "match-tolerance-0": (
         [*COMPOUND, "--match", "actual", "--match-tolerance", "0", *WRITES],
         None,
-        "--match-tolerance must be in (0, 1)",
+        "expected a percentage such as 3 or 0.5%, got '0'",
+    ),
+    "match-tolerance-a-fraction": (
+        [*COMPOUND, "--match-tolerance", "0.03", *WRITES],
+        None,
+        "tolerances are in percent: 0.03 would mean 0.03%; write 3 for 3%",
     ),
     "member-unmatchable": (
-        [*COMPOUND, "--phis", "0-1", "--match", "actual", "--match-tolerance", "1e-9", *WRITES],
+        [*COMPOUND, "--phis", "0-1", "--match", "actual", "--match-tolerance", "1e-7%", *WRITES],
         None,
         "phi 1 cannot be matched to 2x the FLOPs",
     ),

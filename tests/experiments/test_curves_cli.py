@@ -25,7 +25,7 @@ def curves_args(backbone, out, *extra):
     return [
         "scaling-curves", backbone, "--data", "digits", "--max-samples", "200",
         "--resolution", "16", "--epochs", "1", "--phis", "0-1", "--seeds", "2",
-        "--match-tolerance", "0.05", "--threads", "1", "--backend", "local",
+        "--match-tolerance", "5", "--threads", "1", "--backend", "local",
         "--no-progress", "--out", str(out), *extra,
     ]  # fmt: skip
 
@@ -66,7 +66,7 @@ def test_curves_train_every_point_and_continue(capsys, tmp_path, spec_path):
         (["--seeds", "0"], "seeds must be a whole number >= 1"),
         (["--phis", "0-x"], "phis"),
         (["--phis", "0"], "--phis needs at least one phi > 0"),
-        (["--match-tolerance", "0.0000001"], "phi 1 cannot be matched at 16 px"),
+        (["--match-tolerance", "0.00001%"], "phi 1 cannot be matched at 16 px"),
         (["--coefficients", "1.2,oops,1"], "coefficients"),
     ],
 )

@@ -187,7 +187,17 @@ BAD = {
         [*T3M, "--constraint", "soft", *ZERO_COST],
         "gives a score that ranks networks, not an accuracy",
     ),
+    "cuda-on-ray-without-a-gpu": (
+        [*T3M, "--device", "cuda", "--backend", "ray", *ZERO_COST],
+        "--device cuda on Ray needs --gpus-per-trial",
+    ),
+    "bad-device": ([*T3M, "--device", "gpu0", *ZERO_COST], "--device takes cpu, cuda or cuda:N"),
 }
+if not torch.cuda.is_available():
+    BAD["cuda-without-cuda"] = (
+        [*T3M, "--device", "cuda", *ZERO_COST],
+        "--device cuda: PyTorch",  # "... sees no CUDA GPU here; leave --device out"
+    )
 
 
 @pytest.mark.parametrize(("argv", "message"), BAD.values(), ids=BAD.keys())
@@ -310,7 +320,7 @@ def test_a_bad_target_tolerance_is_refused_in_one_line(tmp_path, value):
     argv = [*ZERO_COST, "--target-flops", "5M", "--target-tolerance", value]
     code, stdout, stderr = cnas("search", *argv, "--out", str(tmp_path / "run"))
     assert code == 2 and stdout == "" and len(stderr.strip().splitlines()) == 1
-    assert "--target-tolerance takes a percentage" in stderr
+    assert "--target-tolerance: expected a percentage such as 3 or 0.5%" in stderr
     assert not (tmp_path / "run").exists()
 
 
