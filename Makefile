@@ -55,12 +55,16 @@ bench-data: install
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq dataset-fashion-mnist >/dev/null; }
 	@ls /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz >/dev/null
 
+# One test process per core (at most 4): the suite is mostly one process at a time
+# otherwise, and a 2-core machine sat half idle. Ray tests share one process (conftest).
+TEST_WORKERS ?= --numprocesses=auto --maxprocesses=4 --dist=loadgroup
+
 test: install lint docs postgres chromium
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(TEST_WORKERS)
 
 # Minutes less: no Ray, no other processes, no database or browser (CI runs them all).
 test-fast: install
-	$(PY) -m pytest -q -m "not slow and not ray and not subprocess and not postgres and not browser"
+	$(PY) -m pytest -q $(TEST_WORKERS) -m "not slow and not ray and not subprocess and not postgres and not browser"
 
 demo: install
 	$(PY) -m experiments.demo --out $(RUN)

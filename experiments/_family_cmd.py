@@ -18,7 +18,6 @@ from experiments._common import (
     print_json,
 )
 from experiments._count_cmd import FLOP_CONVENTION
-from experiments._plots import plot_family
 from scaling import (
     TABLES,
     CompoundCoefficients,
@@ -212,6 +211,8 @@ def run(args: argparse.Namespace) -> int:
         write_text_atomic(csv_path, table_csv)
     if out_dir is not None:
         _write_out_dir(out_dir, members, table_csv)
+        from nas.report import plot_family
+
         plot_family(rows, out_dir / "family.png", title)
         if args.export:
             from nas.models import export_network
@@ -281,6 +282,8 @@ def _run_backbone(args: argparse.Namespace, backbone: Any) -> int:
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_text_atomic(out_dir / "family.csv", table_csv)
+        from nas.report import plot_family
+
         plot_family(rows, out_dir / "family.png", title)
     if args.json:
         print_json(rows)

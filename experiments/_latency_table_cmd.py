@@ -79,18 +79,26 @@ def add_parser(subparsers: Any) -> None:
 
 
 class _Bar:
-    def __init__(self, desc: str, unit: str, *, enabled: bool) -> None:
-        from tqdm import tqdm
+    """A progress bar shown from its first step (timing whole networks follows the parts)."""
 
-        self.bar = tqdm(desc=desc, unit=unit, file=sys.stderr, disable=not enabled)
+    def __init__(self, desc: str, unit: str, *, enabled: bool) -> None:
+        self.desc, self.unit, self.enabled = desc, unit, enabled
+        self.bar: Any = None
 
     def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                desc=self.desc, unit=self.unit, file=sys.stderr, disable=not self.enabled
+            )
         self.bar.total = total
         self.bar.n = done
         self.bar.refresh()
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _runtimes(text: str) -> tuple[str, ...]:
@@ -108,7 +116,7 @@ def _runtimes(text: str) -> tuple[str, ...]:
 
 def run(args: argparse.Namespace) -> int:
     from nas import load_data
-    from nas.latency import build_table, check_table
+    from nas.latency import make_table
 
     runtimes = _runtimes(args.runtimes)
     if args.calibrate == 1:
@@ -119,47 +127,30 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args.data, resolution=args.resolution, root=args.data_root, seed=args.seed)
     space = space_from_args(args, data)
     progress = not (args.no_progress or args.json)
-    checkpoint = out.with_name(out.name + ".partial")
-    bar = _Bar("time parts", "part", enabled=progress)
+    parts = _Bar("time parts", "part", enabled=progress)
+    networks = _Bar("time whole networks", "net", enabled=progress)
     try:
-        table = build_table(
+        table, plot = make_table(
             space,
+            out,
             runtimes=runtimes,
             threads=args.threads,
             warmup=args.warmup,
             runs=args.runs,
             passes=args.passes,
-            checkpoint=checkpoint,
-            on_part=bar,
+            calibrate=args.calibrate,
+            validate=args.validate,
+            seed=args.seed,
+            on_part=parts,
+            on_network=networks,
         )
     finally:
-        bar.close()
-    if args.calibrate or args.validate:
-        bar = _Bar("time whole networks", "net", enabled=progress)
-        try:
-            table = check_table(
-                table,
-                space,
-                calibrate=args.calibrate,
-                validate=args.validate,
-                seed=args.seed,
-                warmup=args.warmup,
-                runs=args.runs,
-                on_network=bar,
-            )
-        finally:
-            bar.close()
-    table.save(out)
-    plot = out.with_suffix(".png")
-    if table.validation is not None:
-        from experiments._plots import plot_latency_validation
-
-        plot_latency_validation(table.validation, plot)
-    checkpoint.unlink(missing_ok=True)
+        parts.close()
+        networks.close()
     if args.json:
         print_json({key: value for key, value in table.to_dict().items() if key != "entries"})
         return 0
-    print(_render(table, out, plot if table.validation is not None else None))
+    print(_render(table, out, plot))
     return 0
 
 

@@ -7,12 +7,17 @@ import os
 import random
 
 import pytest
+import torch
 
 from search_spaces import NetworkSpec, StageSpec
 
 # Commands run one trial at a time here unless a test asks for Ray: `--backend auto` would
 # start Ray for every search on a 2-core machine. test_backend_cli checks auto itself.
 os.environ["CNAS_BACKEND"] = "local"
+# `make test` runs one test process per core (pytest-xdist): a second torch thread in each
+# would make both crawl, so every process, and every process a test starts, has one.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 
 
 def random_spec(rng: random.Random, *, resolution: int | None = None) -> NetworkSpec:
@@ -67,5 +72,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         if "ray_instance" in fixtures or "ray" in item.path.stem.split("_"):
             item.add_marker(pytest.mark.ray)
+        # `make test` spreads groups over its test processes (`--dist loadgroup`): one
+        # process runs every Ray test, so they share its one Ray instance and two local
+        # Rays never split the cores; every other module is one group, so a module's
+        # expensive fixture (a trained supernet, a timed latency table) is made once.
+        ray = item.get_closest_marker("ray") is not None
+        item.add_marker(pytest.mark.xdist_group("ray" if ray else item.nodeid.split("::")[0]))
         if "postgres_url" in fixtures:
             item.add_marker(pytest.mark.postgres)

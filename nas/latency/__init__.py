@@ -2,6 +2,7 @@
 PyTorch and onnxruntime, and networks predicted as the sum of their parts."""
 
 from nas.latency._build import build_table, host_notes, part_input, time_part
+from nas.latency._make import make_table
 from nas.latency._runtimes import RUNTIMES, measure_module, measure_network
 from nas.latency._table import TABLE_FORMAT, LatencyTable, LatencyTableError
 from nas.latency._validate import check_table
@@ -14,6 +15,7 @@ __all__ = [
     "build_table",
     "check_table",
     "host_notes",
+    "make_table",
     "measure_module",
     "measure_network",
     "part_input",

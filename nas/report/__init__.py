@@ -9,6 +9,7 @@ from nas.report._content import (
     collect_runs,
     run_kind,
 )
+from nas.report._plots import plot_family, plot_latency_validation
 from nas.report._write import write_run_report
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "RunContent",
     "Table",
     "collect_runs",
+    "plot_family",
+    "plot_latency_validation",
     "run_kind",
     "write_run_report",
 ]

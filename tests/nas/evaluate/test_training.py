@@ -79,7 +79,17 @@ def test_callers_random_state_is_left_alone(digits):
     assert torch.equal(torch.rand(3), expected)
 
 
-def test_progress_is_called_after_every_epoch_under_the_configured_threads(digits):
+@pytest.fixture
+def two_threads():
+    # The suite runs on one thread (tests/conftest.py): two make the switch to the
+    # configured one, and its undoing, visible.
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_progress_is_called_after_every_epoch_under_the_configured_threads(digits, two_threads):
     calls = []
     threads_seen = []
 
@@ -94,14 +104,14 @@ def test_progress_is_called_after_every_epoch_under_the_configured_threads(digit
     assert all(0.0 <= accuracy <= 1.0 for _, accuracy in calls)
     assert calls[-1][1] == result.accuracy
     assert threads_seen == [1, 1, 1, 1]
-    assert torch.get_num_threads() == before
+    assert torch.get_num_threads() == before == 2
 
 
 class _Stop(Exception):
     pass
 
 
-def test_an_exception_from_progress_stops_training(digits):
+def test_an_exception_from_progress_stops_training(digits, two_threads):
     calls = []
 
     def progress(epoch: int, accuracy: float) -> None:
@@ -114,7 +124,7 @@ def test_an_exception_from_progress_stops_training(digits):
     with pytest.raises(_Stop, match="pruned"):
         TrainingEvaluator(data=digits, config=config).evaluate(TINY, seed=0, progress=progress)
     assert calls == [1, 2]
-    assert torch.get_num_threads() == before  # restored on the way out too
+    assert torch.get_num_threads() == before == 2  # restored on the way out too
 
 
 def test_max_seconds_truncates_after_the_current_epoch(digits):
