@@ -73,10 +73,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if "ray_instance" in fixtures or "ray" in item.path.stem.split("_"):
             item.add_marker(pytest.mark.ray)
         # `make test` spreads groups over its test processes (`--dist loadgroup`): one
-        # process runs every Ray test, so they share its one Ray instance and two local
-        # Rays never split the cores; every other module is one group, so a module's
-        # expensive fixture (a trained supernet, a timed latency table) is made once.
-        ray = item.get_closest_marker("ray") is not None
-        item.add_marker(pytest.mark.xdist_group("ray" if ray else item.nodeid.split("::")[0]))
+        # process runs every test on the shared Ray instance, so there is one such Ray;
+        # every other module is one group, so a module's expensive fixture (a trained
+        # supernet, a timed latency table, a two-node cluster) is made once.
+        shared_ray = "ray_instance" in fixtures
+        item.add_marker(
+            pytest.mark.xdist_group("ray" if shared_ray else item.nodeid.split("::")[0])
+        )
         if "postgres_url" in fixtures:
             item.add_marker(pytest.mark.postgres)
