@@ -10,6 +10,7 @@ from optuna.trial import FrozenTrial
 from nas.runs._interrupts import watching_interrupts
 from nas.runs._ray_runner import RayOptions, run_on_ray
 from nas.runs._runner import StudyTask, run_local
+from nas.runs._trials import settle_unclaimed
 
 __all__ = ["run_trials"]
 
@@ -49,3 +50,5 @@ def run_trials(
                 early_stopping=early_stopping,
                 on_trial=on_trial,
             )
+        # A process killed between asking a trial and claiming it left it RUNNING.
+        settle_unclaimed(study, storage, n_params=task.n_params)

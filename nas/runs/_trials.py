@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import time
 import warnings
 from collections.abc import Iterator
 from datetime import datetime
@@ -179,6 +180,29 @@ def recover_interrupted(
         requeue(study, trial.number, trial.params)
         recovered += 1
     return recovered
+
+
+def settle_unclaimed(
+    study: optuna.Study,
+    storage: optuna.storages.BaseStorage,
+    *,
+    n_params: int,
+    poll_seconds: float = 1.0,
+) -> None:
+    """Account for every trial before a run ends: wait while a trial is asked and not yet
+    claimed by its process (a live one claims it within milliseconds), then fail those
+    whose process died between the two writes (SIGKILL right after an ask), which would
+    otherwise stay RUNNING in the study and the report until a later run."""
+    while any(
+        _unclaimed(trial) and process_alive(trial)
+        for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    ):
+        time.sleep(poll_seconds)
+    recover_interrupted(study, storage, n_params=n_params)
+
+
+def _unclaimed(trial: FrozenTrial) -> bool:
+    return trial.user_attrs.get("host") is None
 
 
 def requeue(study: optuna.Study, number: int, params: dict[str, Any]) -> None:
