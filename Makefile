@@ -56,8 +56,9 @@ bench-data: install
 	@ls /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz >/dev/null
 
 # One test process per core (at most 4): the suite is mostly one process at a time
-# otherwise, and a 2-core machine sat half idle. Ray tests share one process (conftest).
-TEST_WORKERS ?= --numprocesses=auto --maxprocesses=4 --dist=loadgroup
+# otherwise, and a 2-core machine sat half idle. Each module runs whole in one process
+# (loadscope), so a module's expensive fixture is made once.
+TEST_WORKERS ?= --numprocesses=auto --maxprocesses=4 --dist=loadscope
 
 test: install lint docs postgres chromium
 	$(PY) -m pytest -q $(TEST_WORKERS)

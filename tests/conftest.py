@@ -72,13 +72,5 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         if "ray_instance" in fixtures or "ray" in item.path.stem.split("_"):
             item.add_marker(pytest.mark.ray)
-        # `make test` spreads groups over its test processes (`--dist loadgroup`): one
-        # process runs every test on the shared Ray instance, so there is one such Ray;
-        # every other module is one group, so a module's expensive fixture (a trained
-        # supernet, a timed latency table, a two-node cluster) is made once.
-        shared_ray = "ray_instance" in fixtures
-        item.add_marker(
-            pytest.mark.xdist_group("ray" if shared_ray else item.nodeid.split("::")[0])
-        )
         if "postgres_url" in fixtures:
             item.add_marker(pytest.mark.postgres)
