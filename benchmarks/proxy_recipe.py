@@ -386,11 +386,45 @@ def run_rank(args: argparse.Namespace) -> dict[str, Any]:
     )  # fmt: skip
     summary = json.loads(done.stdout)
     summary.pop("files", None)
+    networks = ranked_networks(out / "rank_check.csv")
     return {
         "command": "cnas rank-check " + " ".join(options),
         "wall_seconds_this_run": round(time.perf_counter() - started, 1),
         "run_dir": str(out.relative_to(ROOT)),
         **summary,
+        "spread": spread(networks),
+        "per_network": networks,
+    }
+
+
+def ranked_networks(table: Path) -> list[dict[str, Any]]:
+    """The finished rows of the rank check's table: what the figures below are made of."""
+    import csv
+
+    keep = ("network", "flops", "params", "reference_accuracy", "proxy", "tse")
+    with table.open(newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["state"] == "complete"]
+    runs = sorted(key for key in rows[0] if key.startswith("reference_run"))
+    return [
+        {key: float(row[key]) for key in (*keep, *runs) if row.get(key, "") != ""} for row in rows
+    ]
+
+
+def spread(networks: list[dict[str, Any]]) -> dict[str, Any]:
+    """How far apart the networks are against how far one network's seeds are."""
+    runs = [key for key in networks[0] if key.startswith("reference_run")]
+
+    def low_median_high(key: str) -> list[float]:
+        values = [row[key] for row in networks]
+        return [round(min(values), 4), round(statistics.median(values), 4), round(max(values), 4)]
+
+    between = statistics.stdev(row["reference_accuracy"] for row in networks)
+    within = statistics.mean(statistics.stdev(row[key] for key in runs) for row in networks)
+    return {
+        "reference_low_median_high": low_median_high("reference_accuracy"),
+        "proxy_low_median_high": low_median_high("proxy"),
+        "networks_sd_points": round(100 * between, 2),
+        "mean_seed_sd_points": round(100 * within, 2),
     }
 
 

@@ -335,13 +335,16 @@ def apply_threads(args: argparse.Namespace) -> None:
 
 def _device(args: argparse.Namespace) -> str:
     from nas.evaluate import training_device
-    from nas.runs import resolve_backend
 
-    requested = getattr(args, "device", None)
+    # `auto` runs a local GPU's trials here (resolve_backend), so only `ray` is Ray here.
     gpus = getattr(args, "gpus_per_trial", 0.0)
-    local_gpu = requested not in (None, "cpu") and not gpus
-    on_ray = resolve_backend(args.backend, trials=2, local_gpu=local_gpu) == "ray"
-    return training_device(requested, gpus_per_trial=gpus, on_ray=on_ray)
+    on_ray = getattr(args, "backend", "local") == "ray"
+    return training_device(getattr(args, "device", None), gpus_per_trial=gpus, on_ray=on_ray)
+
+
+def _local_gpu(args: argparse.Namespace) -> bool:
+    """Whether trials train on a GPU of this machine (--device cuda, no Ray GPU asked)."""
+    return getattr(args, "device", None) not in (None, "cpu") and not args.gpus_per_trial
 
 
 def prepare_backend(args: argparse.Namespace, *, trials: int) -> Any:
@@ -360,8 +363,7 @@ def prepare_backend(args: argparse.Namespace, *, trials: int) -> Any:
         "--gpus-per-trial": args.gpus_per_trial != 0.0,
         "--max-concurrent": args.max_concurrent is not None,
     }
-    local_gpu = getattr(args, "device", None) not in (None, "cpu") and not args.gpus_per_trial
-    backend = resolve_backend(args.backend, trials=trials, local_gpu=local_gpu)
+    backend = resolve_backend(args.backend, trials=trials, local_gpu=_local_gpu(args))
     if backend == "local":
         given = [flag for flag, set_ in ray_only.items() if set_]
         if given:

@@ -234,7 +234,8 @@ def write_rank_report(
     summary: dict[str, Any] = {
         "reference": reference,
         "settings": settings,
-        "networks": len(table),
+        # Ranked networks: an interrupted trial's row is its point's first try, not another.
+        "networks": int((table["state"] == "complete").sum()),
         "trials": {k: int(v) for k, v in table["state"].value_counts().to_dict().items()},
         "correlations": {
             name: {"label": name, **c.as_dict(), **_of_ceiling(c, reliability)}

@@ -7,7 +7,7 @@ run's bookkeeping (asking and remembering a trial, telling it and writing what f
 is a section an interrupt does not cut: one that arrives there is held and raised as the
 section ends, where every asked trial is known and can be flagged. Training and waiting
 stay interruptible at once. And an interrupt that some library caught and swallowed is
-still seen: ``check`` raises it after the library returns.
+still seen: ``raise_swallowed`` raises it where the library returns.
 
 Hand-written: Python offers only process-wide signal handlers, with no deferral.
 """
@@ -90,7 +90,8 @@ def raise_swallowed() -> None:
 @contextmanager
 def uncut() -> Iterator[None]:
     """A section an interrupt does not cut: one that arrives inside is raised at its end
-    (unless the section already ends with an exception)."""
+    (if the section ends with another error, at the next ``interruptible`` or
+    ``raise_swallowed``)."""
     watch = _watch
     if watch is None or threading.current_thread() is not threading.main_thread():
         yield
@@ -98,10 +99,13 @@ def uncut() -> Iterator[None]:
     watch.holding += 1
     try:
         yield
-    except BaseException:
+    except KeyboardInterrupt:
         watch.holding -= 1
         if not watch.holding:
-            watch.pending = False  # the section ends with an error: that one goes up
+            watch.pending = False  # the held one is this very interrupt, on its way up
+        raise
+    except BaseException:
+        watch.holding -= 1  # another error: a held interrupt stays pending, not dropped
         raise
     watch.holding -= 1
     if not watch.holding and watch.pending:

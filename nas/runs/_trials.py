@@ -72,11 +72,10 @@ def process_alive(trial: FrozenTrial) -> bool:
     host, pid = trial.user_attrs.get("host"), trial.user_attrs.get("pid")
     if host is not None and host != socket.gethostname():
         return True
-    if host is None or not isinstance(pid, int) or pid <= 0:
+    if _unclaimed(trial):
         # Not claimed yet, or killed between the two writes that claim it. (A pid of 0
         # or -1 must never reach os.kill: it would ask about a whole process group.)
-        started = trial.datetime_start
-        return started is None or (datetime.now() - started).total_seconds() < _UNCLAIMED_SECONDS
+        return _claim_may_come(trial)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -194,15 +193,23 @@ def settle_unclaimed(
     whose process died between the two writes (SIGKILL right after an ask), which would
     otherwise stay RUNNING in the study and the report until a later run."""
     while any(
-        _unclaimed(trial) and process_alive(trial)
+        _unclaimed(trial) and _claim_may_come(trial)
         for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
     ):
         time.sleep(poll_seconds)
     recover_interrupted(study, storage, n_params=n_params)
 
 
+def _claim_may_come(trial: FrozenTrial) -> bool:
+    """An unclaimed trial young enough that its process may still be writing its claim."""
+    started = trial.datetime_start
+    return started is None or (datetime.now() - started).total_seconds() < _UNCLAIMED_SECONDS
+
+
 def _unclaimed(trial: FrozenTrial) -> bool:
-    return trial.user_attrs.get("host") is None
+    """No process recorded itself on it (see ``mark_started``), or only half of it."""
+    pid = trial.user_attrs.get("pid")
+    return trial.user_attrs.get("host") is None or not isinstance(pid, int) or pid <= 0
 
 
 def requeue(study: optuna.Study, number: int, params: dict[str, Any]) -> None:

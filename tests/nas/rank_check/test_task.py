@@ -154,3 +154,22 @@ def test_three_reference_seeds_give_the_ceiling_beside_each_score(tmp_path):
     tau = summary["correlations"]["agrees"]["kendall_tau"]
     assert share == pytest.approx(tau / reliability["ceiling"], rel=1e-3)  # of rounded values
     assert "reference runs allows at most tau" in summary["verdict"]
+
+
+class StopsOnce(ByFlops):
+    """Interrupted on its third network once, as a Ctrl-C or a killed worker would."""
+
+    def evaluate(self, spec, *, seed, progress=None):
+        if self.calls == 2 and not getattr(self, "stopped", False):
+            self.stopped = True
+            raise KeyboardInterrupt
+        return super().evaluate(spec, seed=seed, progress=progress)
+
+
+def test_an_interrupted_try_is_not_counted_as_another_network(tmp_path):
+    reference = StopsOnce("reference")
+    with pytest.raises(KeyboardInterrupt):
+        check(tmp_path, reference=reference)
+    study, summary, _ = check(tmp_path, reference=reference)
+    assert len(study.trials) == 9  # the interrupted try, and its point run again
+    assert summary["networks"] == 8 and summary["trials"] == {"complete": 8, "interrupted": 1}

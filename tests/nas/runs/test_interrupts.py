@@ -173,3 +173,17 @@ def test_an_ignored_sigint_stays_ignored_for_library_users():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_another_error_inside_an_uncut_section_keeps_the_held_interrupt():
+    from nas.runs._interrupts import interruptible, uncut, watching_interrupts
+
+    steps = []
+    with pytest.raises(KeyboardInterrupt), watching_interrupts():
+        with contextlib.suppress(ValueError), uncut():
+            _ctrl_c()  # held
+            raise ValueError("a storage error while telling")
+        steps.append("the error handled")
+        with interruptible():  # the held interrupt is raised here, not lost
+            steps.append("never trained")
+    assert steps == ["the error handled"]
