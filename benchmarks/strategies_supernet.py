@@ -71,9 +71,8 @@ def log(message: str) -> None:
 
 def _load(data_key: str, root: str | None) -> tuple[Any, Any]:
     from nas import load_data
-    from nas.supernet import with_shortcuts
+    from nas.supernet import default_supernet_space
     from scaling import search_proxy
-    from search_spaces import MBConvSpace
 
     settings = DATA[data_key]
     data = load_data(
@@ -91,7 +90,7 @@ def _load(data_key: str, root: str | None) -> tuple[Any, Any]:
         width_mult=WIDTH_MULT,
         depth_mult=DEPTH_MULT,
     )
-    return data, with_shortcuts(MBConvSpace.uniform(reference))
+    return data, default_supernet_space(reference)
 
 
 def _oracle(data_key: str, data: Any, space: Any, supernet_dir: Path) -> Any:

@@ -17,6 +17,7 @@ __all__ = [
     "USER_ERRORS",
     "CliError",
     "OneLineParser",
+    "ProgressBar",
     "check_writable_dir",
     "check_writable_file",
     "format_table",
@@ -145,3 +146,39 @@ def format_table(rows: Sequence[Mapping[str, Any]], columns: Iterable[tuple[str,
 
 def gflops(flops: int) -> str:
     return f"{flops / 1e9:.3f} G"
+
+
+class ProgressBar:
+    """A tqdm bar on stderr that appears when its work starts, not when it is made (a
+    later stage's bar would otherwise sit at 0 under the running one)."""
+
+    def __init__(self, desc: str, unit: str, *, enabled: bool, total: int | None = None) -> None:
+        self.desc, self.unit, self.enabled, self.total = desc, unit, enabled, total
+        self.bar: Any = None
+
+    def start(self) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(
+                total=self.total,
+                desc=self.desc,
+                unit=self.unit,
+                file=sys.stderr,
+                disable=not self.enabled,
+            )
+
+    def __call__(self, done: int, total: int) -> None:
+        """Show ``done`` of ``total`` (the library's progress callbacks)."""
+        self.start()
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def step(self) -> None:
+        self.start()
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

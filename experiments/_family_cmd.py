@@ -20,16 +20,14 @@ from experiments._common import (
 from experiments._count_cmd import FLOP_CONVENTION
 from scaling import (
     TABLES,
-    CompoundCoefficients,
     FamilyMember,
-    family_from_coefficients,
-    family_from_table,
-    matched_family,
+    FamilyRule,
     parse_coefficients,
     parse_phis,
     read_coefficients_file,
+    scaled_family,
 )
-from search_spaces import NetworkSpec, write_text_atomic
+from search_spaces import write_text_atomic
 
 
 def add_parser(subparsers: Any) -> None:
@@ -100,45 +98,36 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def build_family(spec: NetworkSpec, args: argparse.Namespace) -> tuple[FamilyMember, ...]:
+def family_rule(args: argparse.Namespace, *, is_spec: bool) -> FamilyRule:
+    """The rule the options describe; flag combinations that mean nothing are refused."""
     if args.table:
         if args.match_flops is not None or args.match is not None:
             raise CliError("--match-flops and --match work with coefficients; a table fixes sizes")
+        if not is_spec:
+            raise CliError(
+                f"{args.spec} is not a spec, so a published table cannot scale it; "
+                "use --coefficients or --coefficients-file"
+            )
         phis = parse_phis(args.phis) if args.phis else None
-        return family_from_table(spec, TABLES[args.table], phis=phis)
+        return FamilyRule(table=TABLES[args.table], phis=phis)
     if args.match_flops is not None and not args.match_flops > 1:
         raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
-    if args.match != "nominal":
-        return matched_family(
-            spec,
-            _coefficients(args),
-            phis=parse_phis(args.phis or "0-7"),
-            growth=2.0 if args.match_flops is None else args.match_flops,
-            tolerance=args.match_tolerance,
+    if args.match == "actual" and not is_spec:
+        raise CliError(
+            f"--match actual works for spec backbones; {args.spec} is not one: use --match-flops "
+            "(resolution per member), or cnas scaling-curves for members matched per phi"
         )
-    return family_from_coefficients(
-        spec,
-        _coefficients(args),
-        phis=parse_phis(args.phis or "0-7"),
-        match_flops=args.match_flops,
-    )
-
-
-def _coefficients(args: argparse.Namespace) -> CompoundCoefficients:
     if args.coefficients is not None:
-        return parse_coefficients(args.coefficients)
-    return read_coefficients_file(args.coefficients_file)
-
-
-def verify_rows(members: tuple[FamilyMember, ...], rows: list[dict[str, Any]]) -> None:
-    from nas import measure_spec
-
-    for member, row in zip(members, rows, strict=True):
-        print(f"verifying {member.name} at {member.resolution} px ...", file=sys.stderr, flush=True)
-        row["torch_params"], measured = measure_spec(member.spec)
-        row["fvcore_flops"] = measured.conv_linear
-        row["fvcore_total"] = measured.total
-        row["match"] = row["torch_params"] == row["params"] and measured.conv_linear == row["flops"]
+        coefficients = parse_coefficients(args.coefficients)
+    else:
+        coefficients = read_coefficients_file(args.coefficients_file)
+    return FamilyRule(
+        coefficients=coefficients,
+        phis=parse_phis(args.phis or "0-7"),
+        match=args.match,
+        growth=args.match_flops,
+        tolerance=args.match_tolerance,
+    )
 
 
 def rows_to_csv(rows: list[dict[str, Any]]) -> str:
@@ -185,35 +174,39 @@ def render(rows: list[dict[str, Any]], title: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from nas import SpecBackbone, load_backbone
+    from nas.models import BackboneCounts
 
     backbone = load_backbone(args.spec)
-    if not isinstance(backbone, SpecBackbone):
-        return _run_backbone(args, backbone)
-    spec = backbone.spec
+    spec = backbone.spec if isinstance(backbone, SpecBackbone) else None
+    rule = family_rule(args, is_spec=spec is not None)
+    if args.export and spec is None:
+        raise CliError(f"--export works for spec backbones; {args.spec} is not one")
+    if args.verify and spec is None:
+        raise CliError(
+            f"--verify checks a spec's analytic counts; {args.spec} is counted by fvcore already"
+        )
     if args.export and not args.out:
         raise CliError("--export writes into the --out directory: give --out DIR")
     out_dir = check_writable_dir(args.out, "--out") if args.out else None
     csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
-    members = build_family(spec, args)
+    members = scaled_family(
+        spec if spec is not None else BackboneCounts(backbone),
+        rule,
+        progress=None
+        if spec
+        else lambda name, px: print(f"counting {name} at {px} px ...", file=sys.stderr),
+    )
     rows = [member.row() for member in members]
     if args.verify:
-        verify_rows(members, rows)
-    if args.table:
-        title = f"{spec.name} scaled by the published {args.table} table"
-    else:
-        coefficients = _coefficients(args)
-        title = (
-            f"{spec.name} scaled by alpha={coefficients.alpha:g}, beta={coefficients.beta:g}, "
-            f"gamma={coefficients.gamma:g} (alpha*beta^2*gamma^2 = {coefficients.flops_base:.4g})"
-        )
+        _verify(members, rows)
+    title = rule.title(backbone.name)
+    if spec is None:
+        title += "; FLOPs counted by fvcore on each built model"
     table_csv = rows_to_csv(rows)
     if csv_path is not None:
         write_text_atomic(csv_path, table_csv)
     if out_dir is not None:
-        _write_out_dir(out_dir, members, table_csv)
-        from nas.report import plot_family
-
-        plot_family(rows, out_dir / "family.png", title)
+        _write_out_dir(out_dir, members, table_csv, title)
         if args.export:
             from nas.models import export_network
 
@@ -226,69 +219,31 @@ def run(args: argparse.Namespace) -> int:
         print(render(rows, title))
         if out_dir is not None:
             models = f", {len(members)} {args.export} models" if args.export else ""
-            print(
-                f"wrote {len(members)} spec files{models}, family.csv and family.png to {out_dir}"
-            )
+            specs = f"{len(members)} spec files" if spec else "no spec files (not a spec)"
+            print(f"wrote {specs}{models}, family.csv and family.png to {out_dir}")
     return 0 if all(row.get("match", True) for row in rows) else 1
 
 
-def _write_out_dir(out_dir: Path, members: tuple[FamilyMember, ...], table_csv: str) -> None:
+def _verify(members: tuple[FamilyMember, ...], rows: list[dict[str, Any]]) -> None:
+    from nas.models import verify_counts
+
+    for member, row in zip(members, rows, strict=True):
+        print(f"verifying {member.name} at {member.resolution} px ...", file=sys.stderr, flush=True)
+        assert member.spec is not None
+        row.update(verify_counts(member.spec, row["params"], row["flops"]))
+
+
+def _write_out_dir(
+    out_dir: Path, members: tuple[FamilyMember, ...], table_csv: str, title: str
+) -> None:
+    from nas.report import plot_family
+
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CliError(f"--out {str(out_dir)!r}: cannot create it ({error.strerror})") from None
     for member in members:
-        member.spec.save(out_dir / f"{member.name}.json")
+        if member.spec is not None:
+            member.spec.save(out_dir / f"{member.name}.json")
     write_text_atomic(out_dir / "family.csv", table_csv)
-
-
-def _run_backbone(args: argparse.Namespace, backbone: Any) -> int:
-    if args.export:
-        raise CliError(f"--export works for spec backbones; {args.spec} is not one")
-    if args.table:
-        raise CliError(
-            f"{args.spec} is not a spec, so a published table cannot scale it; "
-            "use --coefficients or --coefficients-file"
-        )
-    if args.match_flops is not None and not args.match_flops > 1:
-        raise CliError(f"--match-flops must be > 1 (FLOP growth per phi), got {args.match_flops}")
-    if args.match == "actual":  # the default for specs; a module backbone scales nominally
-        raise CliError(
-            f"--match actual works for spec backbones; {args.spec} is not one: use --match-flops "
-            "(resolution per member), or cnas scaling-curves for members matched per phi"
-        )
-    out_dir = check_writable_dir(args.out, "--out") if args.out else None
-    csv_path = check_writable_file(args.csv, "--csv") if args.csv else None
-    from nas.models import BackboneCounts
-
-    coefficients = _coefficients(args)
-    members = family_from_coefficients(
-        BackboneCounts(backbone),
-        coefficients,
-        phis=parse_phis(args.phis or "0-7"),
-        match_flops=args.match_flops,
-        progress=lambda name, resolution: print(
-            f"counting {name} at {resolution} px ...", file=sys.stderr
-        ),
-    )
-    rows = [member.row() for member in members]
-    title = (
-        f"{backbone.name} scaled by alpha={coefficients.alpha:g}, beta={coefficients.beta:g}, "
-        f"gamma={coefficients.gamma:g}; FLOPs counted by fvcore on each built model"
-    )
-    table_csv = rows_to_csv(rows)
-    if csv_path is not None:
-        write_text_atomic(csv_path, table_csv)
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out_dir / "family.csv", table_csv)
-        from nas.report import plot_family
-
-        plot_family(rows, out_dir / "family.png", title)
-    if args.json:
-        print_json(rows)
-    else:
-        print(render(rows, title))
-        if out_dir is not None:
-            print(f"wrote family.csv and family.png to {out_dir} (no spec files: not a spec)")
-    return 0
+    plot_family([member.row() for member in members], out_dir / "family.png", title)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from experiments._common import (
     CliError,
+    ProgressBar,
     check_writable_file,
     format_table,
     nonnegative_int,
@@ -78,29 +78,6 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-class _Bar:
-    """A progress bar shown from its first step (timing whole networks follows the parts)."""
-
-    def __init__(self, desc: str, unit: str, *, enabled: bool) -> None:
-        self.desc, self.unit, self.enabled = desc, unit, enabled
-        self.bar: Any = None
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(
-                desc=self.desc, unit=self.unit, file=sys.stderr, disable=not self.enabled
-            )
-        self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _runtimes(text: str) -> tuple[str, ...]:
     from nas.latency import RUNTIMES
 
@@ -127,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args.data, resolution=args.resolution, root=args.data_root, seed=args.seed)
     space = space_from_args(args, data)
     progress = not (args.no_progress or args.json)
-    parts = _Bar("time parts", "part", enabled=progress)
-    networks = _Bar("time whole networks", "net", enabled=progress)
+    parts = ProgressBar("time parts", "part", enabled=progress)
+    networks = ProgressBar("time whole networks", "net", enabled=progress)
     try:
         table, plot = make_table(
             space,

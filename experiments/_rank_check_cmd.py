@@ -140,11 +140,7 @@ def run(args: argparse.Namespace) -> int:
         max_samples=args.reference_samples,
         seed=args.seed,
     )
-    space = space_from_args(args, proxy_data)
-    if "supernet" in names and not args.space:
-        from nas.supernet import with_shortcuts
-
-        space = with_shortcuts(space)  # one supernet cannot hold blocks without shortcuts
+    space = space_from_args(args, proxy_data, supernet="supernet" in names)
     proxy_training = training_config(args)
     reference_training = dataclasses.replace(proxy_training, epochs=args.reference_epochs)
     reference = TrainingEvaluator(data=reference_data, config=reference_training)

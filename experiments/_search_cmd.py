@@ -11,6 +11,7 @@ from typing import Any
 
 from experiments._common import (
     CliError,
+    ProgressBar,
     check_writable_dir,
     format_table,
     percent,
@@ -203,12 +204,7 @@ def run(args: argparse.Namespace) -> int:
         max_samples=args.max_samples,
         seed=args.seed,
     )
-    space = space_from_args(args, data)
-    if args.evaluator == "supernet" and not args.space:
-        from nas.supernet import with_shortcuts
-
-        # One supernet cannot hold blocks with and without their shortcut.
-        space = with_shortcuts(space)
+    space = space_from_args(args, data, supernet=args.evaluator == "supernet")
     if table is not None:
         table.check_covers(space, source=f"--latency-table {args.latency_table!r}")
     evaluator = _make_evaluator(args, data, space)
@@ -241,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
         )
         confirm = Confirm(trainer, confirm_top, workers=confirm_workers(ray))
     progress = _Progress(config, enabled=not (args.no_progress or args.json))
-    steps = _Steps("retrain alone", confirm_top, enabled=progress.enabled)
+    steps = ProgressBar("retrain alone", "net", enabled=progress.enabled, total=confirm_top)
     try:
         report = search_baseline(
             space=space,
@@ -254,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
             rank_check=measured,
             on_trial=lambda study, trial: progress.update(trial),
             on_start=progress.start,
-            on_confirming=lambda count: (progress.close(), steps.open()),
+            on_confirming=lambda count: (progress.close(), steps.start()),
             on_confirmed=lambda *_: steps.step(),
         )
     finally:
@@ -351,30 +347,6 @@ def _make_evaluator(args: argparse.Namespace, data: Any, space: Any) -> Any:
     from nas import TrainingEvaluator
 
     return TrainingEvaluator(data=data, config=training_config(args))
-
-
-class _Steps:
-    """A progress bar over a fixed number of slow steps (retraining winners), shown from
-    when they start."""
-
-    def __init__(self, desc: str, total: int, *, enabled: bool) -> None:
-        self.desc, self.total, self.enabled = desc, total, enabled
-        self.bar: Any = None
-
-    def open(self) -> None:
-        from tqdm import tqdm
-
-        self.bar = tqdm(
-            total=self.total, desc=self.desc, unit="net", file=sys.stderr, disable=not self.enabled
-        )
-
-    def step(self) -> None:
-        if self.bar is not None:
-            self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 class _Progress:

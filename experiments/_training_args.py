@@ -219,8 +219,9 @@ def add_space_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def space_from_args(args: argparse.Namespace, data: Any) -> Any:
-    """The MBConvSpace the space options describe, for ``data``'s channels and classes."""
+def space_from_args(args: argparse.Namespace, data: Any, *, supernet: bool = False) -> Any:
+    """The MBConvSpace the space options describe, for ``data``'s channels and classes;
+    with ``supernet``, the default space is the one a supernet can hold."""
     from scaling import search_proxy
     from search_spaces import MBConvSpace
 
@@ -234,6 +235,10 @@ def space_from_args(args: argparse.Namespace, data: Any) -> Any:
     )
     if args.space:
         return MBConvSpace.from_file(args.space, reference)
+    if supernet:
+        from nas.supernet import default_supernet_space
+
+        return default_supernet_space(reference)
     return MBConvSpace.uniform(reference)
 
 

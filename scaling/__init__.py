@@ -17,6 +17,7 @@ from scaling._family import (
     family_from_table,
     resolution_for_flops,
 )
+from scaling._family_rule import FamilyRule, scaled_family
 from scaling._grid import (
     SINGLE_DIMENSION,
     coefficient_grid,
@@ -47,6 +48,7 @@ __all__ = [
     "Allocate",
     "CompoundCoefficients",
     "FamilyMember",
+    "FamilyRule",
     "FlopsAt",
     "Match",
     "ScalableNetwork",
@@ -72,6 +74,7 @@ __all__ = [
     "round_repeats",
     "round_resolution",
     "scale_network",
+    "scaled_family",
     "search_proxy",
     "single_dimension_baselines",
     "skeleton_for",

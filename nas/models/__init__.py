@@ -17,6 +17,7 @@ from nas.models._fvcore import (
     fvcore_multiply_adds,
     measure_spec,
     torch_param_count,
+    verify_counts,
 )
 from nas.models._latency import LatencyResult, measure_latency, time_calls
 from nas.models._load import load_backbone
@@ -56,5 +57,6 @@ __all__ = [
     "time_calls",
     "torch_param_count",
     "use_fast_depthwise",
+    "verify_counts",
     "zero_init_residual_branches",
 ]

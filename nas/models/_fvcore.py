@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,6 +20,7 @@ __all__ = [
     "fvcore_multiply_adds",
     "measure_spec",
     "torch_param_count",
+    "verify_counts",
 ]
 
 
@@ -102,6 +104,18 @@ def measure_spec(spec: NetworkSpec, resolution: int | None = None) -> tuple[int,
     model = model.to_empty(device="cpu")
     resolution = spec.resolution if resolution is None else resolution
     return torch_param_count(model), fvcore_count(model, resolution, spec.in_channels)
+
+
+def verify_counts(spec: NetworkSpec, params: int, flops: int) -> dict[str, Any]:
+    """The analytic ``params`` and ``flops`` of ``spec`` checked on the built model:
+    PyTorch's parameter count, fvcore's conv+linear and total, and whether both match."""
+    torch_params, measured = measure_spec(spec)
+    return {
+        "torch_params": torch_params,
+        "fvcore_flops": measured.conv_linear,
+        "fvcore_total": measured.total,
+        "match": torch_params == params and measured.conv_linear == flops,
+    }
 
 
 def fvcore_multiply_adds(

@@ -16,6 +16,7 @@ from nas.supernet._supernet import (
     StageBounds,
     Supernet,
     SupernetError,
+    default_supernet_space,
     stage_bounds,
     with_shortcuts,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "SupernetError",
     "SupernetEvaluator",
     "SupernetTraining",
+    "default_supernet_space",
     "load_supernet",
     "sandwich_specs",
     "save_supernet",

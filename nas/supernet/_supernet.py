@@ -30,7 +30,14 @@ from torchvision.ops import stochastic_depth
 from nas.models import MBConvNet, build_model, depthwise_conv2d
 from search_spaces import InputError, MBConvSpace, NetworkSpec, StageSpec, round_filters
 
-__all__ = ["StageBounds", "Supernet", "SupernetError", "stage_bounds", "with_shortcuts"]
+__all__ = [
+    "StageBounds",
+    "Supernet",
+    "SupernetError",
+    "default_supernet_space",
+    "stage_bounds",
+    "with_shortcuts",
+]
 
 _ACTIVATIONS = {"swish": F.silu, "relu": F.relu, "relu6": F.relu6}
 
@@ -95,6 +102,12 @@ def with_shortcuts(space: MBConvSpace) -> MBConvSpace:
     return dataclasses.replace(
         space, choices=tuple(dataclasses.replace(c, skips=(True,)) for c in space.choices)
     )
+
+
+def default_supernet_space(skeleton: NetworkSpec) -> MBConvSpace:
+    """The space a supernet searches when none is given: the usual choices in every
+    stage, each block keeping its shortcut (one supernet cannot hold both)."""
+    return with_shortcuts(MBConvSpace.uniform(skeleton))
 
 
 def _squeeze(in_channels: int, se_ratio: float) -> int:

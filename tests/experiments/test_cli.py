@@ -253,6 +253,11 @@ BAD_INPUTS = {
         None,
         "--match actual works for spec backbones",
     ),
+    "resnet-verified": (
+        ["family", "resnet18", "--coefficients", COEFFS, "--verify", *WRITES],
+        None,
+        "--verify checks a spec's analytic counts",
+    ),
     "out-is-a-file": ([*LITE, "--out", "{tmp}/taken"], None, "is a file"),
     "csv-dir-missing": ([*LITE, *WRITES[:2], "--csv", "{tmp}/no/f.csv"], None, "does not exist"),
 }

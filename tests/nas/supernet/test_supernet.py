@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from nas.models import build_model
-from nas.supernet import Supernet, SupernetError, stage_bounds
+from nas.supernet import Supernet, SupernetError, default_supernet_space, stage_bounds
 from search_spaces import MBConvSpace, StageChoices
 
 
@@ -133,6 +133,14 @@ def test_a_space_without_se_or_expansion_builds_no_such_weights(proxy):
 def test_a_space_that_may_drop_shortcuts_is_refused_with_the_fix(proxy):
     with pytest.raises(SupernetError, match=r'shortcut.*"skips": \[true\]'):
         Supernet(MBConvSpace.uniform(proxy))
+
+
+def test_the_default_supernet_space_keeps_every_other_choice_and_every_shortcut(proxy):
+    usual, held = MBConvSpace.uniform(proxy), default_supernet_space(proxy)
+    assert all(choice.skips == (True,) for choice in held.choices)
+    for before, after in zip(usual.choices, held.choices, strict=True):
+        assert dataclasses.replace(before, skips=(True,)) == after
+    assert Supernet(held).space == held
 
 
 def test_a_space_with_fused_blocks_is_refused_with_the_fix(proxy):
