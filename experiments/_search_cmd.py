@@ -115,10 +115,26 @@ def add_parser(subparsers: Any) -> None:
     )
     strategy.add_argument(
         "--strategy",
-        choices=("tpe", "nsga2", "random", "rl"),
+        choices=("tpe", "nsga2", "random", "rl", "predictor"),
         default="tpe",
         help="tpe (default): Optuna's TPE; nsga2: Optuna's NSGA-II (for --objective pareto); "
-        "random: uniform; rl: MnasNet's REINFORCE controller over the choices",
+        "random: uniform; rl: MnasNet's REINFORCE controller over the choices; predictor: "
+        "after --predictor-warmup trained at random, each trial fits a random forest on "
+        "every result so far, predicts --predictor-pool candidates and trains the best",
+    )
+    strategy.add_argument(
+        "--predictor-warmup",
+        type=positive_int,
+        metavar="N",
+        help="with --strategy predictor: candidates trained at random before it proposes "
+        "(default 10, at least 8: below that its ranking is noise)",
+    )
+    strategy.add_argument(
+        "--predictor-pool",
+        type=positive_int,
+        metavar="N",
+        help="with --strategy predictor: candidates in the band it predicts for each one "
+        "it trains (default 500)",
     )
     strategy.add_argument(
         "--objective",
@@ -220,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         target_tolerance=tolerance,
         latency_table=table,
         latency_runtime=args.latency_runtime or "torch",
+        **_predictor_settings(args),
     )
     confirm_top = _confirm_top(args, evaluator)
     measured = _measured_ranking(args)
@@ -278,6 +295,13 @@ def _refuse_unused(args: argparse.Namespace, cost: str) -> None:
         ):
             if value is not None:
                 unused.append((flag, pareto))
+    if args.strategy != "predictor":
+        for flag, value in (
+            ("--predictor-warmup", args.predictor_warmup),
+            ("--predictor-pool", args.predictor_pool),
+        ):
+            if value is not None:
+                unused.append((flag, "it sets the predictor: add --strategy predictor"))
     if args.evaluator != "supernet":
         for flag, value in (
             ("--supernet-epochs", args.supernet_epochs),
@@ -289,6 +313,11 @@ def _refuse_unused(args: argparse.Namespace, cost: str) -> None:
     if unused:
         flag, why = unused[0]
         raise CliError(f"{flag} does nothing here: {why}")
+
+
+def _predictor_settings(args: argparse.Namespace) -> dict[str, int]:
+    settings = {"predictor_warmup": args.predictor_warmup, "predictor_pool": args.predictor_pool}
+    return {key: value for key, value in settings.items() if value is not None}
 
 
 def _tolerance(text: str) -> float | None:
@@ -453,6 +482,14 @@ def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> 
             lines.append(placement)
     else:
         lines.append("No trial was evaluated successfully; see trials.csv for the errors.")
+    predictor = report.summary.get("predictor")
+    if predictor and predictor["loo_tau"] is not None:
+        lines.append(
+            f"Predictor: proposed {predictor['proposed_by_predictor']} of "
+            f"{predictor['trained']} trained; on this run's results it ranks with "
+            f"leave-one-out Kendall tau {predictor['loo_tau']:.2f} "
+            f"[{predictor['loo_tau_low']:.2f}, {predictor['loo_tau_high']:.2f}]."
+        )
     lines.append(f"Outputs: {out}/trials.csv, pareto.csv, pareto.png, summary.json")
     return "\n".join(lines)
 

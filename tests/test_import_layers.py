@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("search_spaces",),
     ("scaling",),
     ("nas.stats", "nas.runs", "nas.report", "nas.data", "nas.models"),
-    ("nas.evaluate", "nas.latency"),
+    ("nas.evaluate", "nas.latency", "nas.predict"),
     ("nas.search", "nas.supernet", "nas.coefficients", "nas.rank_check"),
     ("nas.curves",),
     ("nas",),  # the package's re-exports of the most used names

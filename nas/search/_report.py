@@ -19,13 +19,15 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from nas.predict import MIN_TRAINED, leave_one_out
 from nas.runs import interrupted_numbers, is_surplus, trial_node, trial_state
 from nas.search._objectives import hypervolume, pareto_front
+from nas.search._predictor_sampler import PREDICTED_ATTR, trained_results
 from nas.search._search import SearchConfig, format_cost
 from nas.search._standalone import confirmed_results
 from search_spaces import NetworkSpec, write_atomic, write_text_atomic
 
-__all__ = ["SearchReport", "build_report", "write_report"]
+__all__ = ["SearchReport", "build_report", "predictor_summary", "write_report"]
 
 _COST_LABEL = {
     "flops": "FLOPs (conv + linear multiply-adds)",
@@ -194,9 +196,31 @@ def build_report(
             summary["baseline"]["chosen_by"] = (
                 f"stand-alone training of the top {len(confirmed)} by {evaluator['name']}"
             )
+    if config.strategy == "predictor":
+        summary["predictor"] = predictor_summary(study)
     return SearchReport(
         trials=trials, front=front, baseline=baseline, summary=summary, evaluator=evaluator
     )
+
+
+def predictor_summary(study: optuna.Study) -> dict[str, Any]:
+    """How well the predictor ranks this run's own trained candidates: each predicted by
+    a predictor fitted on all the others (leave-one-out), Kendall tau with its interval."""
+    trained = trained_results(study)
+    proposed = sum(PREDICTED_ATTR in t.user_attrs for t in trained)
+    result: dict[str, Any] = {"trained": len(trained), "proposed_by_predictor": proposed}
+    if len(trained) <= MIN_TRAINED:
+        return {**result, "loo_tau": None, "loo_tau_low": None, "loo_tau_high": None}
+    _, tau = leave_one_out(
+        [NetworkSpec.from_dict(t.user_attrs["spec"]) for t in trained],
+        [float(t.user_attrs["accuracy"]) for t in trained],
+    )
+    return {
+        **result,
+        "loo_tau": _plain(round(tau.kendall_tau, 4)),
+        "loo_tau_low": _plain(round(tau.kendall_low, 4)),
+        "loo_tau_high": _plain(round(tau.kendall_high, 4)),
+    }
 
 
 def _choose_baseline(

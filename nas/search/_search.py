@@ -26,6 +26,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from nas.evaluate import Evaluator, TrialError
 from nas.latency import RUNTIMES, LatencyTable, measure_network
+from nas.predict import MIN_TRAINED
 from nas.runs import (
     EARLY_STOPPING,
     PARETO_HALVING,
@@ -41,6 +42,7 @@ from nas.runs import (
     run_trials,
 )
 from nas.search._objectives import mnas_reward, reward_form
+from nas.search._predictor_sampler import PredictorSampler
 from nas.search._strategies import STRATEGIES, make_sampler
 from search_spaces import (
     InputError,
@@ -96,6 +98,10 @@ class SearchConfig:
     # proposes again, and the budget does not count it. The reward's baseline is the best
     # within the band. None: every candidate trains, the baseline is the best anywhere.
     target_tolerance: float | None = 0.1
+    # The predictor strategy: candidates trained at random before it proposes, and the
+    # points it predicts to choose each proposal.
+    predictor_warmup: int = 10
+    predictor_pool: int = 500
 
     def __post_init__(self) -> None:
         if self.cost not in COSTS:
@@ -108,6 +114,8 @@ class SearchConfig:
             )
         if self.strategy == "rl" and self.objective == "pareto":
             raise SearchError("strategy rl learns from one reward; use --objective reward with it")
+        if self.strategy == "predictor":
+            self._check_predictor()
         try:
             reward_form(self.constraint)
         except ValueError as error:
@@ -151,6 +159,27 @@ class SearchConfig:
                 f"got {self.target_tolerance!r}"
             )
 
+    def _check_predictor(self) -> None:
+        if self.objective == "pareto":
+            raise SearchError(
+                "the predictor strategy ranks its pool by one reward; use --objective reward"
+            )
+        if not is_int(self.predictor_warmup) or self.predictor_warmup < MIN_TRAINED:
+            raise SearchError(
+                f"the predictor needs {MIN_TRAINED} trained candidates or more before it "
+                f"proposes (below that its ranking is noise), got {self.predictor_warmup!r}"
+            )
+        if not is_int(self.predictor_pool) or self.predictor_pool < 1:
+            raise SearchError(
+                f"the predictor's pool must be a whole number >= 1, got {self.predictor_pool!r}"
+            )
+        if self.trials <= self.predictor_warmup:
+            raise SearchError(
+                f"{self.trials} trials with {self.predictor_warmup} trained at random first "
+                "leaves the predictor nothing to propose: raise --trials above "
+                "--predictor-warmup"
+            )
+
     def target_band(self) -> tuple[float, float] | None:
         """(lowest, highest) cost a baseline near the target may have, or None."""
         if self.target_tolerance is None or self.objective != "reward":
@@ -175,6 +204,9 @@ class SearchConfig:
         """Settings a continued search must share with the run that started it."""
         settings = {item.name: getattr(self, item.name) for item in fields(self)}
         settings.pop("trials")  # asking for more trials continues the same search
+        if self.strategy != "predictor":  # kept out, so that older runs go on
+            settings.pop("predictor_warmup")
+            settings.pop("predictor_pool")
         # Recorded where it decides what trains; where it only chooses among the trials, a
         # continued run may change it (and runs made before the band screened go on
         # with --target-tolerance none).
@@ -460,9 +492,7 @@ def run_search(
     ) as (probe, rdb):
         # A continued search must not replay the random stream of the first run.
         seed = config.seed * 1009 + len(probe.trials)
-        sampler = make_sampler(
-            config.strategy, seed=seed, multi_objective=multi, n_trials=config.trials
-        )
+        sampler = _sampler(space, config, seed=seed, multi_objective=multi)
         study = optuna.load_study(
             study_name=STUDY_NAME,
             storage=rdb,
@@ -494,3 +524,24 @@ def run_search(
             on_trial=on_trial,
         )
     return study
+
+
+def _sampler(
+    space: MBConvSpace, config: SearchConfig, *, seed: int, multi_objective: bool
+) -> optuna.samplers.BaseSampler:
+    if config.strategy != "predictor":
+        return make_sampler(
+            config.strategy, seed=seed, multi_objective=multi_objective, n_trials=config.trials
+        )
+    # Seeded by the search's seed alone: its proposals are rebuilt from the study, so a
+    # continued run proposes what an unbroken one would have.
+    return PredictorSampler(
+        space,
+        target=config.target,
+        constraint=config.constraint,
+        cost=lambda spec: cost_of(spec, config)[0],
+        band=config.screening_band(),
+        seed=config.seed,
+        warmup=config.predictor_warmup,
+        pool=config.predictor_pool,
+    )

@@ -8,7 +8,8 @@ from nas.search._rl_sampler import ReinforceSampler
 
 __all__ = ["STRATEGIES", "make_sampler"]
 
-STRATEGIES: tuple[str, ...] = ("tpe", "nsga2", "random", "rl")
+# predictor: nas.search._predictor_sampler, made by run_search (it needs the space and target)
+STRATEGIES: tuple[str, ...] = ("tpe", "nsga2", "random", "rl", "predictor")
 RL_ENTROPY_WEIGHT = 0.2
 
 
@@ -42,4 +43,6 @@ def make_sampler(
             n_startup_trials=min(5, n_trials),
             entropy_weight=RL_ENTROPY_WEIGHT,
         )
+    if name == "predictor":
+        raise ValueError("the predictor strategy needs the space and target: use PredictorSampler")
     raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")

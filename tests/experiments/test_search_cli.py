@@ -192,6 +192,18 @@ BAD = {
         "--device cuda on Ray needs --gpus-per-trial",
     ),
     "bad-device": ([*T3M, "--device", "gpu0", *ZERO_COST], "--device takes cpu, cuda or cuda:N"),
+    "predictor-option-without-predictor": (
+        [*T3M, "--predictor-pool", "50", *ZERO_COST],
+        "--predictor-pool does nothing here: it sets the predictor: add --strategy predictor",
+    ),
+    "predictor-warmup-too-small": (
+        [*T3M, "--strategy", "predictor", "--predictor-warmup", "5", *ZERO_COST],
+        "the predictor needs 8 trained candidates or more before it proposes",
+    ),
+    "predictor-never-proposes": (
+        [*T3M, "--strategy", "predictor", "--trials", "10", *ZERO_COST],
+        "raise --trials above --predictor-warmup",
+    ),
 }
 if not torch.cuda.is_available():
     BAD["cuda-without-cuda"] = (
@@ -209,6 +221,18 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, 
     assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("cnas search: error: ")
     assert message in stderr and "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_predictor_search_says_how_well_it_ranks_its_own_results(tmp_path):
+    out = tmp_path / "run"
+    argv = [*ZERO_COST, "--target-flops", "12M", "--strategy", "predictor", "--trials", "11"]
+    argv += ["--predictor-warmup", "8", "--predictor-pool", "40", "--out", str(out)]
+    code, stdout, stderr = cnas("search", *argv)
+    assert (code, stderr) == (0, "")
+    predictor = json.loads((out / "summary.json").read_text())["predictor"]
+    assert predictor["trained"] == 11 and predictor["proposed_by_predictor"] == 3
+    assert "Predictor: proposed 3 of 11 trained" in stdout
+    assert f"Kendall tau {predictor['loo_tau']:.2f}" in stdout
 
 
 @pytest.mark.slow

@@ -122,6 +122,37 @@ def test_ray_and_local_write_the_same_run_directory_with_the_same_results(tmp_pa
     assert all(t.state == TrialState.COMPLETE for t in remote.trials)
 
 
+class Learnable(Evaluator):
+    """An accuracy the architecture decides: kernel 5 and expansion 6 help in every stage."""
+
+    def evaluate(self, spec, *, seed, progress=None):
+        good = sum((s.kernel == 5) + (s.expand_ratio == 6) for s in spec.stages)
+        return Evaluation(accuracy=0.4 + 0.03 * good)
+
+
+def test_the_predictor_on_ray_trains_what_it_proposed_and_reports_its_ranking(
+    tmp_path, ray_instance
+):
+    from nas.search._predictor_sampler import PREDICTED_ATTR, trained_results
+
+    settings = {"strategy": "predictor", "trials": 12, "predictor_warmup": 8}
+    study = search(
+        tmp_path, Learnable(), ray_options=RayOptions(max_concurrent=2), predictor_pool=100,
+        target_tolerance=0.5, **settings,
+    )  # fmt: skip
+    trained = trained_results(study)
+    assert len(trained) == 12 and len(study.trials) == 12  # nothing screened, nothing lost
+    assert len({t.user_attrs["fingerprint"] for t in trained}) == 12  # two slots, no repeat
+    # A trial asked while the 8th warmup result is still training is drawn at random too:
+    # 3 or 4 are the predictor's, as the two slots happen to finish.
+    proposed = sum(PREDICTED_ATTR in t.user_attrs for t in trained)
+    assert proposed in (3, 4)
+    assert all(PREDICTED_ATTR in t.user_attrs for t in trained[-3:])
+    summary = json.loads((tmp_path / "summary.json").read_text())["predictor"]
+    assert summary["trained"] == 12 and summary["proposed_by_predictor"] == proposed
+    assert -1 <= summary["loo_tau_low"] <= summary["loo_tau"] <= summary["loo_tau_high"] <= 1
+
+
 def test_failing_trials_on_ray_are_recorded_with_their_message(tmp_path, ray_instance):
     study = optuna.create_study(
         study_name=STUDY_NAME, storage=f"sqlite:///{tmp_path}/study.db", load_if_exists=True

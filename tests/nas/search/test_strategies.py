@@ -69,7 +69,7 @@ def test_make_sampler_types(name, kind):
     assert type(make_sampler(name, seed=1, multi_objective=False, n_trials=12)) is kind
     if name != "rl":
         assert type(make_sampler(name, seed=1, multi_objective=True, n_trials=12)) is kind
-    assert STRATEGIES == ("tpe", "nsga2", "random", "rl")
+    assert STRATEGIES == ("tpe", "nsga2", "random", "rl", "predictor")
 
 
 def test_rl_refuses_multi_objective():
@@ -96,11 +96,16 @@ def search(
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_every_strategy_runs_a_search_and_reports(tmp_path, strategy):
-    config = SearchConfig(target=TARGET, strategy=strategy, trials=8, target_tolerance=None)
+    # The predictor proposes after 8 trained at random: 2 of its own.
+    extra = {"predictor_warmup": 8} if strategy == "predictor" else {}
+    count = 10 if strategy == "predictor" else 8
+    config = SearchConfig(
+        target=TARGET, strategy=strategy, trials=count, target_tolerance=None, **extra
+    )
     evaluator = FakeEvaluator()
     study = run_search(space=SPACE, evaluator=evaluator, config=config, run_dir=tmp_path)
     trials = study.get_trials()
-    assert [t.number for t in trials] == list(range(8))
+    assert [t.number for t in trials] == list(range(count))
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert evaluator.calls == len({t.user_attrs["fingerprint"] for t in trials})
     for trial in trials:
@@ -112,7 +117,7 @@ def test_every_strategy_runs_a_search_and_reports(tmp_path, strategy):
     sidecars = {"study.db-wal", "study.db-shm"}
     assert {p.name for p in tmp_path.iterdir()} - sidecars == FILES
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert (summary["strategy"], summary["trials"]) == (strategy, {"complete": 8})
+    assert (summary["strategy"], summary["trials"]) == (strategy, {"complete": count})
     best = max(trials, key=lambda t: (t.value, -t.user_attrs["cost"]))  # no band: anywhere
     assert summary["baseline"]["number"] == best.number
 
@@ -121,15 +126,18 @@ def test_every_strategy_runs_a_search_and_reports(tmp_path, strategy):
 def test_every_strategy_is_reproducible_from_its_seed(tmp_path, strategy):
     # Screened by the 10% band, where about 1 drawn network in 5 lies (at TARGET, 1 in 40:
     # the same check, eight times the proposals).
-    first = search(tmp_path / "a", strategy, trials=4, seed=3, target=6e6)
-    again = search(tmp_path / "b", strategy, trials=4, seed=3, target=6e6)
-    other = search(tmp_path / "c", strategy, trials=4, seed=4, target=6e6)
-    assert any(t.user_attrs.get("out_of_band") for t in first.trials)
+    # The predictor draws in the band (8 first, then its 2 proposals): it screens nothing.
+    settings = {"predictor_warmup": 8, "trials": 10} if strategy == "predictor" else {"trials": 4}
+    first = search(tmp_path / "a", strategy, seed=3, target=6e6, **settings)
+    again = search(tmp_path / "b", strategy, seed=3, target=6e6, **settings)
+    other = search(tmp_path / "c", strategy, seed=4, target=6e6, **settings)
+    screened = any(t.user_attrs.get("out_of_band") for t in first.trials)
+    assert screened == (strategy != "predictor")
     assert [t.params for t in first.trials] == [t.params for t in again.trials]
     assert [t.params for t in first.trials] != [t.params for t in other.trials]
 
 
-@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s != "rl"])
+@pytest.mark.parametrize("strategy", [s for s in STRATEGIES if s not in ("rl", "predictor")])
 def test_every_multi_objective_strategy_records_accuracy_and_cost(tmp_path, strategy):
     study = search(tmp_path, strategy, trials=4, objective="pareto")
     assert len(study.directions) == 2

@@ -1,0 +1,111 @@
+"""Ridge regression over one-hot stage choices, fitted on stand-alone results.
+
+scikit-learn's ``RidgeCV`` behind a ``OneHotEncoder``: with a few dozen results only
+each choice's own effect (kernel 5 in stage 3, ...) can be estimated, not their
+interactions, and that is what a linear model over one-hot choices fits; its strength,
+chosen by its own efficient leave-one-out, shrinks to the mean where the data say
+nothing. Measured against a random forest on a ranking the choices decide
+(tests/nas/predict): leave-one-out tau 0.7 against 0.2 on 40 networks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nas.predict._features import COST_FEATURES, spec_features
+from nas.stats import RankCorrelation, rank_correlation
+from search_spaces import InputError, NetworkSpec
+
+__all__ = ["MIN_TRAINED", "AccuracyPredictor", "PredictorError", "leave_one_out"]
+
+# Fewer trained results than this and a prediction is noise: the leave-one-out tau of
+# 8 networks has a standard error near 0.3 (sqrt(2(2n+5)/(9n(n-1)))).
+MIN_TRAINED = 8
+STRENGTHS = np.logspace(0, 3, 25)  # ridge strengths RidgeCV chooses among
+
+
+class PredictorError(InputError):
+    """A predictor cannot be fitted as asked; the message says why and what to change."""
+
+
+class AccuracyPredictor:
+    """Predicts a spec's stand-alone accuracy from specs already trained."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._width: int | None = None
+
+    def fit(self, specs: Sequence[NetworkSpec], accuracies: Sequence[float]) -> AccuracyPredictor:
+        if len(specs) != len(accuracies):
+            raise PredictorError(f"{len(specs)} specs for {len(accuracies)} accuracies")
+        if len(specs) < MIN_TRAINED:
+            raise PredictorError(
+                f"a predictor needs {MIN_TRAINED} trained results or more, got {len(specs)}"
+            )
+        x = self._matrix(specs)
+        self._width = x.shape[1]
+        self._model = _pipeline().fit(x, np.asarray(accuracies, dtype=float))
+        return self
+
+    def predict(self, specs: Sequence[NetworkSpec]) -> np.ndarray:
+        if self._model is None:
+            raise PredictorError("fit the predictor before asking it")
+        x = self._matrix(specs)
+        if x.shape[1] != self._width:
+            raise PredictorError(
+                "these specs have another stage count than the ones the predictor was fitted on"
+            )
+        return self._model.predict(x)
+
+    @staticmethod
+    def _matrix(specs: Sequence[NetworkSpec]) -> np.ndarray:
+        rows = [spec_features(spec) for spec in specs]
+        if len({len(row) for row in rows}) > 1:
+            raise PredictorError("specs of one predictor must share a stage count (one space)")
+        return np.vstack(rows)
+
+
+def _pipeline() -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    def choices(x: np.ndarray) -> list[int]:
+        return list(range(COST_FEATURES, x.shape[1]))
+
+    encode = ColumnTransformer(
+        [
+            ("cost", StandardScaler(), list(range(COST_FEATURES))),
+            # A choice no trained network had says nothing: all zeros, not an error.
+            ("choices", OneHotEncoder(handle_unknown="ignore"), choices),
+        ]
+    )
+    return make_pipeline(encode, RidgeCV(alphas=STRENGTHS))
+
+
+def leave_one_out(
+    specs: Sequence[NetworkSpec], accuracies: Sequence[float], *, seed: int = 0
+) -> tuple[np.ndarray, RankCorrelation]:
+    """Each result predicted by a predictor fitted on all the others, and the Kendall tau
+    (with its bootstrap interval) of those predictions against the results.
+
+    It is what the predictor would have said of a network before it was trained. With no
+    signal it reads below 0, down to -1: leaving a good network out lowers the rest's
+    mean, which is what a ridge shrunk to nothing predicts. Read it as ranking only where
+    its interval lies above 0.
+    """
+    if len(specs) < MIN_TRAINED + 1:
+        raise PredictorError(
+            f"leave-one-out needs {MIN_TRAINED + 1} trained results or more, got {len(specs)}"
+        )
+    y = np.asarray(accuracies, dtype=float)
+    predictions = np.empty(len(y))
+    for held in range(len(y)):
+        rest = [i for i in range(len(y)) if i != held]
+        model = AccuracyPredictor().fit([specs[i] for i in rest], y[rest])
+        predictions[held] = model.predict([specs[held]])[0]
+    return predictions, rank_correlation(predictions, y, seed=seed)
