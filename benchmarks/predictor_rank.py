@@ -1,0 +1,128 @@
+"""Does the accuracy predictor rank real networks? Measured on a rank check's bed.
+
+Reads the networks of ``proxy_recipe.py``'s rank check from its results file (each
+network's proxy accuracy, its reference runs and its mean; the networks themselves are
+redrawn from the same space and seed, and their FLOPs checked against the file), then
+asks what ``--strategy predictor`` would have said of each network before it was
+trained: a predictor (``nas.predict``) fitted on every other network's proxy result
+(leave-one-out), its Kendall tau against the reference mean, with its interval; beside
+it the proxy itself, FLOPs, and the same predictor fitted on the others' reference means
+(what it could do with perfect training). No training: seconds on one core.
+
+    .venv/bin/python benchmarks/predictor_rank.py fashion-mnist
+    .venv/bin/python benchmarks/predictor_rank.py cifar10
+
+Writes ``benchmarks/results/predictor_rank_<data>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from _machine import machine
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).parent / "results"
+sys.path.insert(0, str(ROOT))
+
+
+def _bed(data: str) -> dict[str, Any]:
+    path = RESULTS / f"proxy_recipe_{data.replace('-', '_')}.json"
+    if not path.is_file():
+        sys.exit(f"predictor_rank: {path} is missing: run benchmarks/proxy_recipe.py {data} first")
+    rank = json.loads(path.read_text()).get("rank")
+    if not rank or "per_network" not in rank:
+        sys.exit(f"predictor_rank: {path} has no rank check with per-network results yet")
+    return rank
+
+
+def _networks(rank: dict[str, Any], data: str) -> list[Any]:
+    """The bed's networks, redrawn as the rank check drew them (checked by their FLOPs)."""
+    from scaling import search_proxy
+    from search_spaces import MBConvSpace, count_flops
+
+    channels = 3 if data == "cifar10" else 1
+    proxy = search_proxy(
+        resolution=rank["settings"]["resolution"],
+        in_channels=channels,
+        num_classes=10,
+        width_mult=0.5,
+        depth_mult=0.5,
+    )
+    rows = rank["per_network"]
+    drawn = MBConvSpace.uniform(proxy).sample_distinct(
+        int(max(r["network"] for r in rows)) + 1, rank["settings"]["seed"]
+    )
+    specs = [drawn[int(r["network"])] for r in rows]
+    for spec, row in zip(specs, rows, strict=True):
+        if count_flops(spec) != row["flops"]:
+            sys.exit(f"predictor_rank: network {row['network']} redrawn differs from the file's")
+    return specs
+
+
+def _tau(result: Any) -> dict[str, float]:
+    return {
+        "kendall_tau": round(result.kendall_tau, 4),
+        "kendall_low": round(result.kendall_low, 4),
+        "kendall_high": round(result.kendall_high, 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", choices=("cifar10", "fashion-mnist"))
+    args = parser.parse_args()
+    from nas.predict import leave_one_out
+    from nas.stats import rank_correlation
+
+    started = time.perf_counter()
+    rank = _bed(args.data)
+    specs = _networks(rank, args.data)
+    rows = rank["per_network"]
+    reference = [r["reference_accuracy"] for r in rows]
+    proxy = [r["proxy"] for r in rows]
+    from_proxy, _ = leave_one_out(specs, proxy)
+    from_reference, _ = leave_one_out(specs, reference)
+    ceiling = rank["reference_reliability"]["ceiling"]
+    scores = {
+        "predictor, fitted on the others' proxy results": rank_correlation(from_proxy, reference),
+        "predictor, fitted on the others' reference means": rank_correlation(
+            from_reference, reference
+        ),
+        "proxy (3 epochs)": rank_correlation(proxy, reference),
+        "flops": rank_correlation([r["flops"] for r in rows], reference),
+    }
+    result = {
+        "benchmark": "predictor_rank",
+        "command": f".venv/bin/python benchmarks/predictor_rank.py {args.data}",
+        "data_file": f"benchmarks/results/proxy_recipe_{args.data.replace('-', '_')}.json",
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M %z"),
+        "seconds": round(time.perf_counter() - started, 1),
+        "networks": len(rows),
+        "reference": rank["reference"],
+        "reference_ceiling": ceiling,
+        "against_reference": {
+            name: {**_tau(tau), "share_of_ceiling": round(tau.kendall_tau / ceiling, 3)}
+            for name, tau in scores.items()
+        },
+        "note": "leave-one-out reads below 0 where nothing is learnable (each prediction "
+        "is shrunk toward the other networks' mean, which leaving a good one out lowers)",
+    }
+    out = RESULTS / f"predictor_rank_{args.data.replace('-', '_')}.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    for name, tau in result["against_reference"].items():
+        print(
+            f"{name:50s} tau {tau['kendall_tau']:+.2f} "
+            f"[{tau['kendall_low']:+.2f}, {tau['kendall_high']:+.2f}]"
+        )
+    print(f"ceiling {ceiling:.2f}; wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
