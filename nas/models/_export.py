@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -27,9 +26,17 @@ import torch
 from nas.models._builder import build_model
 from search_spaces import InputError, NetworkSpec
 
-__all__ = ["EXPORT_FORMATS", "ExportError", "ExportResult", "export_network"]
+__all__ = [
+    "EXPORT_FORMATS",
+    "ExportError",
+    "ExportResult",
+    "checked_model",
+    "compare",
+    "export_network",
+    "read_weights",
+]
 
-EXPORT_FORMATS = ("onnx", "torchscript")
+EXPORT_FORMATS = ("onnx", "torchscript", "timm")
 # float32 through ~100 layers in two runtimes: differences of a few 1e-6 of the output
 # scale are rounding; a wrong graph is off by the output scale itself.
 RELATIVE_TOLERANCE = 1e-4
@@ -60,12 +67,37 @@ def export_network(
     weights: str | os.PathLike[str] | None = None,
     seed: int = 0,
 ) -> ExportResult:
-    """Build ``spec``, load ``weights`` (a state dict) if given, export and check it."""
+    """Build ``spec``, load ``weights`` (a state dict: .safetensors or .pt) if given,
+    export and check it. For ``timm``, ``path`` is the directory to write."""
     if format not in EXPORT_FORMATS:
-        raise ExportError(f"unknown format {format!r}: choose {' or '.join(EXPORT_FORMATS)}")
+        raise ExportError(f"unknown format {format!r}: choose {', '.join(EXPORT_FORMATS)}")
     target = Path(path)
     if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
         raise ExportError(f"cannot write {target}: {target.parent} is not a writable directory")
+    model, check, expected = checked_model(spec, weights, seed)
+    if format == "timm":
+        from nas.models._timm import write_timm
+
+        return write_timm(spec, model, check, expected, target)
+    handle, scratch = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    try:
+        if format == "onnx":
+            got = _onnx(model, check, scratch)
+        else:
+            got = _torchscript(model, check, scratch)
+        result = compare(target, format, got, expected)
+        os.replace(scratch, target)
+        return result
+    finally:
+        if os.path.exists(scratch):
+            os.unlink(scratch)
+
+
+def checked_model(
+    spec: NetworkSpec, weights: str | os.PathLike[str] | None, seed: int
+) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """(the model in eval mode, a random check batch, its outputs on that batch)."""
     generator = torch.Generator().manual_seed(seed)
     shape = (2, spec.in_channels, spec.resolution, spec.resolution)
     with torch.random.fork_rng(devices=[]):
@@ -83,38 +115,53 @@ def export_network(
     except RuntimeError as error:
         first = str(error).strip().splitlines()[0]
         raise ExportError(f"{spec.name!r} does not run at {spec.resolution} px: {first}") from None
-    handle, scratch = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
-    try:
-        if format == "onnx":
-            got = _onnx(model, check, scratch)
-        else:
-            got = _torchscript(model, check, scratch)
-        difference = float((got - expected).abs().max())
-        scale = float(expected.abs().max())
-        result = ExportResult(
-            target, format, difference, scale, max(RELATIVE_TOLERANCE * scale, 1e-6)
+    return model, check, expected
+
+
+def compare(
+    target: Path,
+    format: str,
+    got: torch.Tensor,
+    expected: torch.Tensor,
+    *,
+    relative: float = RELATIVE_TOLERANCE,
+) -> ExportResult:
+    """The check's result; raises ``ExportError`` (nothing kept) where outputs differ."""
+    difference = float((got - expected).abs().max())
+    scale = float(expected.abs().max())
+    result = ExportResult(target, format, difference, scale, max(relative * scale, 1e-6))
+    if not math.isfinite(difference) or not result.passed:
+        raise ExportError(
+            f"the {format} export does not match PyTorch: "
+            f"outputs differ by {difference:.3g} (tolerance {result.tolerance:.3g}); "
+            "nothing was written"
         )
-        if not math.isfinite(difference) or not result.passed:
-            raise ExportError(
-                f"the {format} export of {spec.name!r} does not match PyTorch: outputs differ "
-                f"by {difference:.3g} (tolerance {result.tolerance:.3g}); nothing was written"
-            )
-        os.replace(scratch, target)
-        return result
-    finally:
-        if os.path.exists(scratch):
-            os.unlink(scratch)
+    return result
 
 
-def _load_weights(model: torch.nn.Module, path: Path) -> None:
+def read_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """A state dict from ``.safetensors`` or a ``.pt`` file (tensors only: no code runs)."""
+    path = Path(path)
     try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as error:
+    except FileNotFoundError:
+        raise ExportError(f"weights {path} do not exist") from None
+    except Exception as error:  # a damaged or foreign file: both readers raise many kinds
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise ExportError(f"cannot read weights {path}: {first}") from None
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ExportError(f"weights {path} hold no state dict")
+    return state
+
+
+def _load_weights(model: torch.nn.Module, path: Path) -> None:
+    state = read_weights(path)
     try:
         model.load_state_dict(state)
     except (RuntimeError, TypeError) as error:

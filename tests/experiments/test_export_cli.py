@@ -48,15 +48,41 @@ def test_a_family_exported_to_onnx_runs_member_by_member(tmp_path, capsys):
         assert logits.shape == (1, 1000)
 
 
+def test_export_as_a_timm_directory_says_how_to_load_it(tmp_path, capsys):
+    pytest.importorskip("timm")
+    out = tmp_path / "lite0"
+    code, stdout, _ = cnas(capsys, "export", "efficientnet-lite0", "--format", "timm",
+                           "--resolution", "64", "--out", str(out))  # fmt: skip
+    assert code == 0 and f"python {out / 'load_with_timm.py'} {out}" in stdout
+    written = {p.name for p in out.iterdir()} - {"commands.jsonl"}  # the command log
+    assert written == {"config.json", "load_with_timm.py", "model.safetensors"}
+    assert json.loads((out / "config.json").read_text())["timm_model"]["name"] == (
+        "efficientnet_lite0"
+    )
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
         (["export", "no-such-net", "--out", "{tmp}/a.onnx"], "no-such-net"),
         (["export", "efficientnet-b0", "--out", "{tmp}/missing/a.onnx"], "--out"),
         (["family", "efficientnet-b0", "--table", "efficientnet", "--export", "onnx"], "--out DIR"),
+        (
+            [
+                "export",
+                "efficientnet-b0",
+                "--format",
+                "timm",
+                "--out",
+                "{tmp}/w",
+                "--weights",
+                "{tmp}/none.safetensors",
+            ],
+            "weights {tmp}/none.safetensors do not exist",
+        ),
     ],
 )
 def test_bad_export_input_is_one_line_and_writes_nothing(tmp_path, capsys, argv, says):
     code, _, err = cnas(capsys, *[a.replace("{tmp}", str(tmp_path)) for a in argv])
-    assert code == 2 and says in err and err.count("\n") == 1
+    assert code == 2 and says.replace("{tmp}", str(tmp_path)) in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
