@@ -10,7 +10,7 @@ ranks like real training is the rank check's question (tau about 0 on digits). T
 best networks are therefore trained alone afterwards, to see what was bought.
 
 The oracle is the supernet ``benchmarks/rank_check.py <data> --supernet`` trained (its
-``supernet.pt`` in ``runs/bench-rank-<data>-supernet``, checked against the settings
+``supernet.safetensors`` (or an older ``supernet.pt``) in ``runs/bench-rank-<data>-supernet``, checked against the settings
 below); without it, one is trained first (about 10 minutes). The data split is that
 supernet's (seed 0) in every run; the strategy's seed is what varies. Search settings
 are those of ``make demo``'s search: MnasNet's soft reward, w = -0.07, FLOPs, target
@@ -307,7 +307,8 @@ def main() -> None:
     out = ROOT / "runs" / f"bench-strategies-{args.data}"
     out.mkdir(parents=True, exist_ok=True)
     supernet_dir = ROOT / "runs" / f"bench-rank-{args.data}-supernet"
-    if not (supernet_dir / "supernet.pt").exists():
+    saved = [n for n in ("supernet.safetensors", "supernet.pt") if (supernet_dir / n).exists()]
+    if not saved:
         supernet_dir = out / "supernet"
         supernet_dir.mkdir(exist_ok=True)
         log(f"no rank-check supernet: training one in {supernet_dir} first")
@@ -368,7 +369,7 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d %H:%M %z"),
         "trials": args.trials,
         "seeds": seeds,
-        "oracle": str(supernet_dir.relative_to(ROOT) / "supernet.pt"),
+        "oracle": str(supernet_dir.relative_to(ROOT) / (saved or ["supernet.safetensors"])[0]),
         "search_wall_seconds": round(search_wall, 1),
         "wall_seconds": round(time.perf_counter() - started, 1),
         "best_reward": compare(runs, seeds, "best_reward"),

@@ -59,7 +59,7 @@ def main() -> None:
         shutil.rmtree(out)
     ranked = ROOT / "runs" / f"bench-rank-{args.data}-supernet"
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("supernet.pt", "supernet.json"):
+    for name in ("supernet.safetensors", "supernet.pt", "supernet.json"):
         if (ranked / name).is_file() and not (out / name).exists():
             shutil.copy2(ranked / name, out / name)
     options = [

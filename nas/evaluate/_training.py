@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,12 @@ from nas.evaluate._recipe import (
     PROXY_RECIPE,
     WEIGHT_DECAYS,
 )
-from nas.models import build_model, use_fast_depthwise, zero_init_residual_branches
+from nas.models import (
+    build_model,
+    save_weights,
+    use_fast_depthwise,
+    zero_init_residual_branches,
+)
 from search_spaces import NetworkSpec, is_int, is_number
 
 __all__ = [
@@ -253,7 +259,12 @@ class TrainingEvaluator(Evaluator):
         }
 
     def evaluate(
-        self, spec: NetworkSpec, *, seed: int, progress: ProgressCallback | None = None
+        self,
+        spec: NetworkSpec,
+        *,
+        seed: int,
+        progress: ProgressCallback | None = None,
+        weights_to: str | os.PathLike[str] | None = None,
     ) -> Evaluation:
         """Train ``spec`` for ``config.epochs`` epochs and return the final valid accuracy.
 
@@ -266,7 +277,11 @@ class TrainingEvaluator(Evaluator):
         """
         self._check_fits(spec)
         return self.evaluate_model(
-            lambda: build_model(spec), name=spec.name, seed=seed, progress=progress
+            lambda: build_model(spec),
+            name=spec.name,
+            seed=seed,
+            progress=progress,
+            weights_to=weights_to,
         )
 
     def evaluate_model(
@@ -276,10 +291,12 @@ class TrainingEvaluator(Evaluator):
         name: str,
         seed: int,
         progress: ProgressCallback | None = None,
+        weights_to: str | os.PathLike[str] | None = None,
     ) -> Evaluation:
         """Train the model ``build()`` makes (any backbone, not only specs), as ``evaluate``.
 
-        The model must take this dataset's images and output one logit per class.
+        The model must take this dataset's images and output one logit per class. With
+        ``weights_to``, the trained weights are saved there (safetensors) at the end.
         """
         previous_threads = torch.get_num_threads()
         if self.config.threads is not None:
@@ -288,7 +305,11 @@ class TrainingEvaluator(Evaluator):
             # fork_rng: seeding for this trial must not reset the caller's global RNG.
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                return self._train(build().to(self.config.device), name, seed, progress)
+                model = build().to(self.config.device)
+                evaluation = self._train(model, name, seed, progress)
+                if weights_to is not None:
+                    save_weights(model, weights_to)
+                return evaluation
         finally:
             torch.set_num_threads(previous_threads)
 

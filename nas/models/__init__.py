@@ -10,7 +10,14 @@ from nas.models._builder import (
     build_part,
 )
 from nas.models._depthwise import DepthwiseConv2d, depthwise_conv2d, use_fast_depthwise
-from nas.models._export import EXPORT_FORMATS, ExportError, ExportResult, export_network
+from nas.models._export import (
+    EXPORT_FORMATS,
+    ExportError,
+    ExportResult,
+    export_network,
+    read_weights,
+    save_weights,
+)
 from nas.models._fvcore import (
     FvcoreCount,
     fvcore_count,
@@ -54,6 +61,8 @@ __all__ = [
     "load_backbone",
     "measure_latency",
     "measure_spec",
+    "read_weights",
+    "save_weights",
     "time_calls",
     "torch_param_count",
     "use_fast_depthwise",

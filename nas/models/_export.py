@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from nas.models._builder import build_model
-from search_spaces import InputError, NetworkSpec
+from search_spaces import InputError, NetworkSpec, write_atomic
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "export_network",
     "read_weights",
+    "save_weights",
 ]
 
 EXPORT_FORMATS = ("onnx", "torchscript", "timm")
@@ -137,6 +138,18 @@ def compare(
             "nothing was written"
         )
     return result
+
+
+def save_weights(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+    """``model``'s state dict as safetensors at ``path``, atomically (CPU, contiguous:
+    a channels-last or GPU model saves the same file)."""
+    from safetensors.torch import save_file
+
+    state = {
+        name: tensor.detach().to("cpu", copy=True).contiguous()
+        for name, tensor in model.state_dict().items()
+    }
+    write_atomic(path, lambda tmp: save_file(state, str(tmp)))
 
 
 def read_weights(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:

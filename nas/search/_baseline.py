@@ -7,6 +7,7 @@ directory, resumable the same way, from ``search_baseline``.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,18 +19,24 @@ from optuna.trial import FrozenTrial
 
 from nas.evaluate import Evaluator
 from nas.runs import RayOptions
-from nas.search._confirm import confirm_search
+from nas.search._confirm import confirm_search, weights_file
 from nas.search._report import SearchReport, build_report, write_report
 from nas.search._search import SearchConfig, SearchError, format_cost, run_search, space_cost_range
-from search_spaces import MBConvSpace
+from search_spaces import MBConvSpace, write_atomic
 
 __all__ = [
+    "BASELINE_WEIGHTS",
+    "CONFIRMED_DIR",
     "Confirm",
     "check_target",
     "confirm_workers",
     "default_constraint",
     "search_baseline",
 ]
+
+
+CONFIRMED_DIR = "confirmed"  # each retrained winner's weights, trial-<number>.safetensors
+BASELINE_WEIGHTS = "baseline.safetensors"
 
 
 @dataclass(frozen=True)
@@ -153,7 +160,21 @@ def search_baseline(
             top_k=confirm.top_k,
             workers=confirm.workers,
             on_confirmed=on_confirmed,
+            weights_dir=run_dir / CONFIRMED_DIR,
         )
     report = build_report(study, config, space_size=space.size, rank_check=rank_check)
     write_report(report, run_dir, config)
+    _keep_baseline_weights(report, run_dir)
     return report
+
+
+def _keep_baseline_weights(report: SearchReport, run_dir: Path) -> None:
+    """The retrained baseline's weights beside baseline.json (safetensors), so that
+    ``cnas export baseline.json --weights baseline.safetensors`` needs no training."""
+    baseline = report.summary.get("baseline") or {}
+    source = run_dir / CONFIRMED_DIR / weights_file(int(baseline.get("number", -1)))
+    target = run_dir / BASELINE_WEIGHTS
+    if baseline.get("standalone_accuracy") is not None and source.is_file():
+        write_atomic(target, lambda tmp: shutil.copyfile(source, tmp))
+    elif target.exists():
+        target.unlink()  # another network is the baseline now; its weights were not kept

@@ -15,6 +15,7 @@ each result depends only on the network and its seed, so it is the same either w
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import multiprocessing
@@ -22,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -34,7 +36,7 @@ from nas.search._search import SearchConfig
 from nas.search._standalone import confirmed_results, record_standalone
 from search_spaces import NetworkSpec
 
-__all__ = ["confirm_search", "confirm_winners", "winners"]
+__all__ = ["confirm_search", "confirm_winners", "weights_file", "winners"]
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +75,12 @@ def confirm_search(
     top_k: int,
     workers: int = 1,
     on_confirmed: Callable[[int, dict[str, Any]], None] | None = None,
+    weights_dir: Path | None = None,
 ) -> dict[int, dict[str, Any]]:
-    """Retrain the search's ``top_k`` winners alone; their results, by trial number."""
+    """Retrain the search's ``top_k`` winners alone; their results, by trial number.
+
+    With ``weights_dir``, each winner's trained weights are kept there as
+    ``trial-<number>.safetensors`` (where the trainer can save them)."""
     report = build_report(study, config, space_size=0)
     return confirm_winners(
         study,
@@ -83,6 +89,7 @@ def confirm_search(
         winners(report, config, top_k),
         workers=workers,
         on_confirmed=on_confirmed,
+        weights_dir=weights_dir,
     )
 
 
@@ -94,6 +101,7 @@ def confirm_winners(
     *,
     workers: int = 1,
     on_confirmed: Callable[[int, dict[str, Any]], None] | None = None,
+    weights_dir: Path | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Train each trial in ``numbers`` alone with ``trainer``; record and return the results.
 
@@ -111,6 +119,7 @@ def confirm_winners(
             spec=NetworkSpec.from_dict(trials[number].user_attrs["spec"]),
             seed=config.seed * 100_003 + number,
             cost=float(trials[number].user_attrs["cost"]),
+            weights=_weights_path(weights_dir, trainer, number),
         )
         for number in numbers
         if number not in done
@@ -137,6 +146,19 @@ class _Job:
     spec: NetworkSpec
     seed: int
     cost: float
+    weights: Path | None = None  # where the trained weights go, if kept
+
+
+def weights_file(number: int) -> str:
+    return f"trial-{number}.safetensors"
+
+
+def _weights_path(weights_dir: Path | None, trainer: Evaluator, number: int) -> Path | None:
+    # Only a trainer that can hand its weights over keeps them (the training evaluator).
+    if weights_dir is None or "weights_to" not in inspect.signature(trainer.evaluate).parameters:
+        return None
+    weights_dir.mkdir(parents=True, exist_ok=True)
+    return weights_dir / weights_file(number)
 
 
 def _trained(
@@ -159,7 +181,12 @@ def _train_alone(trainer: Evaluator, job: _Job) -> dict[str, Any]:
     started = time.perf_counter()
     result: dict[str, Any] = {"seed": job.seed}
     try:
-        result["accuracy"] = float(trainer.evaluate(job.spec, seed=job.seed).accuracy)
+        if job.weights is None:
+            evaluation = trainer.evaluate(job.spec, seed=job.seed)
+        else:
+            evaluation = trainer.evaluate(job.spec, seed=job.seed, weights_to=job.weights)  # type: ignore[call-arg]
+            result["weights"] = job.weights.name
+        result["accuracy"] = float(evaluation.accuracy)
     except Exception as error:  # a candidate that fails alone is a finding, not a crash
         result["error"] = f"{type(error).__name__}: {error}"[:500]
         logger.warning("stand-alone training of trial %d failed: %s", job.number, result["error"])

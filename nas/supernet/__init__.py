@@ -11,7 +11,12 @@ from nas.supernet._sandwich import (
     sandwich_specs,
     train_supernet,
 )
-from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
+from nas.supernet._store import (
+    LEGACY_SUPERNET_FILE,
+    SUPERNET_FILE,
+    load_supernet,
+    save_supernet,
+)
 from nas.supernet._supernet import (
     StageBounds,
     Supernet,
@@ -22,6 +27,7 @@ from nas.supernet._supernet import (
 )
 
 __all__ = [
+    "LEGACY_SUPERNET_FILE",
     "SUPERNET_FILE",
     "SandwichConfig",
     "StageBounds",

@@ -29,7 +29,12 @@ from nas.evaluate import (
     recalibrate_batch_norm,
 )
 from nas.supernet._sandwich import SandwichConfig, SupernetTraining, train_supernet
-from nas.supernet._store import SUPERNET_FILE, load_supernet, save_supernet
+from nas.supernet._store import (
+    LEGACY_SUPERNET_FILE,
+    SUPERNET_FILE,
+    load_supernet,
+    save_supernet,
+)
 from nas.supernet._supernet import Supernet, SupernetError, stage_bounds
 from search_spaces import MBConvSpace, NetworkSpec, write_text_atomic
 
@@ -88,6 +93,8 @@ class SupernetEvaluator(Evaluator):
         if self.supernet is not None:
             return
         path = Path(run_dir) / SUPERNET_FILE
+        if not path.exists() and (Path(run_dir) / LEGACY_SUPERNET_FILE).exists():
+            path = Path(run_dir) / LEGACY_SUPERNET_FILE  # a run from before safetensors
         # What the weights depend on (not how candidates are scored with them).
         identity = {
             "data": self.data.identity(),

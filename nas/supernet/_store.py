@@ -1,9 +1,11 @@
 """A trained supernet in a run directory: saved once, reused when the run continues.
 
-The file holds the weights and the identity they were trained under (space, data,
-schedule, seed). Loading checks both: a file from another run, a changed setting or a
-damaged file is refused with a one-line error naming the file, never silently trained
-over, since that would change the scores of trials already in the study.
+The file (safetensors) holds the weights, and in its metadata the identity they were
+trained under (space, data, schedule, seed). Loading checks both: a file from another
+run, a changed setting or a damaged file is refused with a one-line error naming the
+file, never silently trained over, since that would change the scores of trials already
+in the study. Run directories from before safetensors hold ``supernet.pt`` (tensors
+only, read without running code); they load as they did.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import torch
 from nas.supernet._supernet import Supernet, SupernetError
 from search_spaces import MBConvSpace, write_atomic
 
-__all__ = ["SUPERNET_FILE", "load_supernet", "save_supernet"]
+__all__ = ["LEGACY_SUPERNET_FILE", "SUPERNET_FILE", "load_supernet", "save_supernet"]
 
-SUPERNET_FILE = "supernet.pt"
-_FORMAT = 1
+SUPERNET_FILE = "supernet.safetensors"
+LEGACY_SUPERNET_FILE = "supernet.pt"  # written before safetensors: read, never written
+_FORMAT = 2
+_LEGACY_FORMAT = 1
 
 
 def _canonical(identity: dict[str, Any]) -> str:
@@ -31,13 +35,15 @@ def _canonical(identity: dict[str, Any]) -> str:
 def save_supernet(
     supernet: Supernet, path: str | os.PathLike[str], identity: dict[str, Any]
 ) -> None:
-    """Write the weights and their identity to ``path`` atomically."""
-    payload = {
-        "format": _FORMAT,
-        "identity": _canonical(identity),
-        "state": supernet.state_dict(),
+    """Write the weights and their identity to ``path`` (safetensors) atomically."""
+    from safetensors.torch import save_file
+
+    # Copies: safetensors refuses tensors that share memory, as sliced views may.
+    state = {
+        name: tensor.detach().clone().contiguous() for name, tensor in supernet.state_dict().items()
     }
-    write_atomic(path, lambda tmp: torch.save(payload, tmp))
+    metadata = {"format": str(_FORMAT), "identity": _canonical(identity)}
+    write_atomic(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
 
 
 def load_supernet(
@@ -45,29 +51,49 @@ def load_supernet(
 ) -> Supernet:
     """The supernet saved at ``path``, if it was trained for ``space`` under ``identity``."""
     path = Path(path)
+    if not path.exists():
+        raise SupernetError(f"no supernet at {path}")
     try:
-        # weights_only: a run directory may come from someone else; load no code from it.
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise SupernetError(f"no supernet at {path}") from None
-    except Exception as error:  # a truncated or foreign file: torch raises many kinds
+        if path.suffix == ".safetensors":
+            fmt, saved_identity, state = _read_safetensors(path)
+        else:
+            fmt, saved_identity, state = _read_legacy(path)
+    except Exception as error:  # a truncated or foreign file: both readers raise many kinds
         raise SupernetError(
             f"{path} is not a readable supernet ({type(error).__name__}); delete it to train "
             "a new one, or use another --out"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+    if fmt not in (_FORMAT, _LEGACY_FORMAT):
         raise SupernetError(
             f"{path} is not a supernet file of this version; delete it or use another --out"
         )
-    if payload.get("identity") != _canonical(identity):
+    if saved_identity != _canonical(identity):
         raise SupernetError(
             f"{path} was trained for another space, data or schedule than this run asks for; "
             "use the original options, or another --out"
         )
     supernet = Supernet(space)
     try:
-        supernet.load_state_dict(payload["state"])
+        supernet.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise SupernetError(f"{path} does not fit this space's supernet: {first[:200]}") from None
     return supernet
+
+
+def _read_safetensors(path: Path) -> tuple[Any, Any, dict[str, torch.Tensor]]:
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as file:
+        metadata = file.metadata() or {}
+        state = {name: file.get_tensor(name) for name in file.keys()}  # noqa: SIM118
+    fmt = int(metadata["format"]) if metadata.get("format", "").isdigit() else None
+    return fmt, metadata.get("identity"), state
+
+
+def _read_legacy(path: Path) -> tuple[Any, Any, Any]:
+    # weights_only: a run directory may come from someone else; load no code from it.
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(payload, dict):
+        return None, None, None
+    return payload.get("format"), payload.get("identity"), payload.get("state")

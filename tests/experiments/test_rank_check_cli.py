@@ -105,7 +105,7 @@ def test_the_supernet_is_ranked_with_its_one_off_training_counted(cnas, tmp_path
         rows = list(csv.DictReader(handle))
     assert all(0 <= float(r["supernet"]) <= 1 for r in rows)
     # Continued: the supernet is loaded, its training time still reported.
-    stamp = (out / "supernet.pt").stat().st_mtime_ns
+    stamp = (out / "supernet.safetensors").stat().st_mtime_ns
     code, stdout, _ = cnas("rank-check", *SMALL, *extra[:-1], "--out", str(out))
     assert code == 0 and "supernet" in stdout and "s once" in stdout
-    assert (out / "supernet.pt").stat().st_mtime_ns == stamp
+    assert (out / "supernet.safetensors").stat().st_mtime_ns == stamp

@@ -53,8 +53,27 @@ def test_a_supernet_search_retrains_its_winners_and_resumes_without_retraining(c
     assert baseline["standalone_accuracy"] == best["standalone_accuracy"]
     assert baseline["chosen_by"] == "stand-alone training of the top 3 by supernet"
     assert 0 <= baseline["standalone_accuracy"] <= 1
+    # The retrained baseline's weights are kept: loaded into its spec, they score what
+    # its stand-alone training reported, on the same validation images.
+    from nas import load_data
+    from nas.evaluate import accuracy_on
+    from nas.models import build_model, read_weights
+    from search_spaces import NetworkSpec
 
-    weights = out / "supernet.pt"
+    spec = NetworkSpec.load(out / "baseline.json")
+    model = build_model(spec)
+    model.load_state_dict(read_weights(out / "baseline.safetensors"))
+    data = load_data("digits", resolution=16, max_samples=240, seed=0)
+    assert accuracy_on(model, data.valid) == baseline["standalone_accuracy"]
+    assert sorted(p.name for p in (out / "confirmed").iterdir()) == sorted(
+        f"trial-{c['number']}.safetensors" for c in confirmed
+    )
+    code, _, stderr = cnas("export", str(out / "baseline.json"), "--weights",
+                           str(out / "baseline.safetensors"), "--out", str(tmp_path / "b.pt"),
+                           "--format", "torchscript")  # fmt: skip
+    assert (code, stderr) == (0, "")
+
+    weights = out / "supernet.safetensors"
     stamp = weights.stat().st_mtime_ns
     code, stdout, stderr = cnas("search", *SUPERNET, "--trials", "10", "--out", str(out))
     assert (code, stderr) == (0, "")
@@ -69,7 +88,7 @@ def test_a_supernet_search_retrains_its_winners_and_resumes_without_retraining(c
 def test_a_damaged_supernet_in_the_run_dir_is_refused_not_retrained(cnas, tmp_path):
     out = tmp_path / "run"
     assert cnas("search", *SUPERNET, "--trials", "2", "--out", str(out))[0] == 0
-    weights = out / "supernet.pt"
+    weights = out / "supernet.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
     damaged = weights.read_bytes()
     code, stdout, stderr = cnas("search", *SUPERNET, "--trials", "3", "--out", str(out))

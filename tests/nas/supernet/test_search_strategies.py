@@ -35,7 +35,7 @@ def test_each_strategy_searches_on_the_supernet_without_changing_it(
 ):
     before = {k: v.clone() for k, v in trained.state_dict().items()}
     evaluator = SupernetEvaluator(data, supernet=trained, calibration_images=128)
-    objective = "reward" if strategy == "rl" else "pareto"
+    objective = "reward" if strategy in ("rl", "predictor") else "pareto"  # one reward
     config = SearchConfig(
         target=5e6, trials=TRIALS, strategy=strategy, objective=objective, target_tolerance=None
     )
