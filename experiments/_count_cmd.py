@@ -8,7 +8,14 @@ from typing import Any
 
 from experiments._common import format_table, gflops, positive_int, print_json
 from scaling import load_spec
-from search_spaces import NetworkSpec, count_by_part, count_flops, count_params
+from search_spaces import (
+    NetworkSpec,
+    count_by_part,
+    count_flops,
+    count_params,
+    peak_memory,
+    peak_memory_by_stage,
+)
 
 FLOP_CONVENTION = "multiply-adds of conv and linear layers (the EfficientNet paper's FLOPs)"
 
@@ -28,9 +35,38 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--by-part", action="store_true", help="also show stem, each stage, head")
     parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="also the peak activation memory of inference at batch 1 (float32 and int8 "
+        "bytes, and where it peaks; per part with --by-part; measured on the built model "
+        "with --verify)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON object and nothing else"
     )
     parser.set_defaults(run=run)
+
+
+def memory_document(spec: NetworkSpec, *, verify: bool) -> dict[str, Any]:
+    peak = peak_memory(spec)
+    document: dict[str, Any] = {
+        "float32_bytes": peak.bytes("float32"),
+        "int8_bytes": peak.bytes("int8"),
+        "part": peak.part,
+        "operation": peak.operation,
+    }
+    if verify:
+        import torch
+
+        from nas.models import build_model, measure_peak_memory
+
+        size = spec.resolution
+        measured, _ = measure_peak_memory(
+            build_model(spec), torch.zeros(1, spec.in_channels, size, size)
+        )
+        document["measured_float32_bytes"] = measured
+        document["match"] = measured == document["float32_bytes"]
+    return document
 
 
 def count_document(spec: NetworkSpec, *, verify: bool) -> dict[str, Any]:
@@ -62,8 +98,15 @@ def run(args: argparse.Namespace) -> int:
     if args.resolution is not None:
         spec = dataclasses.replace(spec, resolution=args.resolution)
     document = count_document(spec, verify=args.verify)
+    if args.memory:
+        document["peak_memory"] = memory_document(spec, verify=args.verify)
+        if "match" in document:
+            document["match"] = document["match"] and document["peak_memory"]["match"]
     if args.by_part:
         document["parts"] = [dataclasses.asdict(part) for part in count_by_part(spec)]
+        if args.memory:
+            for row, peak in zip(document["parts"], peak_memory_by_stage(spec), strict=True):
+                row["peak_memory_bytes"] = peak.bytes("float32")
     if args.json:
         print_json(document)
     else:
@@ -95,12 +138,22 @@ def _render(spec: NetworkSpec, doc: dict[str, Any]) -> str:
     else:
         lines.append(format_table(rows, [("what", ""), ("spec", "count")]))
     lines.append(f"= {doc['params'] / 1e6:.2f} M params, {gflops(doc['flops'])}FLOPs")
+    memory = doc.get("peak_memory")
+    if memory:
+        measured = memory.get("measured_float32_bytes")
+        lines.append(
+            f"Peak activation memory at batch 1: {memory['float32_bytes'] / 1024:,.1f} KiB "
+            f"float32, {memory['int8_bytes'] / 1024:,.1f} KiB int8, at {memory['part']} "
+            f"({memory['operation']})"
+            + (
+                f"; measured on the built model: {measured / 1024:,.1f} KiB"
+                if measured is not None
+                else ""
+            )
+        )
     if "parts" in doc:
-        lines += [
-            "",
-            format_table(
-                doc["parts"],
-                [("part", "part"), ("params", "params"), ("flops", "FLOPs"), ("out_size", "out")],
-            ),
-        ]
+        columns = [("part", "part"), ("params", "params"), ("flops", "FLOPs"), ("out_size", "out")]
+        if memory:
+            columns.append(("peak_memory_bytes", "peak float32 bytes"))
+        lines += ["", format_table(doc["parts"], columns)]
     return "\n".join(lines)

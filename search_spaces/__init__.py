@@ -18,6 +18,13 @@ from search_spaces._mbconv_space import (
     StageChoices,
     skeleton,
 )
+from search_spaces._memory import (
+    BYTES,
+    MemoryPeak,
+    peak_memory,
+    peak_memory_by_part,
+    peak_memory_by_stage,
+)
 from search_spaces._network import ACTIVATIONS, NetworkSpec
 from search_spaces._part_shapes import PART_KINDS, PartShape, network_parts, space_parts
 from search_spaces._rounding import round_filters, round_repeats, round_resolution
@@ -26,12 +33,14 @@ from search_spaces._stage import InputError, SpecError, StageSpec
 __all__ = [
     "ACTIVATIONS",
     "BASE_ARCHITECTURES",
+    "BYTES",
     "CHOICE_FIELDS",
     "CONV_OPS",
     "PART_KINDS",
     "SKELETONS",
     "InputError",
     "MBConvSpace",
+    "MemoryPeak",
     "NetworkSpec",
     "PartCount",
     "PartShape",
@@ -47,6 +56,9 @@ __all__ = [
     "is_number",
     "is_numeric",
     "network_parts",
+    "peak_memory",
+    "peak_memory_by_part",
+    "peak_memory_by_stage",
     "round_filters",
     "round_repeats",
     "round_resolution",

@@ -28,6 +28,7 @@ from nas.models._fvcore import (
 )
 from nas.models._latency import LatencyResult, measure_latency, time_calls
 from nas.models._load import load_backbone
+from nas.models._memory import measure_peak_memory
 from nas.models._resnet import RESNET_LAYERS, ResNetBackbone, ScalableResNet
 from nas.models._spec_backbone import SpecBackbone
 from nas.models._user_backbone import CallableBackbone
@@ -60,6 +61,7 @@ __all__ = [
     "fvcore_multiply_adds",
     "load_backbone",
     "measure_latency",
+    "measure_peak_memory",
     "measure_spec",
     "read_weights",
     "save_weights",

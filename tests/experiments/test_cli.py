@@ -355,3 +355,19 @@ def test_version_names_the_installed_release(capsys):
         main(["--version"])
     assert done.value.code == 0
     assert capsys.readouterr().out.strip() == f"cnas {importlib.metadata.version('compound-nas')}"
+
+
+def test_count_memory_gives_the_peak_and_where_and_verify_measures_it(capsys):
+    doc = cli_json(capsys, "count", "efficientnet-b0", "--memory", "--by-part", "--json")
+    # Stage 1's first expansion at 112 px: 96 channels, conv output and bn output alive.
+    memory = doc["peak_memory"]
+    assert memory["float32_bytes"] == 2 * 96 * 112 * 112 * 4 == 4 * memory["int8_bytes"]
+    assert (memory["part"], memory["operation"]) == ("stage 1 block 0", "bn")
+    assert max(p["peak_memory_bytes"] for p in doc["parts"]) == memory["float32_bytes"]
+    checked = cli_json(
+        capsys, "count", "mnasnet-a1", "--memory", "--verify", "--resolution", "64", "--json"
+    )
+    assert checked["match"] and checked["peak_memory"]["match"]
+    assert (
+        checked["peak_memory"]["measured_float32_bytes"] == checked["peak_memory"]["float32_bytes"]
+    )
