@@ -38,7 +38,12 @@ _SCORE_NAMES = {
     "zero-cost": "synflow log10",
     "naswot": "naswot",
 }
-_TARGETS = {"target_flops": "flops", "target_params": "params", "target_latency_ms": "latency"}
+_TARGETS = {
+    "target_flops": "flops",
+    "target_params": "params",
+    "target_latency_ms": "latency",
+    "target_peak_memory": "memory",
+}
 
 
 def parse_quantity(text: str) -> float:
@@ -77,6 +82,20 @@ def add_parser(subparsers: Any) -> None:
         type=parse_quantity,
         metavar="MS",
         help="latency target T in ms (batch 1 on this CPU)",
+    )
+    target.add_argument(
+        "--target-peak-memory",
+        type=parse_quantity,
+        metavar="KB",
+        help="peak activation memory target T in KB of 1,024 bytes (float32, batch 1; "
+        "`cnas count --memory` says how it is counted)",
+    )
+    cost.add_argument(
+        "--max-peak-memory",
+        type=parse_quantity,
+        metavar="KB",
+        help="a hard limit on peak activation memory beside the target, in KB of 1,024 "
+        "bytes: a candidate over it is never trained (the strategy proposes again)",
     )
     cost.add_argument(
         "--latency-table",
@@ -193,8 +212,11 @@ def _target(args: argparse.Namespace) -> tuple[float, str]:
     for option, kind in _TARGETS.items():
         value = getattr(args, option)
         if value is not None:
-            return value, kind
-    raise CliError("give a target: --target-flops, --target-params or --target-latency-ms")
+            return (value * 1024 if kind == "memory" else value), kind  # KB of 1,024 bytes
+    raise CliError(
+        "give a target: --target-flops, --target-params, --target-latency-ms or "
+        "--target-peak-memory"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,6 +249,7 @@ def run(args: argparse.Namespace) -> int:
     config = SearchConfig(
         target=target,
         cost=cost,
+        max_peak_memory=None if args.max_peak_memory is None else args.max_peak_memory * 1024,
         objective=args.objective,
         constraint=args.constraint or default_constraint(evaluator),
         strategy=args.strategy,
@@ -382,30 +405,31 @@ class _Progress:
     """A progress bar on stderr with the best reward so far."""
 
     def __init__(self, config: Any, *, enabled: bool) -> None:
-        from tqdm import tqdm
-
         self.config = config
         self.enabled = enabled
         self.best: float | None = None
         self.outside = 0  # proposals outside the target band, not trained
-        self.bar = tqdm(
-            total=config.trials,
-            desc="search",
-            unit="trial",
-            file=sys.stderr,
-            disable=not enabled,
-            dynamic_ncols=True,
-        )
+        self.bar: Any = None  # made when the run starts: a refused run shows no bar
 
     def start(self, finished: int) -> None:
         """Count the trials an earlier run finished, so a continued search shows where it is."""
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=self.config.trials,
+            desc="search",
+            unit="trial",
+            file=sys.stderr,
+            disable=not self.enabled,
+            dynamic_ncols=True,
+        )
         self.bar.update(min(finished, self.config.trials))
 
     def update(self, trial: Any) -> None:
         attrs = trial.user_attrs
-        if attrs.get("interrupted"):
+        if attrs.get("interrupted") or self.bar is None:
             return
-        if attrs.get("out_of_band"):
+        if attrs.get("out_of_band") or attrs.get("over_memory"):
             # Proposed and turned away before training: the budget does not count it.
             self.outside += 1
             self.bar.set_postfix_str(f"{self.outside} outside the band, best {self._best()}")
@@ -422,7 +446,8 @@ class _Progress:
         return "-" if self.best is None else f"{self.best:.4f}"
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> str:

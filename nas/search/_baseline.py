@@ -22,7 +22,7 @@ from nas.runs import RayOptions
 from nas.search._confirm import confirm_search, weights_file
 from nas.search._report import SearchReport, build_report, write_report
 from nas.search._search import SearchConfig, SearchError, format_cost, run_search, space_cost_range
-from search_spaces import MBConvSpace, write_atomic
+from search_spaces import MBConvSpace, peak_memory, write_atomic
 
 __all__ = [
     "BASELINE_WEIGHTS",
@@ -77,6 +77,15 @@ def check_target(space: MBConvSpace, config: SearchConfig) -> None:
             f"in the space ({format_cost(low, config.cost)}; largest "
             f"{format_cost(high, config.cost)}); raise the target or widen the space with --space"
         )
+    limit = config.max_peak_memory
+    if limit is not None:
+        smallest = peak_memory(space.decode(space.extreme(largest=False))).bytes("float32")
+        if smallest > limit:
+            raise SearchError(
+                f"peak memory limit {format_cost(limit, 'memory')} is below the smallest "
+                f"network in the space ({format_cost(smallest, 'memory')}); raise it or "
+                "narrow the space with --space or --width-mult"
+            )
 
 
 class _Throttle:

@@ -59,6 +59,7 @@ class PredictorSampler(optuna.samplers.BaseSampler):
         cost: Any,  # spec -> COST(m), the search's own cost
         band: tuple[float, float] | None,
         seed: int,
+        fits: Any = None,  # spec -> under every limit known before training
         warmup: int = 10,
         pool: int = 500,
     ) -> None:
@@ -70,6 +71,7 @@ class PredictorSampler(optuna.samplers.BaseSampler):
         self.hard = constraint == "hard"
         self.cost = cost
         self.band = band
+        self.fits = fits or (lambda spec: True)
         self.seed = seed
         self.warmup = warmup
         self.pool = pool
@@ -122,7 +124,8 @@ class PredictorSampler(optuna.samplers.BaseSampler):
         point = self.space.sample(rng)
         for _ in range(self.pool * DRAWS_PER_POOL_POINT):
             spec = self.space.decode(point)
-            if spec.fingerprint() not in taken and self._in_band(self.cost(spec)):
+            fresh = spec.fingerprint() not in taken
+            if fresh and self._in_band(self.cost(spec)) and self.fits(spec):
                 break
             point = self.space.sample(rng)
         return point
@@ -159,7 +162,7 @@ class PredictorSampler(optuna.samplers.BaseSampler):
                 return
             seen.add(fingerprint)
             cost = self.cost(spec)
-            if not self._in_band(cost):
+            if not self._in_band(cost) or not self.fits(spec):
                 return
             points.append(point)
             specs.append(spec)

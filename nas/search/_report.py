@@ -33,6 +33,7 @@ _COST_LABEL = {
     "flops": "FLOPs (conv + linear multiply-adds)",
     "params": "parameters",
     "latency": "latency (ms, batch 1, this CPU)",
+    "memory": "peak activation memory (float32, batch 1)",
 }
 
 
@@ -67,11 +68,16 @@ def _trial_row(
     attrs = trial.user_attrs
     state = trial_state(trial, interrupted)
     if state == "complete" and attrs.get("screened"):
-        state = "out-of-band" if attrs.get("out_of_band") else "screened"
+        if attrs.get("out_of_band"):
+            state = "out-of-band"
+        else:
+            state = "over-memory" if attrs.get("over_memory") else "screened"
     row: dict[str, Any] = {"number": trial.number, "state": state}
     row.update(trial.params)
     for key in ("flops", "params", "latency_ms", "cost", "accuracy", "reward", "duration_s"):
         row[key] = attrs.get(key)
+    if "peak_memory_bytes" in attrs:
+        row["peak_memory_bytes"] = attrs["peak_memory_bytes"]
     # Retrained alone to confirm a cheap evaluator's choice (nas.search._confirm).
     standalone = confirmed.get(trial.number, {})
     row["standalone_accuracy"] = standalone.get("accuracy")
@@ -354,8 +360,8 @@ def plot_search(report: SearchReport, path: Path, config: SearchConfig) -> None:
 
     trials = report.trials
     evaluated = trials[(trials["state"] == "complete") & trials["accuracy"].notna()]
-    scale = 1e6 if config.cost in ("flops", "params") else 1.0
-    unit = " (M)" if scale == 1e6 else ""
+    scale = {"flops": 1e6, "params": 1e6, "memory": 1024.0}.get(config.cost, 1.0)
+    unit = {1e6: " (M)", 1024.0: " (KiB)"}.get(scale, "")
     fig, axis = plt.subplots(figsize=(7, 4.5))
     axis.scatter(
         evaluated["cost"] / scale,

@@ -52,6 +52,7 @@ from search_spaces import (
     count_params,
     is_int,
     is_number,
+    peak_memory,
 )
 
 __all__ = [
@@ -63,13 +64,14 @@ __all__ = [
     "band_share",
     "check_band",
     "format_cost",
+    "over_memory",
     "run_search",
     "space_cost_range",
 ]
 
 logger = logging.getLogger(__name__)
 
-COSTS: tuple[str, ...] = ("flops", "params", "latency")
+COSTS: tuple[str, ...] = ("flops", "params", "latency", "memory")  # memory: peak float32 bytes
 STUDY_NAME = "cnas-search"
 
 
@@ -102,6 +104,9 @@ class SearchConfig:
     # points it predicts to choose each proposal.
     predictor_warmup: int = 10
     predictor_pool: int = 500
+    # A hard limit on peak activation memory (float32 bytes, batch 1) beside the target:
+    # known from the spec, so a candidate over it is never trained (proposed again).
+    max_peak_memory: float | None = None
 
     def __post_init__(self) -> None:
         if self.cost not in COSTS:
@@ -149,6 +154,17 @@ class SearchConfig:
                     "--latency-table, or drop the table"
                 )
             self.latency_table.check_runtime(self.latency_runtime)
+        if self.max_peak_memory is not None and (
+            not is_number(self.max_peak_memory) or self.max_peak_memory <= 0
+        ):
+            raise SearchError(
+                f"the peak memory limit must be a positive number, got {self.max_peak_memory!r}"
+            )
+        if self.max_peak_memory is not None and self.cost == "memory":
+            raise SearchError(
+                "a peak memory limit beside a peak memory target: use --constraint hard "
+                "with --target-peak-memory instead"
+            )
         if not is_int(self.trials) or self.trials < 1:
             raise SearchError(f"trials must be a whole number >= 1, got {self.trials!r}")
         if self.target_tolerance is not None and (
@@ -193,7 +209,7 @@ class SearchConfig:
     @property
     def cost_known_before_training(self) -> bool:
         """Counted from the spec (FLOPs, params) or predicted by a table; not timed."""
-        return self.cost in ("flops", "params") or self.latency_table is not None
+        return self.cost in ("flops", "params", "memory") or self.latency_table is not None
 
     def screening_band(self) -> tuple[float, float] | None:
         """The band outside which a candidate is not trained (``target_band`` where the
@@ -207,6 +223,8 @@ class SearchConfig:
         if self.strategy != "predictor":  # kept out, so that older runs go on
             settings.pop("predictor_warmup")
             settings.pop("predictor_pool")
+        if self.max_peak_memory is None:
+            settings.pop("max_peak_memory")
         # Recorded where it decides what trains; where it only chooses among the trials, a
         # continued run may change it (and runs made before the band screened go on
         # with --target-tolerance none).
@@ -225,6 +243,8 @@ class SearchConfig:
 def format_cost(value: float, cost: str) -> str:
     if cost == "latency":
         return f"{value:.2f} ms"
+    if cost == "memory":
+        return f"{value / 1024:,.0f} KiB"
     for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
         if value >= scale:
             return f"{value / scale:.3g}{suffix}"
@@ -234,6 +254,10 @@ def format_cost(value: float, cost: str) -> str:
 def cost_of(spec: NetworkSpec, config: SearchConfig) -> tuple[float, dict[str, float]]:
     """(COST(m), every cost measured) for one candidate."""
     measured: dict[str, float] = {"flops": count_flops(spec), "params": count_params(spec)}
+    if config.cost == "memory" or config.max_peak_memory is not None:
+        measured["peak_memory_bytes"] = peak_memory(spec).bytes("float32")
+        if config.cost == "memory":
+            return measured["peak_memory_bytes"], measured
     if config.cost == "latency":
         if config.latency_table is not None:
             latency = config.latency_table.predict(spec, config.latency_runtime)
@@ -244,6 +268,12 @@ def cost_of(spec: NetworkSpec, config: SearchConfig) -> tuple[float, dict[str, f
         measured["latency_ms"] = latency
         return latency, measured
     return measured[config.cost], measured
+
+
+def over_memory(measured: Mapping[str, float], config: SearchConfig) -> bool:
+    """Over the peak memory limit (known from the spec, before any training)."""
+    limit = config.max_peak_memory
+    return limit is not None and measured["peak_memory_bytes"] > limit
 
 
 def space_cost_range(space: MBConvSpace, config: SearchConfig) -> tuple[float, float]:
@@ -419,6 +449,17 @@ class SearchTask(StudyTask):
             edge = band[0] if cost < band[0] else band[1]
             miss = -abs(math.log(cost / edge))
             return Done(self._values(0.0, cost, miss))
+        if over_memory(measured, self.config):
+            # Over the memory limit: never trained, proposed again, not counted, and told
+            # how far over it lies, as for the band.
+            trial.set_user_attr("screened", True)
+            trial.set_user_attr("over_memory", True)
+            mark_uncounted(trial)
+            self.outside_in_a_row += 1
+            self._done(trial)
+            assert self.config.max_peak_memory is not None
+            miss = -math.log(measured["peak_memory_bytes"] / self.config.max_peak_memory)
+            return Done(self._values(0.0, cost, miss))
         self.outside_in_a_row = 0
         if self.config.constraint == "hard" and cost > self.config.target:
             # The hard limit is known before training: record the candidate, spend nothing.
@@ -541,6 +582,7 @@ def _sampler(
         constraint=config.constraint,
         cost=lambda spec: cost_of(spec, config)[0],
         band=config.screening_band(),
+        fits=lambda spec: not over_memory(cost_of(spec, config)[1], config),
         seed=config.seed,
         warmup=config.predictor_warmup,
         pool=config.predictor_pool,

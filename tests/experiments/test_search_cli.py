@@ -192,6 +192,18 @@ BAD = {
         "--device cuda on Ray needs --gpus-per-trial",
     ),
     "bad-device": ([*T3M, "--device", "gpu0", *ZERO_COST], "--device takes cpu, cuda or cuda:N"),
+    "memory-target-below-the-space": (
+        ["--target-peak-memory", "10", *ZERO_COST],
+        "target 10 KiB is below the smallest network in the space (32 KiB; largest 313 KiB)",
+    ),
+    "memory-limit-below-the-space": (
+        [*T3M, "--max-peak-memory", "10", *ZERO_COST],
+        "peak memory limit 10 KiB is below the smallest network in the space (32 KiB)",
+    ),
+    "memory-limit-beside-a-memory-target": (
+        ["--target-peak-memory", "100", "--max-peak-memory", "120", *ZERO_COST],
+        "use --constraint hard with --target-peak-memory instead",
+    ),
     "predictor-option-without-predictor": (
         [*T3M, "--predictor-pool", "50", *ZERO_COST],
         "--predictor-pool does nothing here: it sets the predictor: add --strategy predictor",
@@ -221,6 +233,15 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, 
     assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("cnas search: error: ")
     assert message in stderr and "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_search_for_peak_memory_keeps_its_baseline_in_the_band(tmp_path):
+    out = tmp_path / "run"
+    argv = [*ZERO_COST, "--target-peak-memory", "100", "--trials", "4", "--json"]
+    code, stdout, stderr = cnas("search", *argv, "--out", str(out))
+    assert (code, stderr) == (0, "")
+    baseline = json.loads(stdout)["baseline"]
+    assert baseline["within_tolerance"] and 0.9 <= baseline["cost"] / (100 * 1024) <= 1.1
 
 
 def test_a_predictor_search_says_how_well_it_ranks_its_own_results(tmp_path):

@@ -561,3 +561,37 @@ def test_a_band_the_proposals_keep_missing_stops_the_run_in_one_line(tmp_path, m
         search(tmp_path, trials=4, target_tolerance=0.01)
     study = optuna.load_study(study_name=STUDY_NAME, storage=f"sqlite:///{tmp_path / 'study.db'}")
     assert sum(bool(t.user_attrs.get("out_of_band")) for t in study.trials) >= 3
+
+
+def test_no_candidate_over_the_peak_memory_limit_is_trained(tmp_path):
+    from search_spaces import peak_memory
+
+    limit = 200_000  # bytes: about a third of the space's networks lie over it
+    evaluator = Fake()
+    study = search(tmp_path, evaluator, trials=8, max_peak_memory=limit)
+    over = [t for t in study.trials if t.user_attrs.get("over_memory")]
+    trained = [t for t in study.trials if not t.user_attrs.get("screened")]
+    assert over and len(trained) == 8 == len(evaluator.calls)  # over ones are not counted
+    for trial in study.trials:
+        spec = NetworkSpec.from_dict(trial.user_attrs["spec"])
+        assert trial.user_attrs["peak_memory_bytes"] == peak_memory(spec).bytes()
+        assert (trial in over) == (trial.user_attrs["peak_memory_bytes"] > limit)
+    rows, _, _ = report(study, tmp_path, trials=8, max_peak_memory=limit)
+    assert {r["state"] for r in rows} == {"complete", "over-memory"}
+
+
+def test_a_peak_memory_target_searches_in_its_band_like_any_cost(tmp_path):
+    # Peaks take few values here (most networks peak at 192 or 208 KiB): a band round them.
+    study = search(tmp_path, trials=4, cost="memory", target=200_000, target_tolerance=0.1)
+    trained = [t for t in study.trials if not t.user_attrs.get("screened")]
+    assert len(trained) == 4
+    assert all(180_000 <= t.user_attrs["cost"] <= 220_000 for t in trained)
+    assert any(t.user_attrs.get("out_of_band") for t in study.trials)
+    from nas.search import check_target
+
+    low = SearchConfig(target=1_000, cost="memory")
+    with pytest.raises(SearchError, match=r"target 1 KiB is below the smallest .* \(32 KiB"):
+        check_target(SPACE, low)
+    limit = SearchConfig(target=TARGET, max_peak_memory=1_024)
+    with pytest.raises(SearchError, match="peak memory limit 1 KiB is below the smallest"):
+        check_target(SPACE, limit)
