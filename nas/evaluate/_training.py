@@ -7,6 +7,7 @@ short schedule ranks architectures, it does not predict their final accuracy.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -104,6 +105,10 @@ class TrainingConfig:
     # avoids PyTorch's slow path; the gradients are the same to float rounding, as with
     # another thread count, so like threads it is not part of the identity.
     fast_depthwise: bool = True
+    # On a CUDA device the forward pass and loss run under bf16 autocast (weights and
+    # optimizer stay float32); ignored on the CPU, where bf16 measured 0.45-0.65x the speed
+    # of float32 here. Like the device, a speed setting: not part of the identity.
+    cuda_bf16: bool = True
     # EfficientNetV2's progressive learning: (smallest, largest) image side. Epoch 1 trains
     # at the smallest, the last at the largest (the data's own, which validation keeps),
     # linearly between; the classifier's dropout grows with it from
@@ -157,7 +162,7 @@ class TrainingConfig:
                 f"threads must be an integer >= 1, or None to keep torch's setting, "
                 f"got {self.threads!r}"
             )
-        for name in ("channels_last", "fast_depthwise"):
+        for name in ("channels_last", "fast_depthwise", "cuda_bf16"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if not isinstance(self.device, str) or not (
@@ -208,7 +213,7 @@ class TrainingConfig:
         settings = {
             key: value
             for key, value in dataclasses.asdict(self).items()
-            if key not in ("threads", "device", "fast_depthwise")
+            if key not in ("threads", "device", "fast_depthwise", "cuda_bf16")
         }
         if self.progressive_resizing is None:
             # Runs from before progressive resizing existed keep their identity.
@@ -377,7 +382,8 @@ class TrainingEvaluator(Evaluator):
                 batch = batch.to(device)
                 labels = train_labels[batch]
                 inputs = augment_batch(images[batch], self.augmentations, augment_generator)
-                loss = criterion(model(inputs), labels)
+                with mixed_precision(device, config):
+                    loss = criterion(model(inputs), labels)
                 if check_every_step:
                     _check_finite(loss.item(), name, epoch, step, config)
                 optimizer.zero_grad(set_to_none=True)
@@ -433,6 +439,13 @@ class TrainingEvaluator(Evaluator):
                 "truncated": 1.0 if truncated else 0.0,
             },
         )
+
+
+def mixed_precision(device: torch.device, config: TrainingConfig) -> Any:
+    """bf16 autocast on CUDA (``config.cuda_bf16``); nothing anywhere else."""
+    if device.type == "cuda" and config.cuda_bf16:
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _without_regularization(model: nn.Module) -> None:

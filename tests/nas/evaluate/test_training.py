@@ -386,3 +386,19 @@ def test_a_supernet_search_continues_with_its_retraining_recipe():
         recipe_settings({}, recorded={"supernet": {"training": supernet}})["zero_init_residual"]
         is False
     )
+
+
+@pytest.mark.filterwarnings("ignore:CUDA is not available")  # made, not entered, on a CPU
+def test_bf16_autocast_is_for_cuda_only_and_not_part_of_the_identity():
+    import contextlib
+    import dataclasses
+
+    from nas.evaluate._training import mixed_precision
+
+    config = TrainingConfig()
+    assert isinstance(mixed_precision(torch.device("cpu"), config), contextlib.nullcontext)
+    on_gpu = mixed_precision(torch.device("cuda"), config)
+    assert isinstance(on_gpu, torch.autocast) and on_gpu.fast_dtype == torch.bfloat16
+    off = dataclasses.replace(config, cuda_bf16=False)
+    assert isinstance(mixed_precision(torch.device("cuda"), off), contextlib.nullcontext)
+    assert off.identity() == config.identity()
