@@ -211,6 +211,9 @@ def _onnx(model: torch.nn.Module, check: torch.Tensor, path: str) -> torch.Tenso
         input_names=["images"],
         output_names=["logits"],
         dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+        # One self-contained file: by default the weights go to a sidecar named after the
+        # temporary file, which the renamed model would still point at.
+        external_data=False,
         verbose=False,
         report=False,
     )

@@ -41,6 +41,13 @@ def test_an_onnx_file_runs_in_onnxruntime_like_the_model_with_those_weights(tmp_
         expected = model(images).numpy()
     assert got.shape == (5, 10)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+    # One self-contained file (no weights in a sidecar): it runs wherever it is moved.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["net.onnx", "weights.pt"]
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    (tmp_path / "net.onnx").rename(moved / "net.onnx")
+    session = onnxruntime.InferenceSession(str(moved / "net.onnx"))
+    assert session.run(None, {"images": images.numpy()})[0].shape == (5, 10)
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # PyTorch deprecates torch.jit.load
