@@ -14,6 +14,7 @@ outputs of a real scale.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -21,6 +22,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from nas.models._builder import build_model
@@ -54,6 +56,8 @@ class ExportResult:
     max_abs_difference: float  # exported runtime vs PyTorch, on the check batch
     output_scale: float  # max |output| of PyTorch on that batch
     tolerance: float  # RELATIVE_TOLERANCE x output_scale
+    # int8: (validation images whose top-1 agrees with float32, images compared)
+    int8_agreement: tuple[int, int] | None = None
 
     @property
     def passed(self) -> bool:
@@ -67,11 +71,28 @@ def export_network(
     format: str = "onnx",
     weights: str | os.PathLike[str] | None = None,
     seed: int = 0,
+    quantize: str | None = None,
+    calibration: torch.Tensor | None = None,
+    validation: torch.Tensor | None = None,
 ) -> ExportResult:
     """Build ``spec``, load ``weights`` (a state dict: .safetensors or .pt) if given,
-    export and check it. For ``timm``, ``path`` is the directory to write."""
+    export and check it. For ``timm``, ``path`` is the directory to write.
+
+    ``quantize="int8"`` (ONNX only) writes the model quantized by onnxruntime, its
+    activation ranges calibrated on ``calibration`` images, kept only when its top-1
+    agrees with float32's on most ``validation`` images (``int8_agreement``).
+    """
     if format not in EXPORT_FORMATS:
         raise ExportError(f"unknown format {format!r}: choose {', '.join(EXPORT_FORMATS)}")
+    if quantize not in (None, "int8"):
+        raise ExportError(f"unknown quantization {quantize!r}: int8 is the one there is")
+    if quantize and format != "onnx":
+        raise ExportError("int8 quantization is by onnxruntime: use --format onnx with it")
+    if quantize and (calibration is None or validation is None or not len(calibration)):
+        raise ExportError(
+            "int8 needs calibration images for its activation ranges: give --data "
+            "(the images the network is for)"
+        )
     target = Path(path)
     if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):
         raise ExportError(f"cannot write {target}: {target.parent} is not a writable directory")
@@ -88,11 +109,46 @@ def export_network(
         else:
             got = _torchscript(model, check, scratch)
         result = compare(target, format, got, expected)
-        os.replace(scratch, target)
+        if quantize:
+            assert calibration is not None and validation is not None
+            result = _quantized(scratch, target, result, calibration, validation)
+        else:
+            os.replace(scratch, target)
         return result
     finally:
         if os.path.exists(scratch):
             os.unlink(scratch)
+
+
+def _quantized(
+    float_path: str,
+    target: Path,
+    result: ExportResult,
+    calibration: torch.Tensor,
+    validation: torch.Tensor,
+) -> ExportResult:
+    from nas.models._quantize import quantize_int8
+
+    handle, scratch = tempfile.mkstemp(prefix=f".{target.name}.int8.", dir=target.parent)
+    os.close(handle)
+    try:
+        agree, compared = quantize_int8(
+            float_path,
+            scratch,
+            calibration.numpy().astype(np.float32),
+            validation.numpy().astype(np.float32),
+        )
+        if 2 * agree <= compared:
+            raise ExportError(
+                f"the int8 model's top-1 agrees with float32's on only {agree} of {compared} "
+                "validation images; nothing was written (an untrained network's logits are "
+                "too close for int8: give --weights)"
+            )
+        os.replace(scratch, target)
+    finally:
+        if os.path.exists(scratch):
+            os.unlink(scratch)
+    return dataclasses.replace(result, int8_agreement=(agree, compared))
 
 
 def checked_model(

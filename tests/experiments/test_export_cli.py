@@ -68,6 +68,27 @@ def test_export_as_a_timm_directory_says_how_to_load_it(tmp_path, capsys):
         (["export", "efficientnet-b0", "--out", "{tmp}/missing/a.onnx"], "--out"),
         (["family", "efficientnet-b0", "--table", "efficientnet", "--export", "onnx"], "--out DIR"),
         (
+            ["export", "efficientnet-b0", "--quantize", "int8", "--out", "{tmp}/q.onnx"],
+            "give --data",
+        ),
+        (
+            ["export", "efficientnet-b0", "--data", "digits", "--out", "{tmp}/q.onnx"],
+            "--data does nothing here: it calibrates --quantize int8",
+        ),
+        (
+            [
+                "export",
+                "efficientnet-b0",
+                "--quantize",
+                "int8",
+                "--data",
+                "digits",
+                "--out",
+                "{tmp}/q.onnx",
+            ],
+            "--data digits has 1-channel images; the network takes 3",
+        ),
+        (
             [
                 "export",
                 "efficientnet-b0",
