@@ -41,7 +41,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--runtimes",
         default="torch,onnxruntime",
-        help="comma-separated: torch (eager PyTorch), onnxruntime (default both)",
+        help="comma-separated: torch (eager PyTorch), onnxruntime, onnxruntime-int8 "
+        "(static int8, as cnas export --quantize int8 writes it; each part quantized, "
+        "about a second each) (default torch,onnxruntime)",
     )
     parser.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (1)")
     parser.add_argument("--runs", type=positive_int, default=30, help="timed calls a part (30)")

@@ -105,7 +105,7 @@ def add_parser(subparsers: Any) -> None:
     )
     cost.add_argument(
         "--latency-runtime",
-        choices=("torch", "onnxruntime"),
+        choices=("torch", "onnxruntime", "onnxruntime-int8"),
         help="the runtime whose latency is the cost (with --target-latency-ms; default torch)",
     )
     cost.add_argument(

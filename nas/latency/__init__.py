@@ -3,11 +3,12 @@ PyTorch and onnxruntime, and networks predicted as the sum of their parts."""
 
 from nas.latency._build import build_table, host_notes, part_input, time_part
 from nas.latency._make import make_table
-from nas.latency._runtimes import RUNTIMES, measure_module, measure_network
+from nas.latency._runtimes import DEFAULT_RUNTIMES, RUNTIMES, measure_module, measure_network
 from nas.latency._table import TABLE_FORMAT, LatencyTable, LatencyTableError
 from nas.latency._validate import check_table
 
 __all__ = [
+    "DEFAULT_RUNTIMES",
     "RUNTIMES",
     "TABLE_FORMAT",
     "LatencyTable",

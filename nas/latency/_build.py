@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.latency._runtimes import RUNTIMES, measure_module
+from nas.latency._runtimes import DEFAULT_RUNTIMES, RUNTIMES, measure_module
 from nas.latency._table import LatencyTable
 from nas.models import build_part
 from search_spaces import MBConvSpace, PartShape, space_parts, write_text_atomic
@@ -110,7 +110,7 @@ def time_part(
 def build_table(
     space: MBConvSpace,
     *,
-    runtimes: Sequence[str] = RUNTIMES,
+    runtimes: Sequence[str] = DEFAULT_RUNTIMES,
     threads: int = 1,
     warmup: int = 5,
     runs: int = 30,

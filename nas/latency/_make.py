@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nas.latency._build import build_table
-from nas.latency._runtimes import RUNTIMES
+from nas.latency._runtimes import DEFAULT_RUNTIMES
 from nas.latency._table import LatencyTable
 from nas.latency._validate import check_table
 from search_spaces import MBConvSpace
@@ -22,7 +22,7 @@ def make_table(
     space: MBConvSpace,
     out: str | os.PathLike[str],
     *,
-    runtimes: Sequence[str] = RUNTIMES,
+    runtimes: Sequence[str] = DEFAULT_RUNTIMES,
     threads: int = 1,
     warmup: int = 5,
     runs: int = 30,

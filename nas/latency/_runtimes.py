@@ -1,9 +1,12 @@
 """Batch-1 inference time of one module on PyTorch eager or on onnxruntime, on the CPU.
 
-Both runtimes get the same thread count, set for the measurement only. onnxruntime
+Every runtime gets the same thread count, set for the measurement only. onnxruntime
 runs the module exported to ONNX in memory, with its default graph optimisations
 (batch norm folded into the conv before it, as a deployment would run it), one
-intra-op thread pool of ``threads`` and sequential execution.
+intra-op thread pool of ``threads`` and sequential execution. ``onnxruntime-int8`` runs
+it after onnxruntime's static int8 quantization (QDQ, per-channel weights, as
+``cnas export --quantize int8`` writes it), calibrated on random inputs: the time of
+int8 kernels does not depend on the ranges, only the accuracy does.
 """
 
 from __future__ import annotations
@@ -19,12 +22,55 @@ from torch import nn
 from nas.models import build_model, measure_latency, time_calls
 from search_spaces import NetworkSpec
 
-__all__ = ["RUNTIMES", "measure_module", "measure_network"]
+__all__ = ["DEFAULT_RUNTIMES", "RUNTIMES", "measure_module", "measure_network"]
 
-RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime")
+RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime", "onnxruntime-int8")
+# What a table times unless told: int8 quantizes every part (about a second each).
+DEFAULT_RUNTIMES: tuple[str, ...] = ("torch", "onnxruntime")
+CALIBRATION_BATCHES = 4  # random inputs that set an int8 part's activation ranges
 
 
-def _onnx_session(module: nn.Module, example: torch.Tensor, threads: int) -> Callable[[], object]:
+def _quantized(model: bytes, example: torch.Tensor) -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    generator = torch.Generator().manual_seed(0)
+    batches = iter(
+        [
+            {"x": torch.randn(example.shape, generator=generator).numpy()}
+            for _ in range(CALIBRATION_BATCHES)
+        ]
+    )
+
+    class _Random(CalibrationDataReader):
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(batches, None)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        source, target = Path(scratch) / "float.onnx", Path(scratch) / "int8.onnx"
+        source.write_bytes(model)
+        quantize_static(
+            str(source),
+            str(target),
+            _Random(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+        )
+        return target.read_bytes()
+
+
+def _onnx_session(
+    module: nn.Module, example: torch.Tensor, threads: int, *, int8: bool = False
+) -> Callable[[], object]:
     import onnxruntime as ort
 
     buffer = io.BytesIO()
@@ -36,12 +82,15 @@ def _onnx_session(module: nn.Module, example: torch.Tensor, threads: int) -> Cal
         torch.onnx.export(
             module, (example,), buffer, dynamo=False, input_names=["x"], output_names=["y"]
         )
+    model = buffer.getvalue()
+    if int8:
+        model = _quantized(model, example)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
-    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     feed = {"x": example.numpy()}
     return lambda: session.run(None, feed)
 
@@ -65,7 +114,7 @@ def measure_module(
         with torch.inference_mode():
             if runtime == "torch":
                 return time_calls(lambda: module(example), warmup=warmup, runs=runs)
-        call = _onnx_session(module, example, threads)
+        call = _onnx_session(module, example, threads, int8=runtime == "onnxruntime-int8")
         return time_calls(call, warmup=warmup, runs=runs)
     finally:
         torch.set_num_threads(previous)

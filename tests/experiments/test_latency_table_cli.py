@@ -157,3 +157,37 @@ def test_a_missing_or_edited_table_is_refused(made, tmp_path, cnas):
             "--space", str(space), "--evaluator", "zero-cost", "--out", str(tmp_path / "r"),
         )  # fmt: skip
         assert code == 2 and message in stderr
+
+
+def test_an_int8_table_and_a_search_that_costs_int8_latency_with_it(made, tmp_path, cnas):
+    from nas.latency import LatencyTable
+
+    _, space, _ = made
+    out = tmp_path / "int8.json"
+    code, _, stderr = cnas(
+        "latency-table", *SPACE_ARGS, "--space", str(space), "--runtimes", "onnxruntime-int8",
+        "--runs", "3", "--warmup", "1", "--calibrate", "0", "--validate", "0",
+        "--out", str(out), "--no-progress",
+    )  # fmt: skip
+    assert (code, stderr) == (0, "")
+    table = LatencyTable.load(out)
+    assert table.runtimes == ("onnxruntime-int8",)
+    assert all(
+        value["onnxruntime-int8"] > 0 for value in json.loads(out.read_text())["entries"].values()
+    )
+    run = tmp_path / "search"
+    code, _, stderr = cnas(
+        "search", "--target-latency-ms", "0.3", "--target-tolerance", "none",
+        "--latency-table", str(out), "--latency-runtime", "onnxruntime-int8", *SPACE_ARGS,
+        "--space", str(space), "--evaluator", "zero-cost", "--trials", "3", "--backend", "local",
+        "--no-progress", "--out", str(run),
+    )  # fmt: skip
+    assert (code, stderr) == (0, "")
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["latency"]["runtime"] == "onnxruntime-int8"
+    code, _, stderr = cnas(
+        "search", "--target-latency-ms", "0.3", "--latency-table", str(out),
+        "--latency-runtime", "onnxruntime", *SPACE_ARGS, "--space", str(space),
+        "--evaluator", "zero-cost", "--out", str(tmp_path / "refused"),
+    )  # fmt: skip
+    assert code == 2 and "onnxruntime" in stderr and stderr.count("\n") == 1
