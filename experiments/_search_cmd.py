@@ -196,6 +196,13 @@ def add_parser(subparsers: Any) -> None:
         "be more than --epochs: the winners of a short proxy, retrained longer",
     )
     evaluation.add_argument(
+        "--confirm-int8",
+        action="store_true",
+        help="also each retrained winner's validation accuracy after int8 quantization "
+        "(onnxruntime, static, calibrated on 256 training images), beside its float32 one "
+        "in trials.csv and the summary",
+    )
+    evaluation.add_argument(
         "--rank-check",
         metavar="DIR",
         help="a `cnas rank-check` run: the summary shows how well this evaluator ranked networks",
@@ -275,7 +282,9 @@ def run(args: argparse.Namespace) -> int:
                 training_config(args), epochs=args.confirm_epochs or args.epochs
             ),
         )
-        confirm = Confirm(trainer, confirm_top, workers=confirm_workers(ray))
+        confirm = Confirm(
+            trainer, confirm_top, workers=confirm_workers(ray), int8=args.confirm_int8
+        )
     progress = _Progress(config, enabled=not (args.no_progress or args.json))
     steps = ProgressBar("retrain alone", "net", enabled=progress.enabled, total=confirm_top)
     try:
@@ -374,6 +383,8 @@ def _confirm_top(args: argparse.Namespace, evaluator: Any) -> int:
         top = evaluator.confirm_top
     if args.confirm_epochs is not None and not top:
         raise CliError("--confirm-epochs sets how --confirm-top retrains; give --confirm-top K")
+    if args.confirm_int8 and not top:
+        raise CliError("--confirm-int8 measures the retrained winners; give --confirm-top K")
     if top < 0:
         raise CliError(f"--confirm-top must be 0 (no retraining) or more, got {top}")
     if top and args.evaluator == "train" and (args.confirm_epochs or 0) <= args.epochs:
@@ -471,6 +482,10 @@ def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> 
             "alone": "-"
             if not confirmed or r["standalone_accuracy"] != r["standalone_accuracy"]
             else round(float(r["standalone_accuracy"]), 4),
+            "int8": "-"
+            if r.get("standalone_int8_accuracy") is None
+            or r["standalone_int8_accuracy"] != r["standalone_int8_accuracy"]
+            else round(float(r["standalone_int8_accuracy"]), 4),
             "cost": format_cost(float(r["cost"]), config.cost),
             "flops": int(r["flops"]),
             "params": int(r["params"]),
@@ -485,6 +500,7 @@ def _render(report: Any, config: Any, out: Path, *, score: str = "accuracy") -> 
             ("trial", "trial"),
             ("accuracy", score),
             *([("alone", "retrained alone")] if confirmed else []),
+            *([("int8", "alone, int8")] if "standalone_int8_accuracy" in evaluated else []),
             ("cost", config.cost),
             ("flops", "FLOPs"),
             ("params", "params"),

@@ -29,6 +29,7 @@ from nas.models._fvcore import (
 from nas.models._latency import LatencyResult, measure_latency, time_calls
 from nas.models._load import load_backbone
 from nas.models._memory import measure_peak_memory
+from nas.models._quantize import int8_accuracy
 from nas.models._resnet import RESNET_LAYERS, ResNetBackbone, ScalableResNet
 from nas.models._spec_backbone import SpecBackbone
 from nas.models._user_backbone import CallableBackbone
@@ -59,6 +60,7 @@ __all__ = [
     "export_network",
     "fvcore_count",
     "fvcore_multiply_adds",
+    "int8_accuracy",
     "load_backbone",
     "measure_latency",
     "measure_peak_memory",

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-__all__ = ["CALIBRATION_BATCH", "quantize_int8"]
+__all__ = ["CALIBRATION_BATCH", "int8_accuracy", "quantize_int8"]
 
 CALIBRATION_BATCH = 32
 
@@ -70,3 +71,29 @@ def quantize_int8(
         expected = reference.run(None, batch)[0].argmax(axis=1)
         agree += int((quantized.run(None, batch)[0].argmax(axis=1) == expected).sum())
     return agree, len(validation)
+
+
+def int8_accuracy(
+    spec: Any,
+    weights: str | os.PathLike[str],
+    calibration: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray,
+) -> float:
+    """Top-1 accuracy on ``images`` of ``spec`` with ``weights``, quantized to int8 as
+    ``cnas export --quantize int8`` does it (calibrated on ``calibration``)."""
+    import onnxruntime
+
+    from nas.models._export import export_network
+
+    with tempfile.TemporaryDirectory() as scratch:
+        float_path = Path(scratch) / "float.onnx"
+        int8_path = Path(scratch) / "int8.onnx"
+        export_network(spec, float_path, weights=weights)
+        quantize_int8(float_path, int8_path, calibration, images[:1])
+        session = onnxruntime.InferenceSession(str(int8_path), providers=["CPUExecutionProvider"])
+        correct = 0
+        for start in range(0, len(images), 256):
+            logits = session.run(None, {"images": images[start : start + 256]})[0]
+            correct += int((logits.argmax(axis=1) == labels[start : start + 256]).sum())
+    return correct / len(images)

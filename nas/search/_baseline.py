@@ -48,6 +48,7 @@ class Confirm:
     trainer: Evaluator
     top_k: int
     workers: int = 1
+    int8: bool = False  # each winner's accuracy after int8 quantization, too
 
     def __post_init__(self) -> None:
         if self.top_k < 0:
@@ -170,6 +171,7 @@ def search_baseline(
             workers=confirm.workers,
             on_confirmed=on_confirmed,
             weights_dir=run_dir / CONFIRMED_DIR,
+            int8=confirm.int8,
         )
     report = build_report(study, config, space_size=space.size, rank_check=rank_check)
     write_report(report, run_dir, config)

@@ -40,6 +40,8 @@ __all__ = ["confirm_search", "confirm_winners", "weights_file", "winners"]
 
 logger = logging.getLogger(__name__)
 
+INT8_CALIBRATION_IMAGES = 256
+
 
 def winners(report: SearchReport, config: SearchConfig, k: int) -> list[int]:
     """The trial numbers to confirm: see the module docstring."""
@@ -76,11 +78,13 @@ def confirm_search(
     workers: int = 1,
     on_confirmed: Callable[[int, dict[str, Any]], None] | None = None,
     weights_dir: Path | None = None,
+    int8: bool = False,
 ) -> dict[int, dict[str, Any]]:
     """Retrain the search's ``top_k`` winners alone; their results, by trial number.
 
     With ``weights_dir``, each winner's trained weights are kept there as
-    ``trial-<number>.safetensors`` (where the trainer can save them)."""
+    ``trial-<number>.safetensors`` (where the trainer can save them); with ``int8`` too,
+    each result also holds its validation accuracy after int8 quantization."""
     report = build_report(study, config, space_size=0)
     return confirm_winners(
         study,
@@ -90,6 +94,7 @@ def confirm_search(
         workers=workers,
         on_confirmed=on_confirmed,
         weights_dir=weights_dir,
+        int8=int8,
     )
 
 
@@ -102,6 +107,7 @@ def confirm_winners(
     workers: int = 1,
     on_confirmed: Callable[[int, dict[str, Any]], None] | None = None,
     weights_dir: Path | None = None,
+    int8: bool = False,
 ) -> dict[int, dict[str, Any]]:
     """Train each trial in ``numbers`` alone with ``trainer``; record and return the results.
 
@@ -120,6 +126,7 @@ def confirm_winners(
             seed=config.seed * 100_003 + number,
             cost=float(trials[number].user_attrs["cost"]),
             weights=_weights_path(weights_dir, trainer, number),
+            int8=int8,
         )
         for number in numbers
         if number not in done
@@ -147,6 +154,7 @@ class _Job:
     seed: int
     cost: float
     weights: Path | None = None  # where the trained weights go, if kept
+    int8: bool = False  # also the accuracy after int8 quantization (needs the weights)
 
 
 def weights_file(number: int) -> str:
@@ -177,6 +185,23 @@ def _trained(
             yield pending[future], future.result()
 
 
+def _int8_accuracy(trainer: Evaluator, job: _Job) -> float:
+    """The retrained winner's validation accuracy after int8 quantization, calibrated on
+    the first training images (``cnas export --quantize int8``'s way)."""
+    from nas.models import int8_accuracy
+
+    data = trainer.data  # type: ignore[attr-defined]  # a training evaluator's
+    images, labels = data.valid.tensors
+    assert job.weights is not None
+    return int8_accuracy(
+        job.spec,
+        job.weights,
+        data.train.tensors[0][:INT8_CALIBRATION_IMAGES].numpy(),
+        images.numpy(),
+        labels.numpy(),
+    )
+
+
 def _train_alone(trainer: Evaluator, job: _Job) -> dict[str, Any]:
     started = time.perf_counter()
     result: dict[str, Any] = {"seed": job.seed}
@@ -187,6 +212,8 @@ def _train_alone(trainer: Evaluator, job: _Job) -> dict[str, Any]:
             evaluation = trainer.evaluate(job.spec, seed=job.seed, weights_to=job.weights)  # type: ignore[call-arg]
             result["weights"] = job.weights.name
         result["accuracy"] = float(evaluation.accuracy)
+        if job.int8 and job.weights is not None:
+            result["int8_accuracy"] = _int8_accuracy(trainer, job)
     except Exception as error:  # a candidate that fails alone is a finding, not a crash
         result["error"] = f"{type(error).__name__}: {error}"[:500]
         logger.warning("stand-alone training of trial %d failed: %s", job.number, result["error"])

@@ -82,6 +82,8 @@ def _trial_row(
     standalone = confirmed.get(trial.number, {})
     row["standalone_accuracy"] = standalone.get("accuracy")
     row["standalone_reward"] = standalone.get("reward")
+    if "int8_accuracy" in standalone:
+        row["standalone_int8_accuracy"] = standalone["int8_accuracy"]
     row["stopped_at_epoch"] = attrs.get("stopped_at_epoch")
     row["duplicate_of"] = attrs.get("duplicate_of")
     row["error"] = attrs.get("error")
@@ -192,6 +194,11 @@ def build_report(
                 "cost": _plain(row["cost"]),
                 "seconds": result.get("seconds"),
                 **({"error": result["error"]} if "error" in result else {}),
+                **(
+                    {"standalone_int8_accuracy": result["int8_accuracy"]}
+                    if "int8_accuracy" in result
+                    else {}
+                ),
             }
             for number, result in sorted(confirmed.items())
             for row in [by_number.loc[number]]
@@ -199,6 +206,10 @@ def build_report(
         if baseline is not None and baseline.get("standalone_accuracy") is not None:
             summary["baseline"]["standalone_accuracy"] = _plain(baseline["standalone_accuracy"])
             summary["baseline"]["standalone_reward"] = _plain(baseline["standalone_reward"])
+            if baseline.get("standalone_int8_accuracy") is not None:
+                summary["baseline"]["standalone_int8_accuracy"] = _plain(
+                    baseline["standalone_int8_accuracy"]
+                )
             summary["baseline"]["chosen_by"] = (
                 f"stand-alone training of the top {len(confirmed)} by {evaluator['name']}"
             )

@@ -204,6 +204,10 @@ BAD = {
         ["--target-peak-memory", "100", "--max-peak-memory", "120", *ZERO_COST],
         "use --constraint hard with --target-peak-memory instead",
     ),
+    "int8-without-retraining": (
+        [*T3M, "--confirm-int8", *ZERO_COST],
+        "--confirm-int8 measures the retrained winners; give --confirm-top K",
+    ),
     "predictor-option-without-predictor": (
         [*T3M, "--predictor-pool", "50", *ZERO_COST],
         "--predictor-pool does nothing here: it sets the predictor: add --strategy predictor",
@@ -233,6 +237,22 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, monkeypatch, 
     assert len(stderr.strip().splitlines()) == 1 and stderr.startswith("cnas search: error: ")
     assert message in stderr and "Traceback" not in stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_retrained_winners_get_their_int8_accuracy_beside_the_float32_one(tmp_path):
+    out = tmp_path / "run"
+    argv = ["--data", "digits", "--epochs", "1", "--trials", "2", "--target-flops", "3M"]
+    argv += [*SMALL.split(), "--confirm-top", "1", "--confirm-epochs", "3", "--confirm-int8"]
+    code, stdout, stderr = cnas("search", *argv, "--backend", "local", "--json", "--out", str(out))
+    assert (code, stderr) == (0, "")
+    summary = json.loads(stdout)
+    (confirmed,) = summary["confirmed"]
+    assert 0.1 < confirmed["standalone_int8_accuracy"] <= 1  # 10 classes: chance is 0.1
+    # int8 keeps most of what float32 learned (the export's check asks for most top-1s).
+    assert abs(confirmed["standalone_int8_accuracy"] - confirmed["standalone_accuracy"]) < 0.2
+    assert summary["baseline"]["standalone_int8_accuracy"] == confirmed["standalone_int8_accuracy"]
+    rows = [r for r in read_csv(out / "trials.csv") if r["standalone_int8_accuracy"]]
+    assert [int(r["number"]) for r in rows] == [confirmed["number"]]
 
 
 def test_a_search_for_peak_memory_keeps_its_baseline_in_the_band(tmp_path):
