@@ -338,6 +338,7 @@ def _refuse_unused(args: argparse.Namespace, cost: str) -> None:
         for flag, value in (
             ("--supernet-epochs", args.supernet_epochs),
             ("--supernet-subnets", args.supernet_subnets),
+            ("--supernet-sampling", args.supernet_sampling),
             ("--no-distill", None if args.distill else False),
         ):
             if value is not None:

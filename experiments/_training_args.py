@@ -401,6 +401,13 @@ def add_supernet_arguments(parser: argparse.ArgumentParser) -> None:
         help="sampled networks per step besides the largest and smallest (default 4)",
     )
     group.add_argument(
+        "--supernet-sampling",
+        choices=("sandwich", "uniform"),
+        help="sandwich (default): the largest, the smallest and --supernet-subnets sampled "
+        "networks each step; uniform: one network drawn uniformly each step, on the labels "
+        "(single-path, as SPOS)",
+    )
+    group.add_argument(
         "--no-distill",
         dest="distill",
         action="store_false",
@@ -419,10 +426,22 @@ def supernet_evaluator(args: argparse.Namespace, data: Any, space: Any, *, progr
     subnets = SUPERNET_SUBNETS if args.supernet_subnets is None else args.supernet_subnets
     if subnets < 0:
         raise CliError(f"--supernet-subnets must be 0 or more, got {subnets}")
+    sampling = args.supernet_sampling or "sandwich"
+    if sampling == "uniform":
+        for flag, given in (
+            ("--supernet-subnets", args.supernet_subnets is not None),
+            ("--no-distill", not args.distill),
+        ):
+            if given:
+                raise CliError(
+                    f"{flag} does nothing with --supernet-sampling uniform: it trains one "
+                    "network a step, on the labels"
+                )
     config = SandwichConfig(
         training=dataclasses.replace(training_config(args), epochs=epochs),
         random_subnets=subnets,
         distill=args.distill,
+        sampling=sampling,
     )
     bar = _EpochBar(epochs, enabled=progress)
     return SupernetEvaluator(

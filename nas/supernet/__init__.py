@@ -6,9 +6,11 @@
 
 from nas.supernet._evaluator import SupernetEvaluator
 from nas.supernet._sandwich import (
+    SAMPLINGS,
     SandwichConfig,
     SupernetTraining,
     sandwich_specs,
+    step_specs,
     train_supernet,
 )
 from nas.supernet._store import (
@@ -28,6 +30,7 @@ from nas.supernet._supernet import (
 
 __all__ = [
     "LEGACY_SUPERNET_FILE",
+    "SAMPLINGS",
     "SUPERNET_FILE",
     "SandwichConfig",
     "StageBounds",
@@ -40,6 +43,7 @@ __all__ = [
     "sandwich_specs",
     "save_supernet",
     "stage_bounds",
+    "step_specs",
     "train_supernet",
     "with_shortcuts",
 ]

@@ -1,10 +1,15 @@
-"""Training a supernet with the sandwich rule (BigNAS, Yu et al. 2020, sec. 3.1).
+"""Training a supernet: the sandwich rule (BigNAS, Yu et al. 2020, sec. 3.1), or
+uniform single-path sampling (SPOS, Guo et al. 2020).
 
-Every step trains the largest network, the smallest and ``random_subnets`` sampled
-ones on the same batch, and takes one optimizer step on the summed gradients: the two
-ends bound every network in between, so each improves at once. With in-place
+Sandwich: every step trains the largest network, the smallest and ``random_subnets``
+sampled ones on the same batch, and takes one optimizer step on the summed gradients:
+the two ends bound every network in between, so each improves at once. With in-place
 distillation the largest learns from the labels and every other network from the
 largest's predictions on the batch (no separate teacher, no extra pass).
+
+Uniform: every step trains one network drawn uniformly from the space on the labels,
+so every choice is trained as often as the space holds it, and no network is favoured
+("How to Train Your Super-Net", arXiv 2003.04276, found the fair sampling ranks better).
 """
 
 from __future__ import annotations
@@ -34,7 +39,16 @@ from nas.evaluate import (
 from nas.supernet._supernet import Supernet
 from search_spaces import NetworkSpec, is_int
 
-__all__ = ["SandwichConfig", "SupernetTraining", "sandwich_specs", "train_supernet"]
+__all__ = [
+    "SAMPLINGS",
+    "SandwichConfig",
+    "SupernetTraining",
+    "sandwich_specs",
+    "step_specs",
+    "train_supernet",
+]
+
+SAMPLINGS: tuple[str, ...] = ("sandwich", "uniform")
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +64,9 @@ class SandwichConfig:
     # on digits (BENCHMARKS.md, "Supernet"), still far below what they reach alone.
     random_subnets: int = 4
     distill: bool = True  # the others learn from the largest's predictions
+    # "sandwich", or "uniform": one network drawn uniformly a step, on the labels (its
+    # subnet count and distillation mean nothing, and are recorded as 0 and off).
+    sampling: str = "sandwich"
 
     def __post_init__(self) -> None:
         if not isinstance(self.training, TrainingConfig):
@@ -58,6 +75,13 @@ class SandwichConfig:
             raise ValueError(f"random_subnets must be an integer >= 0, got {self.random_subnets!r}")
         if not isinstance(self.distill, bool):
             raise ValueError(f"distill must be True or False, got {self.distill!r}")
+        if self.sampling not in SAMPLINGS:
+            raise ValueError(
+                f"sampling must be one of {', '.join(SAMPLINGS)}, got {self.sampling!r}"
+            )
+        if self.sampling == "uniform":
+            object.__setattr__(self, "random_subnets", 0)
+            object.__setattr__(self, "distill", False)
         if self.training.zero_init_residual:
             # A shared block adds its input in some networks and is the only path in others
             # (the first block of a stage, by width): zeroing it would cut those. Recorded
@@ -68,11 +92,14 @@ class SandwichConfig:
 
     def identity(self) -> dict[str, Any]:
         """What changes the trained weights (JSON-ready)."""
-        return {
+        identity: dict[str, Any] = {
             "training": self.training.identity(),
             "random_subnets": self.random_subnets,
             "distill": self.distill,
         }
+        if self.sampling != "sandwich":  # kept out, so that earlier supernets stay theirs
+            identity["sampling"] = self.sampling
+        return identity
 
 
 @dataclass(frozen=True)
@@ -86,6 +113,14 @@ class SupernetTraining:
 
     def to_dict(self) -> dict[str, float]:
         return dataclasses.asdict(self)
+
+
+def step_specs(supernet: Supernet, rng: random.Random, config: SandwichConfig) -> list[NetworkSpec]:
+    """One step's networks under ``config``'s sampling (the first is the teacher)."""
+    if config.sampling == "uniform":
+        space = supernet.space
+        return [space.decode(space.sample(rng), name="supernet-sampled")]
+    return sandwich_specs(supernet, rng, config.random_subnets)
 
 
 def sandwich_specs(
@@ -151,7 +186,7 @@ def _train(
             x, y = augment_batch(images[batch], augmentations, augment_generator), labels[batch]
             optimizer.zero_grad(set_to_none=True)
             teacher = None
-            for position, spec in enumerate(sandwich_specs(supernet, rng, config.random_subnets)):
+            for position, spec in enumerate(step_specs(supernet, rng, config)):
                 logits = supernet(x, spec)
                 if position == 0 or not config.distill:
                     loss = F.cross_entropy(logits, y, label_smoothing=schedule.label_smoothing)

@@ -131,6 +131,7 @@ def test_bad_quantities_are_refused(text):
 
 B0 = ["--evaluator", "zero-cost", "--skeleton", "efficientnet-b0", "--resolution", "16"]
 T3M = ["--target-flops", "3M"]
+UNIFORM_SUBNETS = ["--supernet-subnets", "2", *SMALL.split()]
 BAD = {
     "target-too-small": (
         ["--target-flops", "100K", *ZERO_COST],
@@ -203,6 +204,14 @@ BAD = {
     "memory-limit-beside-a-memory-target": (
         ["--target-peak-memory", "100", "--max-peak-memory", "120", *ZERO_COST],
         "use --constraint hard with --target-peak-memory instead",
+    ),
+    "uniform-sampling-with-subnets": (
+        [*T3M, "--evaluator", "supernet", "--supernet-sampling", "uniform", *UNIFORM_SUBNETS],
+        "--supernet-subnets does nothing with --supernet-sampling uniform",
+    ),
+    "sampling-without-supernet": (
+        [*T3M, "--supernet-sampling", "uniform", *ZERO_COST],
+        "--supernet-sampling does nothing here: it sets how a supernet trains",
     ),
     "int8-without-retraining": (
         [*T3M, "--confirm-int8", *ZERO_COST],

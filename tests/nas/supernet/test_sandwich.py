@@ -100,3 +100,29 @@ def test_scoring_is_deterministic_and_leaves_the_supernet_unchanged(trained, spa
     assert evaluator.evaluate(spec, seed=5).accuracy == first
     for name, value in net.state_dict().items():
         assert torch.equal(value, before[name]), name
+
+
+def test_uniform_sampling_trains_one_drawn_network_a_step_on_the_labels(space, digits):
+    from nas.supernet import step_specs
+
+    config = SandwichConfig(sampling="uniform", random_subnets=3, distill=True)
+    assert (config.random_subnets, config.distill) == (0, False)  # what uniform means
+    net = Supernet(space)
+    rng = random.Random(5)
+    steps = [step_specs(net, rng, config) for _ in range(20)]
+    assert all(len(step) == 1 for step in steps)
+    assert len({step[0].fingerprint() for step in steps}) == 20  # drawn anew each step
+    sandwich = SandwichConfig()
+    assert "sampling" not in sandwich.identity()  # earlier supernets keep their identity
+    assert config.identity()["sampling"] == "uniform"
+    with pytest.raises(ValueError, match="sampling must be one of sandwich, uniform"):
+        SandwichConfig(sampling="fair")
+    # It trains the shared weights (how well it ranks is the supernet benchmark's to say).
+    few = load_data("digits", resolution=16, max_samples=150, seed=0)
+    torch.manual_seed(0)
+    net = Supernet(space)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    uniform = SandwichConfig(training=TrainingConfig(epochs=1, batch_size=60), sampling="uniform")
+    result = train_supernet(net, few, uniform, seed=1)
+    assert result.steps == 2 and result.final_loss == result.final_loss  # finite, not NaN
+    assert not torch.equal(before["stem.weight"], net.state_dict()["stem.weight"])
