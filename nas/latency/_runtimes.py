@@ -34,12 +34,7 @@ def _quantized(model: bytes, example: torch.Tensor) -> bytes:
     import tempfile
     from pathlib import Path
 
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
+    from nas.models import quantize_static_int8
 
     generator = torch.Generator().manual_seed(0)
     batches = iter(
@@ -48,23 +43,10 @@ def _quantized(model: bytes, example: torch.Tensor) -> bytes:
             for _ in range(CALIBRATION_BATCHES)
         ]
     )
-
-    class _Random(CalibrationDataReader):
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(batches, None)
-
     with tempfile.TemporaryDirectory() as scratch:
         source, target = Path(scratch) / "float.onnx", Path(scratch) / "int8.onnx"
         source.write_bytes(model)
-        quantize_static(
-            str(source),
-            str(target),
-            _Random(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-        )
+        quantize_static_int8(source, target, batches)
         return target.read_bytes()
 
 

@@ -29,7 +29,7 @@ from nas.models._fvcore import (
 from nas.models._latency import LatencyResult, measure_latency, time_calls
 from nas.models._load import load_backbone
 from nas.models._memory import measure_peak_memory
-from nas.models._quantize import int8_accuracy
+from nas.models._quantize import int8_accuracy, quantize_static_int8
 from nas.models._resnet import RESNET_LAYERS, ResNetBackbone, ScalableResNet
 from nas.models._spec_backbone import SpecBackbone
 from nas.models._user_backbone import CallableBackbone
@@ -65,6 +65,7 @@ __all__ = [
     "measure_latency",
     "measure_peak_memory",
     "measure_spec",
+    "quantize_static_int8",
     "read_weights",
     "save_weights",
     "time_calls",

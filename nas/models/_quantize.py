@@ -12,14 +12,44 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CALIBRATION_BATCH", "int8_accuracy", "quantize_int8"]
+__all__ = ["CALIBRATION_BATCH", "int8_accuracy", "quantize_int8", "quantize_static_int8"]
 
 CALIBRATION_BATCH = 32
+
+
+def quantize_static_int8(
+    source: str | os.PathLike[str],
+    target: str | os.PathLike[str],
+    batches: Iterator[dict[str, np.ndarray]],
+) -> None:
+    """onnxruntime's static int8 quantization of ``source`` into ``target``, its
+    activation ranges from ``batches`` (input name -> array): QDQ, per-channel weights."""
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    class _Batches(CalibrationDataReader):
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(batches, None)
+
+    quantize_static(
+        str(source),
+        str(target),
+        _Batches(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+    )
 
 
 def quantize_int8(
@@ -31,37 +61,17 @@ def quantize_int8(
     """Write ``float_path``'s model quantized to ``int8_path``; (images whose top-1
     agrees with float32, images compared) on ``validation``."""
     import onnxruntime
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    class _Batches(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.batches = iter(
-                {"images": calibration[start : start + CALIBRATION_BATCH]}
-                for start in range(0, len(calibration), CALIBRATION_BATCH)
-            )
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self.batches, None)
-
+    batches = iter(
+        {"images": calibration[start : start + CALIBRATION_BATCH]}
+        for start in range(0, len(calibration), CALIBRATION_BATCH)
+    )
     with tempfile.TemporaryDirectory(dir=Path(int8_path).parent) as scratch:
         prepared = Path(scratch) / "prepared.onnx"
         # Shapes and constant folding first, as onnxruntime advises before quantizing.
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(
-            str(prepared),
-            str(int8_path),
-            _Batches(),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-        )
+        quantize_static_int8(prepared, int8_path, batches)
     options = {"providers": ["CPUExecutionProvider"]}
     reference = onnxruntime.InferenceSession(str(float_path), **options)
     quantized = onnxruntime.InferenceSession(str(int8_path), **options)
