@@ -10,9 +10,10 @@ ranks like real training is the rank check's question (tau about 0 on digits). T
 best networks are therefore trained alone afterwards, to see what was bought.
 
 The oracle is the supernet ``benchmarks/rank_check.py <data> --supernet`` trained (its
-``supernet.safetensors`` (or an older ``supernet.pt``) in ``runs/bench-rank-<data>-supernet``, checked against the settings
-below); without it, one is trained first (about 10 minutes). The data split is that
-supernet's (seed 0) in every run; the strategy's seed is what varies. Search settings
+``supernet.safetensors``, or an older ``supernet.pt``, in
+``runs/bench-rank-<data>-supernet``, checked against the settings below); without it,
+one is trained first (about 10 minutes). The data split is that supernet's (seed 0) in
+every run; the strategy's seed is what varies. Search settings
 are those of ``make demo``'s search: MnasNet's soft reward, w = -0.07, FLOPs, target
 5M, on the search-proxy space with every shortcut kept.
 
