@@ -138,7 +138,7 @@ def add_parser(subparsers: Any) -> None:
         default="tpe",
         help="tpe (default): Optuna's TPE; nsga2: Optuna's NSGA-II (for --objective pareto); "
         "random: uniform; rl: MnasNet's REINFORCE controller over the choices; predictor: "
-        "after --predictor-warmup trained at random, each trial fits a random forest on "
+        "after --predictor-warmup trained at random, each trial fits an accuracy predictor on "
         "every result so far, predicts --predictor-pool candidates and trains the best",
     )
     strategy.add_argument(

@@ -391,7 +391,8 @@ def add_supernet_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--supernet-epochs",
         type=positive_int,
-        help="epochs of sandwich-rule training of the supernet (default 10; at --lr, "
+        metavar="E",
+        help="epochs of the supernet's training (default 10; at --lr, "
         "--batch-size, on the training split)",
     )
     group.add_argument(
