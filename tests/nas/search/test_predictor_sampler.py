@@ -121,3 +121,45 @@ def test_the_predictor_settings_enter_the_identity_only_with_the_strategy():
     assert "predictor_pool" not in SearchConfig(target=TARGET).identity()
     identity = SearchConfig(target=TARGET, strategy="predictor", trials=20).identity()
     assert identity["predictor_pool"] == 500 and identity["predictor_warmup"] == 10
+
+
+@pytest.mark.subprocess
+def test_a_predictor_search_killed_with_sigkill_resumes_with_the_same_proposals(tmp_path):
+    import csv
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    options = "--evaluator zero-cost --target-flops 12M --strategy predictor --trials 20 "
+    options += "--predictor-warmup 8 --predictor-pool 40 --resolution 16 --width-mult 0.5 "
+    options += "--depth-mult 0.5 --max-samples 200 --backend local --no-progress --json --out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def command(out):
+        return [sys.executable, "-m", "experiments.cli", "search", *options.split(), str(out)]
+
+    def trained(out):
+        with (out / "trials.csv").open(newline="") as file:
+            rows = [r for r in csv.DictReader(file) if r["state"] == "complete"]
+        return [json.loads(r["spec"])["blocks"] for r in rows]
+
+    unbroken = tmp_path / "unbroken"
+    done = subprocess.run(command(unbroken), env=env, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    broken = tmp_path / "broken"
+    process = subprocess.Popen(command(broken), env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and time.monotonic() < deadline:
+        path = broken / "trials.csv"
+        if path.exists() and len(trained(broken)) >= 10:  # past the warmup: proposing
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the search ended (or stalled) before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    done = subprocess.run(command(broken), env=env, capture_output=True, timeout=600)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert trained(broken) == trained(unbroken) and len(trained(unbroken)) == 20
