@@ -189,6 +189,11 @@ class SearchConfig:
             raise SearchError(
                 f"the predictor's pool must be a whole number >= 1, got {self.predictor_pool!r}"
             )
+        if not self.cost_known_before_training:
+            raise SearchError(
+                "the predictor ranks hundreds of candidates a trial by their cost, which it "
+                "cannot time: use a FLOP, params or memory target, or --latency-table"
+            )
         if self.trials <= self.predictor_warmup:
             raise SearchError(
                 f"{self.trials} trials with {self.predictor_warmup} trained at random first "

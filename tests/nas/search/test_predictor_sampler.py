@@ -110,6 +110,7 @@ def test_a_trial_lost_to_a_kill_is_trained_again_and_the_proposals_go_on_unchang
         ({"predictor_warmup": 7}, "needs 8 trained candidates or more"),
         ({"trials": 8}, "raise --trials above --predictor-warmup"),
         ({"predictor_pool": 0}, "pool must be a whole number >= 1"),
+        ({"cost": "latency", "target": 5.0}, "cannot time: use a FLOP, params or memory target"),
     ],
 )
 def test_a_predictor_it_cannot_fit_is_refused_in_one_line(settings, phrase):
