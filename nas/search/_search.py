@@ -587,7 +587,9 @@ def _sampler(
         constraint=config.constraint,
         cost=lambda spec: cost_of(spec, config)[0],
         band=config.screening_band(),
-        fits=lambda spec: not over_memory(cost_of(spec, config)[1], config),
+        fits=None
+        if config.max_peak_memory is None
+        else lambda spec: not over_memory(cost_of(spec, config)[1], config),
         seed=config.seed,
         warmup=config.predictor_warmup,
         pool=config.predictor_pool,
