@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -68,10 +70,13 @@ def test_what_a_predictor_cannot_do_is_refused_in_one_line():
         AccuracyPredictor().predict(SPECS[:1])
     with pytest.raises(PredictorError, match="leave-one-out needs 9"):
         leave_one_out(SPECS[:8], [0.5] * 8)
-    other = search_proxy(resolution=16, in_channels=1, num_classes=10, depth_mult=1.0)
+    # The proxy without its last stage: a network of another space (the search proxy at
+    # another depth keeps its 7 stages, so it would not test this).
+    other = dataclasses.replace(PROXY, stages=PROXY.stages[:-1])
     fitted = AccuracyPredictor().fit(SPECS[:10], [known(s) for s in SPECS[:10]])
-    if len(other.stages) != len(PROXY.stages):
-        with pytest.raises(PredictorError, match="another stage count"):
-            fitted.predict([other])
+    with pytest.raises(PredictorError, match="another stage count"):
+        fitted.predict([other])
+    with pytest.raises(PredictorError, match="share a stage count"):
+        AccuracyPredictor().fit([*SPECS[:9], other], [0.5] * 10)
     with pytest.raises(PredictorError, match="specs for"):
         AccuracyPredictor().fit(SPECS[:10], [0.5] * 9)
