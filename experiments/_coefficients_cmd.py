@@ -16,10 +16,13 @@ from experiments._common import (
 )
 from experiments._seeded_runs import (
     SeedProgress,
+    add_reuse_argument,
     check_finite,
     interval,
+    reusable,
     trainer_and_backbone,
     training_settings,
+    trial_counts,
 )
 from experiments._training_args import (
     add_run_arguments,
@@ -85,6 +88,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--keep", type=float, default=0.5, help="fraction kept per halving round (0.5)"
     )
+    add_reuse_argument(parser)
     add_training_arguments(parser)
     add_run_arguments(parser, default_out="runs/coefficients")
     parser.set_defaults(run=run)
@@ -117,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     trainer, backbone, shape = trainer_and_backbone(args)
+    reuse = reusable(args)
     found = build_candidates(config, BackboneScaler(backbone, shape))
     candidates = found.candidates
     if not any(c.kind == "compound" for c in candidates):
@@ -152,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             on_trial=on_trial,
             on_round=progress.on_round,
             unmatched=found.unmatched,
+            reuse=reuse,
             **shape,
         )
     finally:
@@ -193,7 +199,7 @@ def _render(summary: dict[str, Any], out: Path) -> str:
     unmatched = summary.get("unmatched") or []
     lines = [
         f"\n{summary['backbone']}: {summary['candidates']} grid candidates "
-        f"({', '.join(f'{n} {s}' for s, n in summary['trials'].items())} trials)"
+        f"({trial_counts(summary)})"
         + (f"; {len(unmatched)} could not be matched to equal FLOPs" if unmatched else "")
         + ".",
         format_table(rows, columns),

@@ -9,10 +9,13 @@ from typing import Any
 from experiments._common import CliError, check_writable_dir, format_table, percent, print_json
 from experiments._seeded_runs import (
     SeedProgress,
+    add_reuse_argument,
     check_finite,
     interval,
+    reusable,
     trainer_and_backbone,
     training_settings,
+    trial_counts,
 )
 from experiments._training_args import (
     add_run_arguments,
@@ -57,6 +60,7 @@ def add_parser(subparsers: Any) -> None:
         metavar="FILE",
         help="coefficients.json written by cnas coefficients (the coefficients it found)",
     )
+    add_reuse_argument(parser)
     add_training_arguments(parser)
     add_run_arguments(parser, default_out="runs/scaling-curves")
     parser.set_defaults(run=run)
@@ -92,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     trainer, backbone, shape = trainer_and_backbone(args)
+    reuse = reusable(args)
     found = build_curve_points(config, BackboneScaler(backbone, shape))
     if len(found.candidates) < 2:
         raise CliError("--phis needs at least one phi > 0 to compare scalings; use e.g. 0-3")
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             on_trial=on_trial,
             on_round=progress.on_round,
             unmatched=found.unmatched,
+            reuse=reuse,
             **shape,
         )
     finally:
@@ -153,12 +159,11 @@ def _render(summary: dict[str, Any], out: Path) -> str:
     ]
     unmatched = summary.get("unmatched") or []
     left_out = ", ".join(u["label"] for u in unmatched)
-    trials = ", ".join(f"{n} {s}" for s, n in summary["trials"].items())
-    head = f"\n{summary['backbone']}: {summary['points']} points ({trials} trials)"
+    head = f"\n{summary['backbone']}: {summary['points']} points ({trial_counts(summary)})"
     if left_out:
         head += f"; left out (cannot be matched): {left_out}"
     verdicts = summary["verdict"].replace(" phi=", "\nphi=")
     return "\n".join(
         [head + ".", format_table(rows, columns), verdicts, f"Outputs: {out}/curves.csv, "
-         "curves.png, summary.json"]
+         "trials.csv, curves.png, summary.json"]
     )  # fmt: skip

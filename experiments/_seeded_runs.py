@@ -36,6 +36,34 @@ def trainer_and_backbone(args: argparse.Namespace) -> tuple[Any, Any, dict[str, 
     return trainer, backbone, trainer.shape_for(backbone, args.resolution)
 
 
+def add_reuse_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reuse-results",
+        metavar="RUN_DIR",
+        action="append",
+        default=[],
+        help="a finished cnas coefficients or scaling-curves run directory (repeatable): a "
+        "network it trained with the same data, training and seed is taken from it, not "
+        "trained again (training is deterministic here; reused_from in trials.csv names the "
+        "source). The grid and the curves of one baseline share the base, the references and "
+        "the chosen point",
+    )
+
+
+def reusable(args: argparse.Namespace) -> dict[str, Any]:
+    """The finished trials of every --reuse-results run, by result key (read-only)."""
+    from nas.runs import read_reusable
+
+    return read_reusable(args.reuse_results) if args.reuse_results else {}
+
+
+def trial_counts(summary: dict[str, Any]) -> str:
+    """'12 complete trials, 4 of them reused from another run'."""
+    counts = ", ".join(f"{n} {s}" for s, n in summary["trials"].items())
+    reused = summary.get("reused") or 0
+    return f"{counts} trials" + (f", {reused} of them reused from another run" if reused else "")
+
+
 def training_settings(args: argparse.Namespace) -> dict[str, Any]:
     """What a report shows of how its networks were trained."""
     return {

@@ -90,12 +90,15 @@ def steps(out: Path) -> list[tuple[str, list[str]]]:
         ),
         (
             "3. The scaling claim on the baseline: depth, width, resolution and compound at "
-            "2x its FLOPs, 3 seeds each",
+            "2x its FLOPs, 3 seeds each (the grid of step 2 trained these very networks with "
+            "these seeds: taken from it, not trained again)",
             [
                 "scaling-curves",
                 str(search / "baseline.json"),
                 "--coefficients-file",
                 str(coefficients / "coefficients.json"),
+                "--reuse-results",
+                str(coefficients),
                 "--phis",
                 "0-1",
                 "--seeds",
@@ -167,7 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  {out}/coefficients/      coefficients.json, coefficients.csv, trials.csv, "
         "heatmap.png, summary.json"
     )
-    print(f"  {out}/scaling-curves/    curves.csv, curves.png, summary.json (verdict per phi)")
+    print(
+        f"  {out}/scaling-curves/    curves.csv, trials.csv, curves.png, summary.json "
+        "(verdict per phi)"
+    )
     print(f"  {out}/baseline-family/   family.csv, family.png, one spec JSON per member")
     print(f"  {out}/efficientnet-table/ the B0..B7 specs, family.csv, family.png")
     print(f"  Try: cnas count {out}/search/baseline.json --verify --by-part")

@@ -21,6 +21,7 @@ from nas.coefficients._report import (
     candidate_table,
     choose_coefficients,
     coefficient_table,
+    reused_count,
     verdicts,
     write_coefficient_report,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "candidate_trials",
     "choose_coefficients",
     "coefficient_table",
+    "reused_count",
     "run_coefficient_search",
     "verdicts",
     "write_coefficient_report",

@@ -13,6 +13,7 @@ reason; two grid points that end up as the same network train once.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,18 @@ class CandidateSet:
     target_flops: float | None = None  # what matched candidates hit (None: nominal mode)
 
 
+def network_key(backbone: Backbone, candidate: Candidate, shape: Mapping[str, int]) -> Any:
+    """Equal for two candidates that build the same network at the same resolution
+    (whatever multipliers or block placements got them there): hashable, of strings and
+    ints only, so it also goes into a result key."""
+    arguments = {**candidate.build_arguments(), **shape}
+    if isinstance(backbone, SpecBackbone):
+        return (backbone.scaled_spec(**arguments).fingerprint(), candidate.resolution)
+    # Another backbone's structure is its rounded shapes; its identity names which one.
+    which = json.dumps(backbone.identity(), sort_keys=True)
+    return (which, repr(backbone.structure(**arguments)), candidate.resolution)
+
+
 class BackboneScaler:
     """FLOPs of a backbone at (depth, width, resolution), for ``match_flops``.
 
@@ -139,12 +152,7 @@ class BackboneScaler:
         )
 
     def network_key(self, candidate: Candidate) -> Any:
-        """Equal for two candidates that build the same network at the same resolution
-        (whatever multipliers or block placements got them there)."""
-        arguments = {**candidate.build_arguments(), **self.shape}
-        if isinstance(self.backbone, SpecBackbone):
-            return (self.backbone.scaled_spec(**arguments).fingerprint(), candidate.resolution)
-        return (self.backbone.structure(**arguments), candidate.resolution)
+        return network_key(self.backbone, candidate, self.shape)
 
     def _counted(self, depth_mult: float, width_mult: float, resolution: int) -> float:
         multipliers = {"width_mult": width_mult, "depth_mult": depth_mult}

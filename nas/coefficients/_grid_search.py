@@ -25,17 +25,20 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from nas.coefficients._candidates import Candidate, Unmatched
+from nas.coefficients._candidates import Candidate, Unmatched, network_key
 from nas.coefficients._training import CandidateEvaluator
 from nas.evaluate import TrialError
 from nas.models import Backbone
 from nas.runs import (
+    RESULT_KEY,
     Outcome,
     RayOptions,
     Reporter,
+    Reused,
     SeededTask,
     SeededTrials,
     job_seed,
+    result_key,
     run_seeded_trials,
 )
 from search_spaces import InputError, is_int, is_number
@@ -194,30 +197,52 @@ class CoefficientTask(SeededTask):
             )
         return self._flops[candidate]
 
+    def describe(self, item: int) -> dict[str, Any]:
+        candidate = self.candidates[item]
+        c = candidate.coefficients
+        flops = self.flops(candidate)
+        return {
+            "kind": candidate.kind,
+            "label": candidate.label,
+            "phi": candidate.phi,
+            "alpha": c.alpha,
+            "beta": c.beta,
+            "gamma": c.gamma,
+            "depth_mult": candidate.depth_mult,
+            "width_mult": candidate.width_mult,
+            "repeats": list(candidate.repeats) if candidate.repeats else None,
+            "also": list(candidate.also),
+            "resolution": candidate.resolution,
+            "flops": flops,
+            "params": self.backbone.params(**candidate.build_arguments(), **self.shape),
+            "nominal_ratio": c.flops_base,
+            "actual_ratio": flops / self.base_flops,
+        }
+
+    def result_key(self, item: int, seed_index: int) -> str | None:
+        """The network as built, the evaluator's identity (data and training) and the
+        torch seed; None when the evaluator has no identity (nothing says what it did)."""
+        identity = getattr(self._execute.evaluate, "identity", None)
+        if not callable(identity):
+            return None
+        candidate = self.candidates[item]
+        return result_key(
+            {
+                "network": network_key(self.backbone, candidate, self.shape),
+                "evaluator": identity(),
+                "torch_seed": job_seed(self.seed, seed_index),
+            }
+        )
+
     def prepare(self, trial: optuna.Trial) -> CandidateJob:
         self._started[trial.number] = time.perf_counter()
         # Every trial is enqueued with both (the halving decides which).
         index, seed_index = self.suggest_pair(trial, self.seeds)
-        candidate = self.candidates[index]
-        c = candidate.coefficients
-        flops = self.flops(candidate)
-        trial.set_user_attr("kind", candidate.kind)
-        trial.set_user_attr("label", candidate.label)
-        trial.set_user_attr("phi", candidate.phi)
-        for key, value in (("alpha", c.alpha), ("beta", c.beta), ("gamma", c.gamma)):
+        for key, value in self.describe(index).items():
             trial.set_user_attr(key, value)
-        trial.set_user_attr("depth_mult", candidate.depth_mult)
-        trial.set_user_attr("width_mult", candidate.width_mult)
-        trial.set_user_attr("repeats", list(candidate.repeats) if candidate.repeats else None)
-        trial.set_user_attr("also", list(candidate.also))
-        trial.set_user_attr("resolution", candidate.resolution)
-        trial.set_user_attr("flops", flops)
-        trial.set_user_attr(
-            "params",
-            self.backbone.params(**candidate.build_arguments(), **self.shape),
-        )
-        trial.set_user_attr("nominal_ratio", c.flops_base)
-        trial.set_user_attr("actual_ratio", flops / self.base_flops)
+        key = self.result_key(index, seed_index)
+        if key is not None:
+            trial.set_user_attr(RESULT_KEY, key)
         return CandidateJob(index=index, seed=job_seed(self.seed, seed_index))
 
     def finish(self, trial: optuna.Trial, job: CandidateJob, outcome: Outcome) -> float:
@@ -243,6 +268,7 @@ def run_coefficient_search(
     on_start: Callable[[int], None] | None = None,
     on_round: Callable[[int, int], None] | None = None,
     unmatched: Sequence[Unmatched] = (),
+    reuse: Mapping[str, Reused] | None = None,
 ) -> optuna.Study:
     """Train the candidates over seeds by successive halving (continuing a stored grid).
 
@@ -251,6 +277,8 @@ def run_coefficient_search(
     (``CandidateTrainer``: data and training), plus ``identity_extra``; continuing with
     any of them changed is refused. ``on_round(seed_index, pairs)`` is told when a
     round starts; ``on_start(finished)`` how many trials a continued grid already has.
+    ``reuse`` (``nas.runs.read_reusable``): trials of other runs that trained the same
+    network on the same data with the same training and seed, taken instead of training.
     """
     task = CoefficientTask(
         backbone=backbone,
@@ -278,6 +306,7 @@ def run_coefficient_search(
         on_trial=on_trial,
         on_start=on_start,
         on_round=on_round,
+        reuse=reuse,
     )
 
 

@@ -55,6 +55,7 @@ _TRIAL_COLUMNS = [
     "duration_s",
     "error",
     "node",  # the Ray node id, or the host of a local run
+    "reused_from",  # "<run dir> trial N": taken from another run (--reuse-results), not trained
 ]
 _DESCRIBE = _TRIAL_COLUMNS[4:17]  # kind .. params: how a candidate was built and counted
 NAMES = {
@@ -87,6 +88,11 @@ def coefficient_table(study: optuna.Study) -> pd.DataFrame:
             row["repeats"] = "-".join(map(str, row["repeats"]))
         rows.append(row)
     return pd.DataFrame(rows, columns=_TRIAL_COLUMNS)
+
+
+def reused_count(trials: pd.DataFrame) -> int:
+    """How many finished trials were taken from another run rather than trained."""
+    return int(trials["reused_from"].notna().sum())
 
 
 def _plain(value: Any) -> Any:
@@ -207,6 +213,7 @@ def write_coefficient_report(
         "candidates": grid,
         "unmatched": study.user_attrs.get("unmatched", []),
         "trials": {k: int(v) for k, v in trials["state"].value_counts().to_dict().items()},
+        "reused": reused_count(trials),
         "chosen": None if chosen is None else {k: v for k, v in chosen.items() if k != "by_seed"},
         "references": references,
         "verdicts": {key: c.as_dict() for key, c in found.items()},

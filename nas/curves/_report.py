@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 import pandas as pd
 
-from nas.coefficients import coefficient_table
+from nas.coefficients import coefficient_table, reused_count
 from nas.stats import Comparison, compare_by_seed, summarise_seeds
 from search_spaces import write_atomic, write_text_atomic
 
@@ -115,18 +115,24 @@ def write_curves_report(
     found = phi_verdicts(table)
     lines = [_phi_line(phi, found[phi]) for phi in sorted(found)]
     trials = coefficient_table(study)
+    write_text_atomic(run_dir / "trials.csv", trials.to_csv(index=False))
     summary = {
         "backbone": backbone,
         "settings": settings,
         "points": len(table),
         "unmatched": study.user_attrs.get("unmatched", []),
         "trials": {k: int(v) for k, v in trials["state"].value_counts().to_dict().items()},
+        "reused": reused_count(trials),
         "verdicts": {
             str(phi): {method: c.as_dict() for method, c in comparisons.items()}
             for phi, comparisons in found.items()
         },
         "verdict": " ".join(lines) if lines else "No phi > 0 has finished yet.",
-        "files": {"curves": str(run_dir / "curves.csv"), "summary": str(run_dir / "summary.json")},
+        "files": {
+            "curves": str(run_dir / "curves.csv"),
+            "trials": str(run_dir / "trials.csv"),
+            "summary": str(run_dir / "summary.json"),
+        },
     }
     if plot and not table.empty:
         plot_curves(table, run_dir / "curves.png", backbone=backbone)

@@ -18,7 +18,7 @@ from nas.coefficients import (
 )
 from nas.curves._points import CurvesConfig
 from nas.models import Backbone
-from nas.runs import RayOptions, run_seeded_trials
+from nas.runs import RayOptions, Reused, run_seeded_trials
 
 __all__ = ["STUDY_NAME", "run_scaling_curves"]
 
@@ -40,12 +40,15 @@ def run_scaling_curves(
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
     on_round: Callable[[int, int], None] | None = None,
     unmatched: Sequence[Unmatched] = (),
+    reuse: Mapping[str, Reused] | None = None,
 ) -> optuna.Study:
     """Train every point with ``config.seeds`` seeds (continuing a stored run).
 
     Seed index s trains every point with the same torch seed, so each phi's points are
     compared seed by seed. The run directory records the config, the points as built,
     the backbone and the evaluator's identity; a different run there is refused.
+    ``reuse``: finished trials of other runs (``nas.runs.read_reusable``) taken as they are
+    where they trained the same network on the same data, training and seed.
     """
     task = CoefficientTask(
         backbone=backbone,
@@ -66,5 +69,5 @@ def run_scaling_curves(
     )
     return run_seeded_trials(
         task, trials, run_dir=run_dir, storage=storage, ray=ray, on_trial=on_trial,
-        on_round=on_round,
+        on_round=on_round, reuse=reuse,
     )  # fmt: skip

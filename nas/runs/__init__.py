@@ -8,6 +8,7 @@ from nas.runs._backend import BACKENDS, resolve_backend
 from nas.runs._halving import FINALISTS, Round, next_round, survivors
 from nas.runs._pareto_halving import PARETO_HALVING, ParetoHalving, RungPoint, keeps_at_rung
 from nas.runs._ray_runner import RayError, RayOptions, connect_ray, make_searcher
+from nas.runs._reuse import RESULT_KEY, Reused, ReuseError, read_reusable, result_key
 from nas.runs._run_dir import RunDirError, recorded_identity
 from nas.runs._run_trials import run_trials
 from nas.runs._runner import (
@@ -50,6 +51,7 @@ __all__ = [
     "FINALISTS",
     "ITEM_PARAM",
     "PARETO_HALVING",
+    "RESULT_KEY",
     "SEED_PARAM",
     "UNCOUNTED",
     "Done",
@@ -59,6 +61,8 @@ __all__ = [
     "RayError",
     "RayOptions",
     "Reporter",
+    "ReuseError",
+    "Reused",
     "Round",
     "RunDirError",
     "RunStopped",
@@ -83,9 +87,11 @@ __all__ = [
     "open_study",
     "over_budget",
     "quiet_optuna",
+    "read_reusable",
     "recorded_identity",
     "requeued_numbers",
     "resolve_backend",
+    "result_key",
     "run_seeded_trials",
     "run_trials",
     "seed_results",

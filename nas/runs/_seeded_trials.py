@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
+from optuna.distributions import IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
 from nas.runs._halving import next_round
 from nas.runs._ray_runner import RayOptions
+from nas.runs._reuse import RESULT_KEY, Reused
 from nas.runs._run_trials import run_trials
 from nas.runs._runner import StudyTask
 from nas.runs._storage import open_study
@@ -77,6 +79,15 @@ class SeededTask(StudyTask):
         """Orders items of equal mean accuracy, lowest first (e.g. their FLOPs)."""
         return float(item)
 
+    def result_key(self, item: int, seed_index: int) -> str | None:
+        """What a trial of (item, seed index) computes, as a ``result_key`` another run
+        can match (``nas.runs._reuse``); None: nothing of this task is reused."""
+        return None
+
+    def describe(self, item: int) -> dict[str, Any]:
+        """The user attributes a trial of ``item`` records before it trains."""
+        return {}
+
     def suggest_pair(self, trial: optuna.Trial, seeds: int) -> tuple[int, int]:
         # Ints, not categoricals, so a run continued with more items or seeds still fits.
         item = trial.suggest_int(ITEM_PARAM, 0, self.items - 1)
@@ -113,11 +124,13 @@ def run_seeded_trials(
     on_trial: Callable[[optuna.Study, FrozenTrial], None] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_round: Callable[[int, int], None] | None = None,
+    reuse: Mapping[str, Reused] | None = None,
 ) -> optuna.Study:
     """Train ``task``'s items over ``trials.seeds`` seeds, continuing a stored run.
 
     ``on_start(finished)`` is told how many trials a continued run already has,
     ``on_round(seed_index, pairs)`` when a round starts, ``on_trial`` after each trial.
+    A pair whose ``task.result_key`` is in ``reuse`` is recorded from there, not trained.
     """
     with open_study(
         run_dir,
@@ -150,13 +163,53 @@ def run_seeded_trials(
             )
             if step is None:
                 break
+            needed = _take_reused(study, task, trials.seeds, step.needed, reuse or {})
+            if not needed:
+                continue  # every pair of the round was reused: the next round may need more
             if on_round is not None:
-                on_round(step.index, len(step.needed))
+                on_round(step.index, len(needed))
             with quiet_optuna():
-                for item, seed_index in step.needed:
+                for item, seed_index in needed:
                     study.enqueue_trial(
                         {ITEM_PARAM: item, SEED_PARAM: seed_index}, skip_if_exists=True
                     )
-            budget = finished_count(study) + len(step.needed)
+            budget = finished_count(study) + len(needed)
             run_trials(study, task, storage=opened, budget=budget, ray=ray, on_trial=on_trial)
     return study
+
+
+def _take_reused(
+    study: optuna.Study,
+    task: SeededTask,
+    seeds: int,
+    needed: Collection[tuple[int, int]],
+    reuse: Mapping[str, Reused],
+) -> list[tuple[int, int]]:
+    """Record each needed pair that ``reuse`` holds as a finished trial; the rest."""
+    left = []
+    for item, seed_index in needed:
+        key = task.result_key(item, seed_index) if reuse else None
+        if key is None or key not in reuse:
+            left.append((item, seed_index))
+            continue
+        found = reuse[key]
+        attributes = {
+            **task.describe(item),
+            RESULT_KEY: key,
+            "accuracy": found.accuracy,
+            "reused_from": found.source,
+            "duration_s": found.duration_s,
+        }
+        with quiet_optuna():
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params={ITEM_PARAM: item, SEED_PARAM: seed_index},
+                    distributions={
+                        ITEM_PARAM: IntDistribution(0, task.items - 1),
+                        SEED_PARAM: IntDistribution(0, seeds - 1),
+                    },
+                    value=found.accuracy,
+                    user_attrs=attributes,
+                )
+            )
+    return left

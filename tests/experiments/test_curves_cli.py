@@ -59,6 +59,28 @@ def test_curves_train_every_point_and_continue(capsys, tmp_path, spec_path):
     code, stdout, _ = run(capsys, curves_args(spec_path, out))  # finished: nothing retrains
     assert code == 0 and "phi=1:" in stdout and "95% interval" in stdout
 
+    # Another run of the same networks, data, training and seeds takes every trial from
+    # this one, and they are the numbers it would measure: training here is deterministic.
+    again = tmp_path / "again"
+    code, stdout, stderr = run(capsys, curves_args(spec_path, again, "--json"))
+    assert (code, stderr) == (0, "")
+    assert json.loads(stdout)["reused"] == 0
+    reused_dir = tmp_path / "reused"
+    args = curves_args(spec_path, reused_dir, "--reuse-results", str(out))
+    code, stdout, stderr = run(capsys, args)
+    assert (code, stderr) == (0, "")
+    assert f"({2 * len(rows)} complete trials, {2 * len(rows)} of them reused" in stdout
+    accuracies = {d.name: _accuracies(d) for d in (out, again, reused_dir)}
+    assert accuracies["curves"] == accuracies["again"] == accuracies["reused"]
+    with (reused_dir / "trials.csv").open(newline="") as handle:
+        sources = [r["reused_from"] for r in csv.DictReader(handle)]
+    assert all(s.startswith(f"{out} trial ") for s in sources)
+
+
+def _accuracies(run_dir):
+    with (run_dir / "curves.csv").open(newline="") as handle:
+        return {(r["method"], r["phi"]): r["accuracies"] for r in csv.DictReader(handle)}
+
 
 @pytest.mark.parametrize(
     ("extra", "phrase"),
@@ -68,6 +90,7 @@ def test_curves_train_every_point_and_continue(capsys, tmp_path, spec_path):
         (["--phis", "0"], "--phis needs at least one phi > 0"),
         (["--match-tolerance", "0.00001%"], "phi 1 cannot be matched at 16 px"),
         (["--coefficients", "1.2,oops,1"], "coefficients"),
+        (["--reuse-results", "nowhere"], "--reuse-results nowhere: no study.db there"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(

@@ -10,8 +10,15 @@ import pytest
 import search_spaces
 from nas import Evaluation
 from nas.coefficients import BackboneScaler
-from nas.curves import CurvesConfig, build_curve_points, run_scaling_curves, write_curves_report
+from nas.curves import (
+    CurvesConfig,
+    build_curve_points,
+    curve_table,
+    run_scaling_curves,
+    write_curves_report,
+)
 from nas.models import ResNetBackbone, SpecBackbone
+from nas.runs import ReuseError, read_reusable
 from scaling import CompoundCoefficients, scale_network
 from search_spaces import InputError, count_flops
 
@@ -147,3 +154,57 @@ def test_a_resnet_curve_is_matched_with_fvcore_counts():
         flops = backbone.flops(**c.build_arguments(), resolution=c.resolution, **SHAPE)
         assert abs(flops / (2 * base) - 1) <= 0.03
     assert all("within 3%" in u.reason for u in found.unmatched)
+
+
+class Identified(Fake):
+    """A fake whose identity says how it trains, as ``CandidateTrainer``'s does."""
+
+    def __init__(self, epochs=1, **kwargs):
+        super().__init__(**kwargs)
+        self.epochs = epochs
+
+    def identity(self):
+        return {"evaluator": "fake", "epochs": self.epochs}
+
+
+def reuse_run(backbone, run_dir, evaluate, reuse, config):
+    found = build_curve_points(config, BackboneScaler(backbone, SHAPE))
+    return run_scaling_curves(
+        backbone=backbone, points=found.candidates, evaluate=evaluate, config=config,
+        run_dir=run_dir, unmatched=found.unmatched, reuse=reuse, **SHAPE,
+    )  # fmt: skip
+
+
+def test_a_run_takes_what_another_trained_alike_and_trains_the_rest(proxy, tmp_path):
+    backbone = SpecBackbone(proxy)
+    small = CurvesConfig(phis=(0, 1), resolution=32, seeds=2, match_tolerance=0.05)
+    first = Identified(gaps={"compound": 0.03})
+    reuse_run(backbone, tmp_path / "a", first, None, small)
+    database = (tmp_path / "a" / "study.db").read_bytes()
+
+    # phi 0-2 with a third seed: phi 0-1 at seeds 0-1 come from the first run.
+    wider = CurvesConfig(phis=(0, 1, 2), resolution=32, seeds=3, match_tolerance=0.05)
+    second = Identified(gaps={"compound": 0.03})
+    reuse = read_reusable([tmp_path / "a"])
+    assert len(reuse) == len(first.calls)
+    study = reuse_run(backbone, tmp_path / "b", second, reuse, wider)
+    assert not set(second.calls) & set(first.calls)
+    summary = write_curves_report(study, tmp_path / "b", backbone="proxy", settings={})
+    assert summary["reused"] == len(first.calls)
+    assert summary["trials"] == {"complete": len(first.calls) + len(second.calls)}
+    table = curve_table(study)
+    assert (table["seeds"] == 3).all()
+    assert (tmp_path / "a" / "study.db").read_bytes() == database  # read, never written
+
+    # Another training: nothing of the first run is this run's number.
+    third = Identified(epochs=2)
+    reuse_run(backbone, tmp_path / "c", third, reuse, small)
+    assert sorted(third.calls) == sorted(first.calls)
+
+
+def test_reuse_refuses_a_directory_without_a_study(tmp_path):
+    with pytest.raises(ReuseError, match=r"--reuse-results .*: no study.db there"):
+        read_reusable([tmp_path])
+    (tmp_path / "study.db").write_text("not a database")
+    with pytest.raises(ReuseError, match=r"cannot read its study.db"):
+        read_reusable([tmp_path])
