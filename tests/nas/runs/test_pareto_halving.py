@@ -11,8 +11,8 @@ from optuna.trial import TrialState
 from nas import Evaluation, Evaluator, SearchConfig, run_search
 from nas.runs import ParetoHalving, RungPoint, finished_count, keeps_at_rung
 from nas.runs._pareto_halving import halving_order
-from scaling import scale_network
-from search_spaces import MBConvSpace, StageChoices, skeleton
+from scaling import search_proxy
+from search_spaces import MBConvSpace, StageChoices
 
 
 def points(*rows: tuple[float, float]) -> list[RungPoint]:
@@ -66,12 +66,8 @@ def test_rungs_are_at_powers_of_the_reduction_factor():
         ParetoHalving(reduction_factor=1)
 
 
-SKELETON = scale_network(
-    skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-    width_mult=0.5,
-    depth_mult=0.5,
-    resolution=16,
-    resolution_divisor=1,
+SKELETON = search_proxy(
+    resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5
 )
 SPACE = MBConvSpace.uniform(SKELETON, StageChoices(kernels=(3, 5), expand_ratios=(1, 6)))
 EPOCHS = 4

@@ -43,20 +43,16 @@ from nas.runs import (
     open_storage,
 )
 from nas.search import STUDY_NAME
-from scaling import scale_network
-from search_spaces import MBConvSpace, StageChoices, skeleton
+from scaling import search_proxy
+from search_spaces import MBConvSpace, StageChoices
 
 ray = pytest.importorskip("ray")
 # Ray workers cannot import this test module (pytest imports it by path): send its
 # evaluators to them by value.
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-SKELETON = scale_network(
-    skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-    width_mult=0.5,
-    depth_mult=0.5,
-    resolution=16,
-    resolution_divisor=1,
+SKELETON = search_proxy(
+    resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5
 )
 SPACE = MBConvSpace.uniform(SKELETON, StageChoices(kernels=(3, 5, 7), expand_ratios=(1, 6)))
 TARGET = 4e6

@@ -9,17 +9,11 @@ import time
 
 from nas import Evaluation, Evaluator, SearchConfig, run_search
 from nas.search import ReinforceSampler
-from scaling import scale_network
-from search_spaces import MBConvSpace, StageChoices, count_flops, skeleton
+from scaling import search_proxy
+from search_spaces import MBConvSpace, StageChoices, count_flops
 
 SPACE = MBConvSpace.uniform(
-    scale_network(
-        skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-        width_mult=0.5,
-        depth_mult=0.5,
-        resolution=16,
-        resolution_divisor=1,
-    ),
+    search_proxy(resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5),
     StageChoices(kernels=(3, 5, 7), expand_ratios=(1, 6), se_ratios=(0.0, 0.25)),
 )
 

@@ -10,15 +10,11 @@ import nas.search._baseline as baseline_module
 from nas import Evaluation, Evaluator, SearchConfig, SearchError
 from nas.runs import RayOptions
 from nas.search import Confirm, check_target, confirm_workers, default_constraint, search_baseline
-from scaling import scale_network
-from search_spaces import InputError, MBConvSpace, StageChoices, count_flops, skeleton
+from scaling import search_proxy
+from search_spaces import InputError, MBConvSpace, StageChoices, count_flops
 
-SKELETON = scale_network(
-    skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-    width_mult=0.5,
-    depth_mult=0.5,
-    resolution=16,
-    resolution_divisor=1,
+SKELETON = search_proxy(
+    resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5
 )
 SPACE = MBConvSpace.uniform(SKELETON, StageChoices(kernels=(3, 5), expand_ratios=(1, 6)))
 TARGET = 4e6

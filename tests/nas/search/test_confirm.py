@@ -16,17 +16,11 @@ from nas.search import (
     reward_form,
     winners,
 )
-from scaling import scale_network
-from search_spaces import MBConvSpace, NetworkSpec, skeleton
+from scaling import search_proxy
+from search_spaces import MBConvSpace, NetworkSpec
 
 SPACE = MBConvSpace.uniform(
-    scale_network(
-        skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-        width_mult=0.5,
-        depth_mult=0.5,
-        resolution=16,
-        resolution_divisor=1,
-    )
+    search_proxy(resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5)
 )
 TARGET = 5e6
 

@@ -10,15 +10,11 @@ from optuna.trial import TrialState
 
 from nas import Evaluation, Evaluator, SearchConfig, SearchError, run_search
 from nas.search._predictor_sampler import POOL_ATTR, PREDICTED_ATTR, trained_results
-from scaling import scale_network
-from search_spaces import MBConvSpace, StageChoices, skeleton
+from scaling import search_proxy
+from search_spaces import MBConvSpace, StageChoices
 
-SKELETON = scale_network(
-    skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-    width_mult=0.5,
-    depth_mult=0.5,
-    resolution=16,
-    resolution_divisor=1,
+SKELETON = search_proxy(
+    resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5
 )
 SPACE = MBConvSpace.uniform(
     SKELETON, StageChoices(kernels=(3, 5, 7), expand_ratios=(1, 6), se_ratios=(0.0, 0.25))

@@ -22,7 +22,7 @@ import nas
 from nas import Evaluation, Evaluator, SearchConfig, SearchError, TrialError, run_search
 from nas.runs import requeued_numbers
 from nas.search import STUDY_NAME
-from scaling import scale_network
+from scaling import scale_network, search_proxy
 from search_spaces import (
     InputError,
     MBConvSpace,
@@ -30,15 +30,10 @@ from search_spaces import (
     StageChoices,
     count_flops,
     count_params,
-    skeleton,
 )
 
-SKELETON = scale_network(
-    skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-    width_mult=0.5,
-    depth_mult=0.5,
-    resolution=16,
-    resolution_divisor=1,
+SKELETON = search_proxy(
+    resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5
 )
 SPACE = MBConvSpace.uniform(
     SKELETON, StageChoices(kernels=(3, 5, 7), expand_ratios=(1, 6), se_ratios=(0.0, 0.25))

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from scaling import scale_network
-from search_spaces import MBConvSpace, NetworkSpec, StageChoices, skeleton
+from scaling import search_proxy
+from search_spaces import MBConvSpace, NetworkSpec, StageChoices
 
 
 @pytest.fixture(scope="session")
 def proxy() -> NetworkSpec:
-    return scale_network(
-        skeleton("small-input", in_channels=1, num_classes=10, resolution=16),
-        width_mult=0.5,
-        depth_mult=0.5,
-        resolution=16,
-        resolution_divisor=1,
+    return search_proxy(
+        resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5
     )
 
 
