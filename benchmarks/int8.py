@@ -35,15 +35,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from _bed import EPOCHS, PROXY_SAMPLES, RESOLUTION, RESULTS, ROOT, bed_networks
 from _machine import machine
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).parent / "results"
-sys.path.insert(0, str(ROOT))
-
-RESOLUTION = {"cifar10": 32, "fashion-mnist": 28}
-MAX_SAMPLES = 3000  # the rank check's proxy: 2,400 to train, 600 to validate
-EPOCHS = 3
 CALIBRATION_IMAGES = 256
 
 
@@ -52,20 +46,6 @@ def _data(name: str, root: str | None, max_samples: int) -> Any:
     from nas import load_data
 
     return load_data(name, resolution=RESOLUTION[name], root=root, max_samples=max_samples, seed=0)
-
-
-def _networks(name: str, count: int) -> list[Any]:
-    from scaling import search_proxy
-    from search_spaces import MBConvSpace
-
-    proxy = search_proxy(
-        resolution=RESOLUTION[name],
-        in_channels=3 if name == "cifar10" else 1,
-        num_classes=10,
-        width_mult=0.5,
-        depth_mult=0.5,
-    )
-    return list(MBConvSpace.uniform(proxy).sample_distinct(count, 0))
 
 
 def _train(job: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +57,7 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     from nas.models import int8_accuracy
 
     data = _data(job["data"], job["root"], job["max_samples"])
-    spec = _networks(job["data"], job["index"] + 1)[job["index"]]
+    spec = bed_networks(job["data"], job["index"] + 1)[job["index"]]
     weights = Path(job["dir"]) / f"net-{job['index']}.safetensors"
     evaluator = TrainingEvaluator(data=data, config=TrainingConfig(epochs=job["epochs"], threads=1))
     accuracy = evaluator.evaluate(spec, seed=job["index"], weights_to=weights).accuracy
@@ -110,14 +90,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="trainings at once (2)")
     parser.add_argument("--passes", type=int, default=3, help="timing passes a network (3)")
     parser.add_argument("--epochs", type=int, default=EPOCHS, help=argparse.SUPPRESS)
-    parser.add_argument("--max-samples", type=int, default=MAX_SAMPLES, help=argparse.SUPPRESS)
+    parser.add_argument("--max-samples", type=int, default=PROXY_SAMPLES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     from nas.stats import rank_correlation, summarise_seeds
 
     started = time.perf_counter()
     out_dir = ROOT / "runs" / f"bench-int8-{args.data}"
     out_dir.mkdir(parents=True, exist_ok=True)
-    specs = _networks(args.data, args.networks)
+    specs = bed_networks(args.data, args.networks)
     done = {
         int(p.stem.split("-")[1]): json.loads(p.read_text()) for p in out_dir.glob("net-*.json")
     }

@@ -21,14 +21,10 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
+from _bed import RESOLUTION, RESULTS, ROOT, bed_networks
 from _machine import machine
-
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).parent / "results"
-sys.path.insert(0, str(ROOT))
 
 
 def _bed(data: str) -> dict[str, Any]:
@@ -43,20 +39,15 @@ def _bed(data: str) -> dict[str, Any]:
 
 def _networks(rank: dict[str, Any], data: str) -> list[Any]:
     """The bed's networks, redrawn as the rank check drew them (checked by their FLOPs)."""
-    from scaling import search_proxy
-    from search_spaces import MBConvSpace, count_flops
+    from search_spaces import count_flops
 
-    channels = 3 if data == "cifar10" else 1
-    proxy = search_proxy(
-        resolution=rank["settings"]["resolution"],
-        in_channels=channels,
-        num_classes=10,
-        width_mult=0.5,
-        depth_mult=0.5,
-    )
     rows = rank["per_network"]
-    drawn = MBConvSpace.uniform(proxy).sample_distinct(
-        int(max(r["network"] for r in rows)) + 1, rank["settings"]["seed"]
+    settings = rank["settings"]
+    drawn = bed_networks(
+        data,
+        int(max(r["network"] for r in rows)) + 1,
+        seed=settings["seed"],
+        resolution=settings["resolution"],
     )
     specs = [drawn[int(r["network"])] for r in rows]
     for spec, row in zip(specs, rows, strict=True):
@@ -75,7 +66,7 @@ def _tau(result: Any) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", choices=("cifar10", "fashion-mnist"))
+    parser.add_argument("data", choices=sorted(RESOLUTION))
     args = parser.parse_args()
     from nas.predict import leave_one_out
     from nas.stats import rank_correlation

@@ -48,19 +48,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from _bed import DEPTH, EPOCHS, RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, WIDTH, rank_check_options
 from _machine import machine
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).parent / "results"
-
-# Data set -> (resolution, the rank check's reference budget).
-BEDS: dict[str, dict[str, Any]] = {
-    "cifar10": {"resolution": 32, "reference_epochs": 5, "reference_samples": 4000},
-    "fashion-mnist": {"resolution": 28, "reference_epochs": 5, "reference_samples": 4000},
-}
-TRAIN_IMAGES = 2400  # the proxy's budget: 3 epochs on 2,400 images
-EPOCHS = 3
-WIDTH, DEPTH = 0.5, 0.5  # the search proxy's skeleton
 RECIPES = ("legacy", "proxy")
 FUSED_STAGES = 3  # EfficientNetV2-S fuses its first three stages
 # The ablation's two distinguishable gains on CIFAR-10, together; now the proxy recipe.
@@ -219,13 +209,13 @@ def _job(args: argparse.Namespace, **settings: Any) -> dict[str, Any]:
     return {
         "data": args.data,
         "root": args.data_root,
-        "resolution": BEDS[args.data]["resolution"],
+        "resolution": RESOLUTION[args.data],
         **settings,
     }
 
 
 def run_skeleton(args: argparse.Namespace) -> dict[str, Any]:
-    resolution = BEDS[args.data]["resolution"]
+    resolution = RESOLUTION[args.data]
     data = _load(args.data, args.data_root, resolution)
     width, skeleton_flops, plain_flops = _plain_width(data)
     jobs = [
@@ -314,7 +304,7 @@ def run_fused(args: argparse.Namespace) -> dict[str, Any]:
     from scaling import search_proxy
     from search_spaces import count_flops, count_params
 
-    resolution = BEDS[args.data]["resolution"]
+    resolution = RESOLUTION[args.data]
     data = _load(args.data, args.data_root, resolution)
     spec = search_proxy(
         resolution=resolution, in_channels=data.in_channels,
@@ -359,20 +349,10 @@ def run_fused(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def rank_options(args: argparse.Namespace) -> list[str]:
-    bed = BEDS[args.data]
-    options = [
-        *("--data", args.data, "--resolution", str(bed["resolution"])),
-        *("--width-mult", str(WIDTH), "--depth-mult", str(DEPTH)),
-        # 3,000 images: 2,400 train the proxy (the skeleton part's budget), 600 validate.
-        *("--max-samples", str(TRAIN_IMAGES * 5 // 4), "--epochs", str(EPOCHS)),
-        *("--reference-samples", str(bed["reference_samples"])),
-        *("--reference-epochs", str(bed["reference_epochs"]), "--reference-seeds", "3"),
-        *("--scores", "proxy", "--networks", str(args.networks), "--seed", "0"),
-        *("--backend", "ray", "--max-concurrent", str(args.workers)),
-    ]
-    if args.data_root:
-        options += ["--data-root", args.data_root]
-    return options
+    # 3,000 images: 2,400 train the proxy (the skeleton part's budget), 600 validate.
+    return rank_check_options(
+        args.data, args.networks, workers=args.workers, data_root=args.data_root
+    )
 
 
 def run_rank(args: argparse.Namespace) -> dict[str, Any]:
@@ -430,7 +410,7 @@ def spread(networks: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", choices=sorted(BEDS))
+    parser.add_argument("data", choices=sorted(RESOLUTION))
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
     parser.add_argument(
         "--part",

@@ -32,14 +32,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _bed import EPOCHS as PROXY_EPOCHS
+from _bed import (
+    PROXY_SAMPLES,
+    RESOLUTION,
+    RESULTS,
+    ROOT,
+    proxy_skeleton,
+    rank_check_options,
+)
 from _machine import machine
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).parent / "results"
-sys.path.insert(0, str(ROOT))
-
-RESOLUTION = {"cifar10": 32, "fashion-mnist": 28}
-PROXY = {"max_samples": 3000, "epochs": 3}  # the proxy recipe's rank bed budget
 # Variant -> SandwichConfig settings (with the proxy recipe's training at EPOCHS) and the
 # images that recalibrate batch norm before a network is scored.
 EPOCHS = 10
@@ -64,24 +67,17 @@ def _dirs(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def _bed_command(args: argparse.Namespace, out: Path, space: Path) -> list[str]:
-    budget = (
-        ["--reference-samples", "300", "--reference-epochs", "1", "--reference-seeds", "3"]
-        if args.smoke
-        else ["--reference-samples", "4000", "--reference-epochs", "5", "--reference-seeds", "3"]
+    small = {"max_samples": 300, "epochs": 1, "reference_samples": 300, "reference_epochs": 1}
+    options = rank_check_options(
+        args.data,
+        args.networks,
+        data_root=args.data_root,
+        **(small if args.smoke else {"max_samples": PROXY_SAMPLES, "epochs": PROXY_EPOCHS}),
     )
-    proxy = {"max_samples": 300, "epochs": 1} if args.smoke else PROXY
-    command = [
-        sys.executable, "-m", "experiments.cli", "rank-check", "--data", args.data,
-        "--resolution", str(RESOLUTION[args.data]), "--width-mult", "0.5",
-        "--depth-mult", "0.5", "--space", str(space),
-        "--max-samples", str(proxy["max_samples"]), "--epochs", str(proxy["epochs"]),
-        *budget, "--scores", "proxy", "--networks", str(args.networks), "--seed", "0",
-        "--backend", "ray", "--max-concurrent", "2", "--out", str(out), "--json",
-        "--no-progress",
+    return [
+        sys.executable, "-m", "experiments.cli", "rank-check", *options,
+        "--space", str(space), "--out", str(out), "--json", "--no-progress",
     ]  # fmt: skip
-    if args.data_root:
-        command += ["--data-root", args.data_root]
-    return command
 
 
 def bed(args: argparse.Namespace) -> dict[str, Any]:
@@ -127,12 +123,11 @@ def variants(args: argparse.Namespace) -> dict[str, Any]:
     from nas import TrainingConfig, load_data
     from nas.stats import rank_correlation
     from nas.supernet import SandwichConfig, SupernetEvaluator, default_supernet_space
-    from scaling import search_proxy
 
     torch.set_num_threads(1)
     bed_dir, variants_dir = _dirs(args)
     specs, reference, bed_summary = _bed_networks(bed_dir)
-    max_samples = 300 if args.smoke else PROXY["max_samples"]
+    max_samples = 300 if args.smoke else PROXY_SAMPLES
     epochs_each = 1 if args.smoke else EPOCHS
     ceiling = bed_summary["reference_reliability"]["ceiling"]
     proxy_seconds = bed_summary["seconds"]["proxy"]["per_network"]
@@ -140,12 +135,7 @@ def variants(args: argparse.Namespace) -> dict[str, Any]:
         args.data, resolution=RESOLUTION[args.data], root=args.data_root,
         max_samples=max_samples, seed=0,
     )  # fmt: skip
-    space = default_supernet_space(
-        search_proxy(
-            resolution=RESOLUTION[args.data], in_channels=data.in_channels,
-            num_classes=data.num_classes, width_mult=0.5, depth_mult=0.5,
-        )
-    )  # fmt: skip
+    space = default_supernet_space(proxy_skeleton(args.data))
     results = {}
     chosen = list(VARIANTS.items())[:2] if args.smoke else list(VARIANTS.items())
     for name, settings in chosen:
