@@ -56,10 +56,11 @@ class PredictorSampler(optuna.samplers.BaseSampler):
         *,
         target: float,
         constraint: str,
-        cost: Any,  # spec -> COST(m), the search's own cost
+        # spec -> (COST(m), the search's own cost; under every limit known before training),
+        # one call: both come from the same counts.
+        assess: Any,
         band: tuple[float, float] | None,
         seed: int,
-        fits: Any = None,  # spec -> under every limit known before training
         warmup: int = 10,
         pool: int = 500,
     ) -> None:
@@ -69,9 +70,8 @@ class PredictorSampler(optuna.samplers.BaseSampler):
         self.target = target
         self.form = reward_form(constraint)
         self.hard = constraint == "hard"
-        self.cost = cost
+        self.assess = assess
         self.band = band
-        self.fits = fits or (lambda spec: True)
         self.seed = seed
         self.warmup = warmup
         self.pool = pool
@@ -124,14 +124,13 @@ class PredictorSampler(optuna.samplers.BaseSampler):
         point = self.space.sample(rng)
         for _ in range(self.pool * DRAWS_PER_POOL_POINT):
             spec = self.space.decode(point)
-            fresh = spec.fingerprint() not in taken
-            if fresh and self._in_band(self.cost(spec)) and self.fits(spec):
+            if spec.fingerprint() not in taken and self._allowed(*self.assess(spec)):
                 break
             point = self.space.sample(rng)
         return point
 
-    def _in_band(self, cost: float) -> bool:
-        return self.band is None or self.band[0] <= cost <= self.band[1]
+    def _allowed(self, cost: float, fits: bool) -> bool:
+        return fits and (self.band is None or self.band[0] <= cost <= self.band[1])
 
     def sample_independent(
         self,
@@ -161,8 +160,8 @@ class PredictorSampler(optuna.samplers.BaseSampler):
             if fingerprint in seen:
                 return
             seen.add(fingerprint)
-            cost = self.cost(spec)
-            if not self._in_band(cost) or not self.fits(spec):
+            cost, fits = self.assess(spec)
+            if not self._allowed(cost, fits):
                 return
             points.append(point)
             specs.append(spec)

@@ -11,6 +11,7 @@ this process or on Ray Tune (``nas.runs``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -279,6 +280,12 @@ def over_memory(measured: Mapping[str, float], config: SearchConfig) -> bool:
     """Over the peak memory limit (known from the spec, before any training)."""
     limit = config.max_peak_memory
     return limit is not None and measured["peak_memory_bytes"] > limit
+
+
+def _assess(spec: NetworkSpec, *, config: SearchConfig) -> tuple[float, bool]:
+    """(COST(m), under the memory limit): what the predictor's pool screens by."""
+    cost, measured = cost_of(spec, config)
+    return cost, not over_memory(measured, config)
 
 
 def space_cost_range(space: MBConvSpace, config: SearchConfig) -> tuple[float, float]:
@@ -585,11 +592,8 @@ def _sampler(
         space,
         target=config.target,
         constraint=config.constraint,
-        cost=lambda spec: cost_of(spec, config)[0],
+        assess=functools.partial(_assess, config=config),
         band=config.screening_band(),
-        fits=None
-        if config.max_peak_memory is None
-        else lambda spec: not over_memory(cost_of(spec, config)[1], config),
         seed=config.seed,
         warmup=config.predictor_warmup,
         pool=config.predictor_pool,

@@ -74,6 +74,19 @@ def test_it_trains_what_it_predicted_and_learns_what_random_proposals_do_not(tmp
     assert late(trained) > late(uniform) + 0.05
 
 
+def test_the_predictor_proposes_nothing_over_the_memory_limit(tmp_path):
+    from search_spaces import peak_memory
+
+    limit = 200_000  # bytes: about a third of the space's networks lie over it
+    evaluator = Learnable()
+    study = search(tmp_path, evaluator, trials=12, max_peak_memory=limit)
+    trained = trained_results(study)
+    assert len(trained) == 12 == len(evaluator.calls)
+    assert sum(PREDICTED_ATTR in t.user_attrs for t in trained) == 12 - WARMUP
+    for trial in trained:
+        assert peak_memory(SPACE.decode(trial.params)).bytes() <= limit
+
+
 def test_a_run_cut_short_and_continued_proposes_what_an_unbroken_one_did(tmp_path):
     unbroken = search(tmp_path / "a", trials=14)
     search(tmp_path / "b", trials=11)
