@@ -80,6 +80,9 @@ class DataSplits:
     resolution: int
     # load_data's arguments (dataset, root, subset, split, seed): what made these splits.
     source: Mapping[str, Any] = field(default_factory=dict)
+    # Per-channel (mean, std) of the train split in [0, 1] pixels, that both splits were
+    # normalised with: what compact (uint8) storage on the device undoes and redoes.
+    normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
     def mirror_safe(self) -> bool:
@@ -195,7 +198,10 @@ def load_data(
         "valid_fraction": valid_fraction,
         "seed": seed,
     }
-    return DataSplits(name, train, valid, num_classes, pool.in_channels, resolution, source)
+    normalisation = (tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
+    return DataSplits(
+        name, train, valid, num_classes, pool.in_channels, resolution, source, normalisation
+    )
 
 
 def _open_pool(name: str, root: str | os.PathLike[str] | None, resolution: int) -> _Pool:

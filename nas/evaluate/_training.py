@@ -23,6 +23,7 @@ from torch.utils.data import TensorDataset
 
 from nas.data import DataSplits
 from nas.evaluate._augment import augment_batch, check_augmentations, resolve_augmentations
+from nas.evaluate._device_images import DeviceImages
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
 from nas.evaluate._recipe import (
     ADDED_FIELDS,
@@ -109,6 +110,10 @@ class TrainingConfig:
     # optimizer stay float32); ignored on the CPU, where bf16 measured 0.45-0.65x the speed
     # of float32 here. Like the device, a speed setting: not part of the identity.
     cuda_bf16: bool = True
+    # Hold the images on the device as uint8 (a quarter of float32's memory) and normalise
+    # each batch as it is taken. None: on CUDA only. On data read as bytes at its own size
+    # the batches are the float32 ones bit for bit; resized data is rounded to the byte.
+    compact_images: bool | None = None
     # EfficientNetV2's progressive learning: (smallest, largest) image side. Epoch 1 trains
     # at the smallest, the last at the largest (the data's own, which validation keeps),
     # linearly between; the classifier's dropout grows with it from
@@ -161,6 +166,11 @@ class TrainingConfig:
             raise ValueError(
                 f"threads must be an integer >= 1, or None to keep torch's setting, "
                 f"got {self.threads!r}"
+            )
+        if self.compact_images is not None and not isinstance(self.compact_images, bool):
+            raise ValueError(
+                f"compact_images must be True, False or None (on CUDA only), "
+                f"got {self.compact_images!r}"
             )
         for name in ("channels_last", "fast_depthwise", "cuda_bf16"):
             if not isinstance(getattr(self, name), bool):
@@ -215,6 +225,8 @@ class TrainingConfig:
             for key, value in dataclasses.asdict(self).items()
             if key not in ("threads", "device", "fast_depthwise", "cuda_bf16")
         }
+        if self.compact_images is None:
+            settings.pop("compact_images")  # the default: runs from before it keep theirs
         if self.progressive_resizing is None:
             # Runs from before progressive resizing existed keep their identity.
             settings.pop("progressive_resizing")
@@ -345,8 +357,18 @@ class TrainingEvaluator(Evaluator):
         device = torch.device(config.device)
         start = time.perf_counter()
         layout = torch.channels_last if config.channels_last else torch.contiguous_format
-        train_images, train_labels = _on_device(self.data.train, device, layout)
-        _materialize_lazy(model, train_images[:2])
+        compact = config.compact_images
+        if compact is None:
+            compact = device.type == "cuda"
+        loaded, train_labels = self.data.train.tensors
+        train_images = DeviceImages(
+            loaded,
+            device,
+            layout,
+            normalisation=self.data.normalisation if compact else None,
+        )
+        train_labels = train_labels.to(device)
+        _materialize_lazy(model, train_images[0:2])
         if config.zero_init_residual:
             zero_init_residual_branches(model)
         if not config.spec_regularization:
@@ -374,14 +396,20 @@ class TrainingEvaluator(Evaluator):
         dropouts = _dropout_layers(model) if config.progressive_resizing else []
         for epoch in range(1, config.epochs + 1):
             model.train()
-            images = train_images
+            images: Any = train_images
+            side = self.data.resolution
             if config.progressive_resizing is not None:
-                images = _epoch_images(train_images, epoch, config, dropouts, layout)
+                side = _epoch_side(epoch, config, dropouts)
+                if not train_images.compact:  # resized once per epoch, as it always was
+                    images = _resized(train_images.stored, side, layout)
             total_loss = torch.zeros((), device=device)
             for step, batch in enumerate(shuffled_batches(count, config.batch_size, generator), 1):
                 batch = batch.to(device)
                 labels = train_labels[batch]
-                inputs = augment_batch(images[batch], self.augmentations, augment_generator)
+                taken = images[batch]
+                if train_images.compact and side != taken.shape[-1]:
+                    taken = _resized(taken, side, layout)  # per image: as the whole set
+                inputs = augment_batch(taken, self.augmentations, augment_generator)
                 with mixed_precision(device, config):
                     loss = criterion(model(inputs), labels)
                 if check_every_step:
@@ -462,14 +490,10 @@ def _dropout_layers(model: nn.Module) -> list[tuple[nn.Dropout, float]]:
     return [(m, m.p) for m in model.modules() if isinstance(m, nn.Dropout)]
 
 
-def _epoch_images(
-    images: torch.Tensor,
-    epoch: int,
-    config: TrainingConfig,
-    dropouts: list[tuple[nn.Dropout, float]],
-    layout: torch.memory_format,
-) -> torch.Tensor:
-    """The train images at this epoch's side, with dropout set to this epoch's rate.
+def _epoch_side(
+    epoch: int, config: TrainingConfig, dropouts: list[tuple[nn.Dropout, float]]
+) -> int:
+    """This epoch's image side, with dropout set to this epoch's rate.
 
     Linear in the epoch from the smallest side (and ``progressive_dropout``) at epoch 1
     to the largest (and each layer's own rate) at the last, as EfficientNetV2 grows both
@@ -477,12 +501,15 @@ def _epoch_images(
     """
     low, high = config.progressive_resizing or (0, 0)
     share = (epoch - 1) / (config.epochs - 1) if config.epochs > 1 else 1.0
-    side = round(low + (high - low) * share)
     for layer, final in dropouts:
         layer.p = (
             min(final, config.progressive_dropout)
             + (final - min(final, config.progressive_dropout)) * share
         )
+    return round(low + (high - low) * share)
+
+
+def _resized(images: torch.Tensor, side: int, layout: torch.memory_format) -> torch.Tensor:
     if side == images.shape[-1]:
         return images
     resized = nn.functional.interpolate(
@@ -516,16 +543,6 @@ def _materialize_lazy(model: nn.Module, images: torch.Tensor) -> None:
     with torch.no_grad():
         model(images)
     model.train(was_training)
-
-
-def _on_device(
-    dataset: TensorDataset,
-    device: torch.device,
-    layout: torch.memory_format = torch.channels_last,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(images in ``layout``, labels), on ``device`` once rather than per batch."""
-    images, labels = dataset.tensors
-    return images.to(device).contiguous(memory_format=layout), labels.to(device)
 
 
 def shuffled_batches(count: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -616,11 +633,16 @@ def accuracy_on(
     layout: torch.memory_format = torch.channels_last,
 ) -> float:
     """Top-1 accuracy in eval mode (running batch-norm stats, no dropout)."""
-    images, labels = _on_device(dataset, device or torch.device("cpu"), layout)
+    device = device or torch.device("cpu")
+    images, labels = dataset.tensors
     model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=labels.device)
+    correct = torch.zeros((), dtype=torch.int64, device=device)
     with torch.no_grad():
+        # A batch at a time on the device: the split never has to fit there whole.
         for begin in range(0, len(labels), _EVAL_BATCH):
-            logits = model(images[begin : begin + _EVAL_BATCH])
-            correct += (logits.argmax(dim=1) == labels[begin : begin + _EVAL_BATCH]).sum()
+            batch = images[begin : begin + _EVAL_BATCH].to(device)
+            logits = model(batch.contiguous(memory_format=layout))
+            correct += (
+                logits.argmax(dim=1) == labels[begin : begin + _EVAL_BATCH].to(device)
+            ).sum()
     return int(correct) / len(labels)
