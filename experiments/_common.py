@@ -62,6 +62,16 @@ def nonnegative_int(text: str) -> int:
     return _whole_number(text, 0)
 
 
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def percent(text: str) -> float:
     """A tolerance, which every option gives in percent ("3" or "3%"), as a fraction.
 

@@ -117,8 +117,9 @@ def _int8_images(args: argparse.Namespace, spec: Any) -> tuple[Any, Any]:
             f"--data {args.data} has {data.in_channels}-channel images; the network takes "
             f"{spec.in_channels}"
         )
-    images = data.train.tensors[0]
-    return images[: args.calibration_images], data.valid.tensors[0][:1000]
+    from nas.data import first_images
+
+    return first_images(data.train, args.calibration_images), first_images(data.valid, 1000)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from experiments._training_args import (
     add_supernet_arguments,
     add_training_arguments,
     apply_threads,
+    data_memory_budget,
     prepare_backend,
     space_from_args,
     supernet_evaluator,
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
     config = RankCheckConfig(
         networks=args.networks, seed=args.seed, reference_seeds=args.reference_seeds
     )
+    budget = data_memory_budget(args)
     out = check_writable_dir(args.out, "--out")
     proxy_data = load_data(
         args.data,
@@ -132,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         root=args.data_root,
         max_samples=args.max_samples,
         seed=args.seed,
+        memory_budget=budget,
     )
     reference_data = load_data(
         args.data,
@@ -139,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         root=args.data_root,
         max_samples=args.reference_samples,
         seed=args.seed,
+        memory_budget=budget,
     )
     space = space_from_args(args, proxy_data, supernet="supernet" in names)
     proxy_training = training_config(args)
@@ -161,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
             root=args.data_root,
             max_samples=samples,
             seed=args.seed,
+            memory_budget=budget,
         )
         name = _proxy_name(epochs, samples)
         config_at = dataclasses.replace(proxy_training, epochs=epochs)

@@ -25,6 +25,7 @@ from experiments._training_args import (
     add_supernet_arguments,
     add_training_arguments,
     apply_threads,
+    data_memory_budget,
     prepare_backend,
     space_from_args,
     supernet_evaluator,
@@ -241,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
 
         table = LatencyTable.load(args.latency_table)
     tolerance = _tolerance(args.target_tolerance or "10")
+    budget = data_memory_budget(args)
     out = check_writable_dir(args.out, "--out")
     data = load_data(
         args.data,
@@ -248,6 +250,7 @@ def run(args: argparse.Namespace) -> int:
         root=args.data_root,
         max_samples=args.max_samples,
         seed=args.seed,
+        memory_budget=budget,
     )
     space = space_from_args(args, data, supernet=args.evaluator == "supernet")
     if table is not None:

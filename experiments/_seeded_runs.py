@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from experiments._common import CliError
-from experiments._training_args import training_config
+from experiments._training_args import data_memory_budget, training_config
 
 
 def check_finite(args: argparse.Namespace, *names: str) -> None:
@@ -30,6 +30,7 @@ def trainer_and_backbone(args: argparse.Namespace) -> tuple[Any, Any, dict[str, 
         root=args.data_root,
         max_samples=args.max_samples,
         seed=args.seed,
+        memory_budget=data_memory_budget(args),
     )
     trainer.data_at(args.resolution)  # fails early on bad data options
     backbone = load_backbone(args.backbone)

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from experiments._common import CliError, positive_int
+from experiments._common import CliError, positive_int, positive_number
 
 # nas.runs.BACKENDS, spelt out so that `cnas --help` need not import Optuna.
 BACKENDS = ("auto", "local", "ray")
@@ -19,6 +19,7 @@ __all__ = [
     "add_supernet_arguments",
     "add_training_arguments",
     "apply_threads",
+    "data_memory_budget",
     "prepare_backend",
     "space_from_args",
     "supernet_evaluator",
@@ -49,6 +50,14 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         help="use a stratified subset of N images, 80%% to train and 20%% to validate "
         "(default: all)",
     )
+    group.add_argument(
+        "--data-memory-budget",
+        type=positive_number,
+        default=4096,
+        metavar="MB",
+        help="memory the data may take as float32 (4096): an image folder above it streams "
+        "from disk, each batch decoded by DataLoader workers while the model trains",
+    )
     group.add_argument("--epochs", type=positive_int, default=3, help="training epochs (3)")
     group.add_argument(
         "--threads",
@@ -64,6 +73,27 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "each trial the GPU --gpus-per-trial asks for",
     )
     add_recipe_arguments(parser)
+
+
+def data_memory_budget(args: argparse.Namespace) -> int:
+    """--data-memory-budget in bytes, refused below one batch of the largest images."""
+    from nas.evaluate import PROXY_RECIPE
+
+    budget = int(args.data_memory_budget * 2**20)
+    resolution = getattr(args, "resolution", None)
+    if resolution:
+        batch = (
+            (getattr(args, "batch_size", None) or PROXY_RECIPE["batch_size"])
+            * 3
+            * resolution**2
+            * 4
+        )
+        if budget < batch:
+            raise CliError(
+                f"--data-memory-budget {args.data_memory_budget:g} MB is below one batch of "
+                f"{resolution} px images ({batch / 2**20:.2f} MB): raise it"
+            )
+    return budget
 
 
 def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.data import DataError, DataSplits, load_data
+from nas.data import DEFAULT_MEMORY_BUDGET, DataError, DataSplits, load_data
 from nas.evaluate import Evaluation, TrainingConfig, TrainingEvaluator
 from nas.models import Backbone, CallableBackbone
 from nas.runs import NodeError
@@ -67,8 +67,10 @@ class CandidateTrainer:
         root: str | os.PathLike[str] | None = None,
         max_samples: int | None = None,
         seed: int = 0,
+        memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
     ) -> None:
         self.dataset = dataset
+        self.memory_budget = memory_budget
         self.config = config
         self.root = root
         self.max_samples = max_samples
@@ -86,6 +88,7 @@ class CandidateTrainer:
                     root=self.root,
                     max_samples=self.max_samples,
                     seed=self.seed,
+                    memory_budget=self.memory_budget,
                 )
             except DataError as error:
                 # On a cluster each node reads the data itself: say which one lacks it,
@@ -116,6 +119,9 @@ class CandidateTrainer:
             "max_samples": self.max_samples,
             "seed": self.seed,
         }
+        if self.memory_budget != DEFAULT_MEMORY_BUDGET:
+            # Where it streams a large folder, it normalises on a sample (DataSplits.identity).
+            data["memory_budget"] = self.memory_budget
         return {"evaluator": "train", "data": data, "training": self.config.identity()}
 
     def __call__(

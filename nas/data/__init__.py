@@ -2,18 +2,25 @@
 
 from nas.data._datasets import (
     DATASETS,
+    DEFAULT_MEMORY_BUDGET,
     FASHION_MNIST_ROOT,
     DataError,
     DataSplits,
     is_mirror_safe,
     load_data,
 )
+from nas.data._streamed import StreamedImages, first_images, is_streamed, split_labels
 
 __all__ = [
     "DATASETS",
+    "DEFAULT_MEMORY_BUDGET",
     "FASHION_MNIST_ROOT",
     "DataError",
     "DataSplits",
+    "StreamedImages",
+    "first_images",
     "is_mirror_safe",
+    "is_streamed",
     "load_data",
+    "split_labels",
 ]

@@ -23,14 +23,16 @@ import torch
 import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
-from torch.utils.data import TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
 from nas.data._formats import FormatError, read_cifar100, read_svhn
 from nas.data._idx import IdxError, find_idx_pair, read_idx
+from nas.data._streamed import STATISTICS_IMAGES, StreamedImages, imagefolder_transform
 from search_spaces import InputError
 
 __all__ = [
     "DATASETS",
+    "DEFAULT_MEMORY_BUDGET",
     "FASHION_MNIST_ROOT",
     "DataError",
     "DataSplits",
@@ -49,6 +51,8 @@ FASHION_MNIST_ROOT = Path("/usr/share/datasets/fashion-mnist")
 # sets are never flipped. Photos (cifar, image folders) and clothes mirror safely.
 _MIRROR_SENSITIVE = frozenset({"digits", "mnist", "svhn"})
 
+# What the two splits may take in memory as float32 before an image folder streams.
+DEFAULT_MEMORY_BUDGET = 4 * 1024**3
 _MIN_RESOLUTION = 8
 _MIN_PER_SPLIT = 2  # a class with one valid sample gives a meaningless per-class accuracy
 _CIFAR_DIR = "cifar-10-batches-py"
@@ -68,13 +72,15 @@ class DataSplits:
     """Train/valid splits for proxy training, already resized and normalised.
 
     ``train`` and ``valid`` hold images as float32 ``(N, in_channels, resolution, resolution)``
-    and labels as int64 ``(N,)``. Both are normalised per channel with the train split's
-    mean/std, so validation data never leaks into the statistics.
+    and labels as int64 ``(N,)`` (``TensorDataset``), or, for an image folder over the
+    memory budget, decode them as they are taken (``StreamedImages``; ``streamed``). Both
+    are normalised per channel with the train split's mean/std, so validation data never
+    leaks into the statistics.
     """
 
     name: str
-    train: TensorDataset
-    valid: TensorDataset
+    train: Dataset
+    valid: Dataset
     num_classes: int
     in_channels: int
     resolution: int
@@ -85,6 +91,11 @@ class DataSplits:
     normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     @property
+    def streamed(self) -> bool:
+        """Whether the splits decode their images when taken rather than hold them."""
+        return isinstance(self.train, StreamedImages)
+
+    @property
     def mirror_safe(self) -> bool:
         """Whether a horizontally flipped image keeps its label (photos, clothes; not
         digits, letters or house numbers)."""
@@ -92,7 +103,10 @@ class DataSplits:
 
     def identity(self) -> dict[str, Any]:
         """What a run must repeat to train on the same splits (JSON-ready)."""
-        return {"name": self.name, "resolution": self.resolution, **self.source}
+        identity = {"name": self.name, "resolution": self.resolution, **self.source}
+        if self.streamed and len(self.train) > STATISTICS_IMAGES:  # type: ignore[arg-type]
+            identity["normalised_on"] = STATISTICS_IMAGES  # a sample's statistics, not all
+        return identity
 
 
 def is_mirror_safe(name: str) -> bool:
@@ -108,6 +122,7 @@ class _Pool:
     class_names: Sequence[str]
     in_channels: int
     fetch: Callable[[np.ndarray], torch.Tensor]  # indices -> float32 (n, C, H, W) in [0, 1]
+    paths: Sequence[str] | None = None  # one file per sample: a split can stream from them
 
 
 def load_data(
@@ -118,6 +133,7 @@ def load_data(
     valid_fraction: float = 0.2,
     max_samples: int | None = None,
     seed: int = 0,
+    memory_budget: int | None = DEFAULT_MEMORY_BUDGET,
 ) -> DataSplits:
     """Load dataset ``name`` and split it into stratified, seeded train/valid sets.
 
@@ -135,6 +151,9 @@ def load_data(
         max_samples: if given, a stratified subset of this many samples is drawn from the
             pool before splitting (for fast tests and quick searches).
         seed: controls the subset and the split; the same seed gives identical splits.
+        memory_budget: bytes the two splits may take in memory as float32; an image folder
+            above it streams (``StreamedImages``: each file decoded when a batch takes it,
+            the same values). None: no limit. Other formats are arrays held whole anyway.
 
     Raises:
         DataError: on any bad argument or unreadable data.
@@ -145,6 +164,8 @@ def load_data(
         raise DataError(f"resolution {resolution} is too small: use at least {_MIN_RESOLUTION}")
     if not 0.0 < valid_fraction < 1.0:
         raise DataError(f"valid_fraction {valid_fraction} must be strictly between 0 and 1")
+    if memory_budget is not None and (not isinstance(memory_budget, int) or memory_budget < 1):
+        raise DataError(f"memory budget must be a whole number of bytes > 0, got {memory_budget!r}")
     pool = _open_pool(name, root, resolution)
     num_classes = len(pool.class_names)
 
@@ -182,14 +203,34 @@ def load_data(
                 "raise max_samples or move valid_fraction towards 0.5"
             )
 
-    x_train = _resize(pool.fetch(train_idx), resolution)
-    x_valid = _resize(pool.fetch(valid_idx), resolution)
+    in_memory = (len(train_idx) + len(valid_idx)) * pool.in_channels * resolution**2 * 4
+    stream = pool.paths is not None and memory_budget is not None and in_memory > memory_budget
+    # A streamed split's statistics come from a sample of its train images, in the same
+    # order and arithmetic as the whole split's in memory (all of them, when it is small).
+    x_train = _resize(
+        pool.fetch(train_idx[:STATISTICS_IMAGES] if stream else train_idx), resolution
+    )
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
     std = x_train.std(dim=(0, 2, 3), keepdim=True)
     # A constant channel would otherwise divide by ~0 and blow up the valid split.
     std = torch.where(std > 1e-6, std, torch.ones_like(std))
-    train = TensorDataset((x_train - mean) / std, torch.from_numpy(pool.labels[train_idx]))
-    valid = TensorDataset((x_valid - mean) / std, torch.from_numpy(pool.labels[valid_idx]))
+    normalisation = (tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
+    train: Dataset
+    valid: Dataset
+    if stream:
+        assert pool.paths is not None
+        train, valid = (
+            StreamedImages(
+                [pool.paths[i] for i in part], pool.labels[part], resolution, normalisation
+            )
+            for part in (train_idx, valid_idx)
+        )
+        logger.info("%s: %.0f MB as float32 is over the memory budget of %.0f MB: streaming",
+                    name, in_memory / 1e6, memory_budget / 1e6)  # fmt: skip
+    else:
+        x_valid = _resize(pool.fetch(valid_idx), resolution)
+        train = TensorDataset((x_train - mean) / std, torch.from_numpy(pool.labels[train_idx]))
+        valid = TensorDataset((x_valid - mean) / std, torch.from_numpy(pool.labels[valid_idx]))
     logger.info("loaded %s: %d train / %d valid samples, %d classes, %d px",
                 name, len(train), len(valid), num_classes, resolution)  # fmt: skip
     source = {
@@ -198,7 +239,6 @@ def load_data(
         "valid_fraction": valid_fraction,
         "seed": seed,
     }
-    normalisation = (tuple(mean.flatten().tolist()), tuple(std.flatten().tolist()))
     return DataSplits(
         name, train, valid, num_classes, pool.in_channels, resolution, source, normalisation
     )
@@ -344,15 +384,10 @@ def _idx_pool(root: Path) -> _Pool:
 
 def _imagefolder_pool(root: Path, resolution: int) -> _Pool:
     # torchvision is slow to import and only needed here.
-    from torchvision import transforms
     from torchvision.datasets import ImageFolder
 
-    # Folders often mix grayscale, palette and RGBA files; the network expects 3 channels.
-    to_rgb = transforms.Lambda(lambda im: im.convert("RGB"))
-    size = (resolution, resolution)
-    transform = transforms.Compose([to_rgb, transforms.Resize(size), transforms.ToTensor()])
     try:
-        folder = ImageFolder(str(root), transform=transform)
+        folder = ImageFolder(str(root), transform=imagefolder_transform(resolution))
     except FileNotFoundError as exc:
         raise DataError(
             f"no usable images under {root} ({exc}): put each class's .png/.jpg "
@@ -363,25 +398,14 @@ def _imagefolder_pool(root: Path, resolution: int) -> _Pool:
             f"{root} has {len(folder.classes)} class sub-directory, need at least 2: "
             "add one sub-directory of images per class"
         )
+    paths = [path for path, _ in folder.samples]
+    labels = np.asarray(folder.targets, dtype=np.int64)
+    decoder = StreamedImages(paths, labels, resolution)  # decodes without normalising
 
     def fetch(idx: np.ndarray) -> torch.Tensor:
-        images = []
-        for i in idx:
-            try:
-                images.append(folder[int(i)][0])
-            except OSError as exc:
-                raise DataError(
-                    f"cannot read image {folder.samples[int(i)][0]} ({exc}): "
-                    "remove or replace the file"
-                ) from exc
-        return torch.stack(images)
+        return torch.stack([decoder.decode(int(i)) for i in idx])
 
-    return _Pool(
-        labels=np.asarray(folder.targets, dtype=np.int64),
-        class_names=folder.classes,
-        in_channels=3,
-        fetch=fetch,
-    )
+    return _Pool(labels=labels, class_names=folder.classes, in_channels=3, fetch=fetch, paths=paths)
 
 
 def _stratified_subset(labels: np.ndarray, n: int, per_class: int, seed: int) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.data import DataSplits
+from nas.data import DataSplits, first_images
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
 from nas.models import build_model
 from search_spaces import NetworkSpec, is_int
@@ -91,7 +91,7 @@ class NaswotEvaluator(Evaluator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = build_model(spec)
-        images = self.data.train.tensors[0][: self.batch_size]
+        images = first_images(self.data.train, self.batch_size)
         score = naswot_score(model, images)
         if not math.isfinite(score):
             raise TrialError(

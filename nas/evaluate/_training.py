@@ -13,17 +13,17 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from nas.data import DataSplits
+from nas.data import DataSplits, first_images
 from nas.evaluate._augment import augment_batch, check_augmentations, resolve_augmentations
-from nas.evaluate._device_images import DeviceImages
+from nas.evaluate._device_images import TrainBatches
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
 from nas.evaluate._recipe import (
     ADDED_FIELDS,
@@ -114,6 +114,10 @@ class TrainingConfig:
     # each batch as it is taken. None: on CUDA only. On data read as bytes at its own size
     # the batches are the float32 ones bit for bit; resized data is rounded to the byte.
     compact_images: bool | None = None
+    # Processes that decode a streamed image folder's batches (nas.data.StreamedImages)
+    # while the device trains. None: 4 on CUDA, 0 on the CPU (where trials already run
+    # side by side, one per core). A speed setting: not part of the identity.
+    loader_workers: int | None = None
     # EfficientNetV2's progressive learning: (smallest, largest) image side. Epoch 1 trains
     # at the smallest, the last at the largest (the data's own, which validation keeps),
     # linearly between; the classifier's dropout grows with it from
@@ -166,6 +170,12 @@ class TrainingConfig:
             raise ValueError(
                 f"threads must be an integer >= 1, or None to keep torch's setting, "
                 f"got {self.threads!r}"
+            )
+        if self.loader_workers is not None and (
+            not is_int(self.loader_workers) or self.loader_workers < 0
+        ):
+            raise ValueError(
+                f"loader_workers must be a whole number >= 0, or None, got {self.loader_workers!r}"
             )
         if self.compact_images is not None and not isinstance(self.compact_images, bool):
             raise ValueError(
@@ -223,7 +233,7 @@ class TrainingConfig:
         settings = {
             key: value
             for key, value in dataclasses.asdict(self).items()
-            if key not in ("threads", "device", "fast_depthwise", "cuda_bf16")
+            if key not in ("threads", "device", "fast_depthwise", "cuda_bf16", "loader_workers")
         }
         if self.compact_images is None:
             settings.pop("compact_images")  # the default: runs from before it keep theirs
@@ -360,15 +370,18 @@ class TrainingEvaluator(Evaluator):
         compact = config.compact_images
         if compact is None:
             compact = device.type == "cuda"
-        loaded, train_labels = self.data.train.tensors
-        train_images = DeviceImages(
-            loaded,
+        workers = config.loader_workers
+        if workers is None:
+            workers = 4 if device.type == "cuda" else 0  # on the CPU, trials run side by side
+        source = TrainBatches(
+            self.data.train,
             device,
             layout,
-            normalisation=self.data.normalisation if compact else None,
+            normalisation=self.data.normalisation,
+            compact=compact,
+            workers=workers,
         )
-        train_labels = train_labels.to(device)
-        _materialize_lazy(model, train_images[0:2])
+        _materialize_lazy(model, source.head(2))
         if config.zero_init_residual:
             zero_init_residual_branches(model)
         if not config.spec_regularization:
@@ -376,7 +389,7 @@ class TrainingEvaluator(Evaluator):
         if config.fast_depthwise and device.type == "cpu":
             use_fast_depthwise(model)
         model = model.to(memory_format=layout)
-        count = len(train_labels)
+        count = source.count
         steps_per_epoch = math.ceil(count / config.batch_size)
         generator = torch.Generator().manual_seed(seed)
         # Its own stream: the batch order stays what the seed gave before augmentation.
@@ -396,19 +409,13 @@ class TrainingEvaluator(Evaluator):
         dropouts = _dropout_layers(model) if config.progressive_resizing else []
         for epoch in range(1, config.epochs + 1):
             model.train()
-            images: Any = train_images
             side = self.data.resolution
             if config.progressive_resizing is not None:
                 side = _epoch_side(epoch, config, dropouts)
-                if not train_images.compact:  # resized once per epoch, as it always was
-                    images = _resized(train_images.stored, side, layout)
             total_loss = torch.zeros((), device=device)
-            for step, batch in enumerate(shuffled_batches(count, config.batch_size, generator), 1):
-                batch = batch.to(device)
-                labels = train_labels[batch]
-                taken = images[batch]
-                if train_images.compact and side != taken.shape[-1]:
-                    taken = _resized(taken, side, layout)  # per image: as the whole set
+            order = shuffled_batches(count, config.batch_size, generator)
+            batches = source.epoch(order, side, _resized)
+            for step, (taken, labels) in enumerate(batches, 1):
                 inputs = augment_batch(taken, self.augmentations, augment_generator)
                 with mixed_precision(device, config):
                     loss = criterion(model(inputs), labels)
@@ -590,7 +597,7 @@ def make_optimizer(model: nn.Module, config: TrainingConfig) -> torch.optim.Opti
 
 def recalibrate_batch_norm(
     model: nn.Module,
-    dataset: TensorDataset,
+    dataset: Dataset,
     device: torch.device | None = None,
     layout: torch.memory_format = torch.channels_last,
     *,
@@ -614,8 +621,7 @@ def recalibrate_batch_norm(
         norm.reset_running_stats()
         norm.momentum = None  # None: cumulative average over the batches seen
         norm.train()
-    images = dataset.tensors[0][:samples]
-    images = images.to(device).contiguous(memory_format=layout)
+    images = first_images(dataset, samples).to(device).contiguous(memory_format=layout)
     try:
         with torch.no_grad():
             for begin in range(0, len(images), _EVAL_BATCH):
@@ -628,21 +634,27 @@ def recalibrate_batch_norm(
 
 def accuracy_on(
     model: nn.Module,
-    dataset: TensorDataset,
+    dataset: Dataset,
     device: torch.device | None = None,
     layout: torch.memory_format = torch.channels_last,
 ) -> float:
     """Top-1 accuracy in eval mode (running batch-norm stats, no dropout)."""
     device = device or torch.device("cpu")
-    images, labels = dataset.tensors
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=device)
     with torch.no_grad():
         # A batch at a time on the device: the split never has to fit there whole.
-        for begin in range(0, len(labels), _EVAL_BATCH):
-            batch = images[begin : begin + _EVAL_BATCH].to(device)
-            logits = model(batch.contiguous(memory_format=layout))
-            correct += (
-                logits.argmax(dim=1) == labels[begin : begin + _EVAL_BATCH].to(device)
-            ).sum()
-    return int(correct) / len(labels)
+        for images, labels in _in_order(dataset, _EVAL_BATCH):
+            logits = model(images.to(device).contiguous(memory_format=layout))
+            correct += (logits.argmax(dim=1) == labels.to(device)).sum()
+    return int(correct) / len(dataset)  # type: ignore[arg-type]
+
+
+def _in_order(dataset: Dataset, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A split's (images, labels) in batches of ``size``, in order (decoded if streamed)."""
+    if isinstance(dataset, TensorDataset):
+        images, labels = dataset.tensors
+        for begin in range(0, len(labels), size):
+            yield images[begin : begin + size], labels[begin : begin + size]
+        return
+    yield from DataLoader(dataset, batch_size=size, shuffle=False)

@@ -188,17 +188,17 @@ def _trained(
 def _int8_accuracy(trainer: Evaluator, job: _Job) -> float:
     """The retrained winner's validation accuracy after int8 quantization, calibrated on
     the first training images (``cnas export --quantize int8``'s way)."""
+    from nas.data import first_images, split_labels
     from nas.models import int8_accuracy
 
     data = trainer.data  # type: ignore[attr-defined]  # a training evaluator's
-    images, labels = data.valid.tensors
     assert job.weights is not None
     return int8_accuracy(
         job.spec,
         job.weights,
-        data.train.tensors[0][:INT8_CALIBRATION_IMAGES].numpy(),
-        images.numpy(),
-        labels.numpy(),
+        first_images(data.train, INT8_CALIBRATION_IMAGES).numpy(),
+        first_images(data.valid, len(data.valid)).numpy(),
+        split_labels(data.valid).numpy(),
     )
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from nas.data import DataSplits
+from nas.data import DataError, DataSplits
 from nas.evaluate import (
     TrainingConfig,
     TrialError,
@@ -166,7 +166,12 @@ def _train(
     schedule = config.training
     started = time.perf_counter()
     layout = torch.channels_last if schedule.channels_last else torch.contiguous_format
-    images, labels = data.train.tensors
+    if data.streamed:
+        raise DataError(
+            f"the supernet trains on {data.name} held in memory, and its splits are over the "
+            "memory budget (streamed): lower --max-samples or raise --data-memory-budget"
+        )
+    images, labels = data.train.tensors  # type: ignore[attr-defined]
     images = images.contiguous(memory_format=layout)
     count = len(labels)
     steps_per_epoch = math.ceil(count / schedule.batch_size)

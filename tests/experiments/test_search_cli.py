@@ -193,6 +193,14 @@ BAD = {
         "--device cuda on Ray needs --gpus-per-trial",
     ),
     "bad-device": ([*T3M, "--device", "gpu0", *ZERO_COST], "--device takes cpu, cuda or cuda:N"),
+    "memory-budget-below-a-batch": (
+        [*T3M, *ZERO_COST, "--data-memory-budget", "0.01"],
+        "--data-memory-budget 0.01 MB is below one batch of 16 px images (0.05 MB): raise it",
+    ),
+    "memory-budget-not-a-number": (
+        [*T3M, *ZERO_COST, "--data-memory-budget", "lots"],
+        "expected a number > 0, got 'lots'",
+    ),
     "memory-target-below-the-space": (
         ["--target-peak-memory", "10", *ZERO_COST],
         "target 10 KiB is below the smallest network in the space (32 KiB; largest 313 KiB)",
