@@ -9,10 +9,12 @@ Every dataset is loaded fully into tensors because proxy datasets are small; use
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
 import pickle
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,12 +103,41 @@ class DataSplits:
         digits, letters or house numbers)."""
         return is_mirror_safe(self.name)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Pickled with its tensors as numpy arrays, which Ray sends out of band: a trial
+        # on Ray maps its node's one copy of the splits from the object store, read-only,
+        # instead of unpickling a copy of its own. Plain pickle copies, as before.
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for split in ("train", "valid"):
+            if isinstance(fields[split], TensorDataset):
+                fields[split] = _Arrays(tuple(t.numpy() for t in fields[split].tensors))
+        return (_rebuild_splits, (fields,))
+
     def identity(self) -> dict[str, Any]:
         """What a run must repeat to train on the same splits (JSON-ready)."""
         identity = {"name": self.name, "resolution": self.resolution, **self.source}
         if self.streamed and len(self.train) > STATISTICS_IMAGES:  # type: ignore[arg-type]
             identity["normalised_on"] = STATISTICS_IMAGES  # a sample's statistics, not all
         return identity
+
+
+@dataclass(frozen=True)
+class _Arrays:
+    """A TensorDataset's tensors as numpy arrays, while pickled."""
+
+    arrays: tuple[np.ndarray, ...]
+
+
+def _rebuild_splits(fields: dict[str, Any]) -> DataSplits:
+    for split in ("train", "valid"):
+        if isinstance(fields[split], _Arrays):
+            with warnings.catch_warnings():
+                # Mapped from Ray's object store, read-only: nothing writes into a split
+                # (batches are indexed copies), and torch cannot mark a tensor read-only.
+                warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+                tensors = (torch.from_numpy(a) for a in fields[split].arrays)
+                fields[split] = TensorDataset(*tensors)
+    return DataSplits(**fields)
 
 
 def is_mirror_safe(name: str) -> bool:

@@ -474,3 +474,16 @@ def test_fashion_mnist_without_the_package_names_the_fix(tmp_path, monkeypatch):
     assert "make bench-data" in str(error.value) and "\n" not in str(error.value)
     with pytest.raises(DataError, match="does not exist"):
         load_data("fashion-mnist", root=tmp_path / "nowhere", resolution=28)
+
+
+def test_splits_survive_pickling_whole() -> None:
+    import pickle
+
+    splits = load_data("digits", resolution=8, max_samples=100, seed=0)
+    again = pickle.loads(pickle.dumps(splits))
+    assert again.identity() == splits.identity() and again.normalisation == splits.normalisation
+    for split in ("train", "valid"):
+        for ours, theirs in zip(
+            getattr(again, split).tensors, getattr(splits, split).tensors, strict=True
+        ):
+            assert torch.equal(ours, theirs) and ours.dtype == theirs.dtype

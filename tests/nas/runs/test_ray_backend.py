@@ -13,6 +13,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import torch
 from optuna.trial import TrialState
 
 import nas
@@ -147,6 +148,47 @@ def test_the_predictor_on_ray_trains_what_it_proposed_and_reports_its_ranking(
     summary = json.loads((tmp_path / "summary.json").read_text())["predictor"]
     assert summary["trained"] == 12 and summary["proposed_by_predictor"] == proposed
     assert -1 <= summary["loo_tau_low"] <= summary["loo_tau"] <= summary["loo_tau_high"] <= 1
+
+
+class HoldsData(Evaluator):
+    """Reports where its data splits' images live: the object store's shared memory (the
+    node's one copy, mapped) or this process's own heap, and whether they are intact."""
+
+    def __init__(self) -> None:
+        self.data = load_data("digits", resolution=16, max_samples=150, seed=0)
+        self.digest = _digest(self.data.train.tensors[0])
+
+    def evaluate(self, spec, *, seed, progress=None):
+        images = self.data.train.tensors[0]
+        address = images.untyped_storage().data_ptr()
+        with open("/proc/self/maps", encoding="utf-8") as maps:
+            mapped = [line.split() for line in maps]
+        where = next((m[5] if len(m) > 5 else "" for m in mapped if _holds(m[0], address)), "")
+        metrics = {
+            "in_object_store": float("plasma" in where),
+            "intact": float(_digest(images) == self.digest),
+        }
+        return Evaluation(accuracy=0.5, metrics=metrics)
+
+
+def _holds(span: str, address: int) -> bool:
+    low, high = (int(x, 16) for x in span.split("-"))
+    return low <= address < high
+
+
+def _digest(tensor: torch.Tensor) -> str:
+    import hashlib
+
+    return hashlib.sha256(tensor.numpy().tobytes()).hexdigest()
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="reads Linux's /proc")
+def test_trials_on_ray_map_the_nodes_one_copy_of_the_data(tmp_path, ray_instance):
+    study = search(
+        tmp_path, HoldsData(), ray_options=RayOptions(max_concurrent=2), target_tolerance=None
+    )
+    metrics = [t.user_attrs.get("metrics") for t in study.trials]
+    assert metrics and all(m == {"in_object_store": 1.0, "intact": 1.0} for m in metrics)
 
 
 def test_failing_trials_on_ray_are_recorded_with_their_message(tmp_path, ray_instance):
