@@ -53,6 +53,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "uniform": {"sampling": "uniform"},
     "uniform-2x-epochs": {"sampling": "uniform", "epochs": 2 * EPOCHS},
     "sandwich-calibrate-128": {"random_subnets": 4, "distill": True, "calibration": 128},
+    # Few-shot (arXiv 2006.06863): a supernet per kernel of the middle stage, each for a
+    # third of the epochs.
+    "few-shot-s3-kernel": {"random_subnets": 4, "distill": True, "split_by": "s3_kernel"},
 }
 AMORTISED_OVER = 1000
 

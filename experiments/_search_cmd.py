@@ -342,6 +342,7 @@ def _refuse_unused(args: argparse.Namespace, cost: str) -> None:
             ("--supernet-epochs", args.supernet_epochs),
             ("--supernet-subnets", args.supernet_subnets),
             ("--supernet-sampling", args.supernet_sampling),
+            ("--supernet-split", args.supernet_split),
             ("--no-distill", None if args.distill else False),
         ):
             if value is not None:

@@ -439,6 +439,13 @@ def add_supernet_arguments(parser: argparse.ArgumentParser) -> None:
         "(single-path, as SPOS)",
     )
     group.add_argument(
+        "--supernet-split",
+        metavar="CHOICE",
+        help="few-shot: one supernet per option of this space choice, e.g. s3_kernel (stage "
+        "3's kernel: 3 supernets), each trained for its share of --supernet-epochs, so "
+        "networks that differ in it share no weights (default: one supernet)",
+    )
+    group.add_argument(
         "--no-distill",
         dest="distill",
         action="store_false",
@@ -473,11 +480,26 @@ def supernet_evaluator(args: argparse.Namespace, data: Any, space: Any, *, progr
         random_subnets=subnets,
         distill=args.distill,
         sampling=sampling,
+        split_by=args.supernet_split,
     )
-    bar = _EpochBar(epochs, enabled=progress)
+    bar = _EpochBar(_supernet_epochs(space, config), enabled=progress)
     return SupernetEvaluator(
         data, space=space, config=config, seed=args.seed, threads=args.threads, on_epoch=bar
     )
+
+
+def _supernet_epochs(space: Any, config: Any) -> int:
+    """Epochs the supernet's training runs in all (a few-shot one: each part's share)."""
+    from nas.supernet import SupernetError
+    from nas.supernet._few_shot import check_split
+
+    if config.split_by is None:
+        return int(config.training.epochs)
+    try:
+        parts = len(check_split(space, config.split_by))
+    except SupernetError as error:
+        raise CliError(f"--supernet-split: {error}") from None
+    return max(1, round(config.training.epochs / parts)) * parts
 
 
 class _EpochBar:
@@ -503,5 +525,5 @@ class _EpochBar:
     def __call__(self, epoch: int, loss: float) -> None:
         self.bar.set_postfix_str(f"loss {loss:.3f}")
         self.bar.update(1)
-        if epoch == self.epochs:
+        if self.bar.n >= self.epochs:
             self.bar.close()

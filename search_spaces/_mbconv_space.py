@@ -163,6 +163,23 @@ class MBConvSpace:
             if key != "conv" or choices.convs != ("mbconv",)
         }
 
+    def fixed(self, parameter: str, value: Any) -> MBConvSpace:
+        """This space with one choice (a ``parameters()`` key such as ``s3_kernel``) fixed
+        to ``value``: the networks of this space that make that choice."""
+        options = self.parameters().get(parameter)
+        if options is None:
+            raise SpecError(
+                f"the space has no choice {parameter!r}; it has {', '.join(self.parameters())}"
+            )
+        if value not in options:
+            raise SpecError(f"{parameter}={value!r} is not one of {list(options)}")
+        stage, key = parameter[1:].split("_", 1)
+        choices = list(self.choices)
+        choices[int(stage)] = dataclasses.replace(
+            choices[int(stage)], **{CHOICE_FIELDS[key]: (value,)}
+        )
+        return dataclasses.replace(self, choices=tuple(choices))
+
     def identity(self) -> dict[str, Any]:
         """The space as a run records it: its skeleton's fingerprint and every choice set."""
         return {

@@ -5,6 +5,7 @@
 """
 
 from nas.supernet._evaluator import SupernetEvaluator
+from nas.supernet._few_shot import FewShotSupernet, make_supernet, train_any_supernet
 from nas.supernet._sandwich import (
     SAMPLINGS,
     SandwichConfig,
@@ -32,6 +33,7 @@ __all__ = [
     "LEGACY_SUPERNET_FILE",
     "SAMPLINGS",
     "SUPERNET_FILE",
+    "FewShotSupernet",
     "SandwichConfig",
     "StageBounds",
     "Supernet",
@@ -40,10 +42,12 @@ __all__ = [
     "SupernetTraining",
     "default_supernet_space",
     "load_supernet",
+    "make_supernet",
     "sandwich_specs",
     "save_supernet",
     "stage_bounds",
     "step_specs",
+    "train_any_supernet",
     "train_supernet",
     "with_shortcuts",
 ]

@@ -28,7 +28,8 @@ from nas.evaluate import (
     accuracy_on,
     recalibrate_batch_norm,
 )
-from nas.supernet._sandwich import SandwichConfig, SupernetTraining, train_supernet
+from nas.supernet._few_shot import FewShotSupernet, check_split, make_supernet, train_any_supernet
+from nas.supernet._sandwich import SandwichConfig, SupernetTraining
 from nas.supernet._store import (
     LEGACY_SUPERNET_FILE,
     SUPERNET_FILE,
@@ -62,7 +63,7 @@ class SupernetEvaluator(Evaluator):
         space: MBConvSpace | None = None,
         config: SandwichConfig | None = None,
         seed: int = 0,
-        supernet: Supernet | None = None,
+        supernet: Supernet | FewShotSupernet | None = None,
         threads: int | None = 1,
         calibration_images: int = 512,
         on_epoch: Callable[[int, float], None] | None = None,
@@ -73,6 +74,8 @@ class SupernetEvaluator(Evaluator):
         self.space = space if space is not None else supernet.space
         stage_bounds(self.space)  # a space no supernet can hold fails here, before any run
         self.config = config or SandwichConfig()
+        if self.config.split_by is not None:
+            check_split(self.space, self.config.split_by)  # likewise
         self.seed = seed
         self.supernet = supernet.eval() if supernet is not None else None
         self.threads = threads
@@ -102,14 +105,16 @@ class SupernetEvaluator(Evaluator):
             "space": self.space.identity(),
         }
         if path.exists():
-            self.supernet = load_supernet(path, self.space, identity).eval()
+            self.supernet = load_supernet(
+                path, self.space, identity, split_by=self.config.split_by
+            ).eval()
             self.prepared_seconds = _trained_seconds(path.with_suffix(".json"))
             logger.info("supernet loaded from %s", path)
             return
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the initial weights, too, follow the run's seed
-            supernet = Supernet(self.space)
-        self.training = train_supernet(
+            supernet = make_supernet(self.space, self.config.split_by)
+        self.training = train_any_supernet(
             supernet, self.data, self.config, seed=self.seed, progress=self.on_epoch
         )
         save_supernet(supernet, path, identity)

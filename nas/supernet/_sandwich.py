@@ -67,8 +67,15 @@ class SandwichConfig:
     # "sandwich", or "uniform": one network drawn uniformly a step, on the labels (its
     # subnet count and distillation mean nothing, and are recorded as 0 and off).
     sampling: str = "sandwich"
+    # Few-shot: one supernet per option of this space choice (e.g. "s3_kernel"), each
+    # trained for its share of the epochs (nas.supernet.FewShotSupernet). None: one.
+    split_by: str | None = None
 
     def __post_init__(self) -> None:
+        if self.split_by is not None and (not isinstance(self.split_by, str) or not self.split_by):
+            raise ValueError(
+                f"split_by must name a space choice such as 's3_kernel', got {self.split_by!r}"
+            )
         if not isinstance(self.training, TrainingConfig):
             raise ValueError(f"training must be a TrainingConfig, got {self.training!r}")
         if not is_int(self.random_subnets) or self.random_subnets < 0:
@@ -99,6 +106,8 @@ class SandwichConfig:
         }
         if self.sampling != "sandwich":  # kept out, so that earlier supernets stay theirs
             identity["sampling"] = self.sampling
+        if self.split_by is not None:  # likewise
+            identity["split_by"] = self.split_by
         return identity
 
 

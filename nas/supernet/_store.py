@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from nas.supernet._supernet import Supernet, SupernetError
+from nas.supernet._supernet import SupernetError
 from search_spaces import MBConvSpace, write_atomic
 
 __all__ = ["LEGACY_SUPERNET_FILE", "SUPERNET_FILE", "load_supernet", "save_supernet"]
@@ -33,7 +34,7 @@ def _canonical(identity: dict[str, Any]) -> str:
 
 
 def save_supernet(
-    supernet: Supernet, path: str | os.PathLike[str], identity: dict[str, Any]
+    supernet: nn.Module, path: str | os.PathLike[str], identity: dict[str, Any]
 ) -> None:
     """Write the weights and their identity to ``path`` (safetensors) atomically."""
     from safetensors.torch import save_file
@@ -47,9 +48,16 @@ def save_supernet(
 
 
 def load_supernet(
-    path: str | os.PathLike[str], space: MBConvSpace, identity: dict[str, Any]
-) -> Supernet:
-    """The supernet saved at ``path``, if it was trained for ``space`` under ``identity``."""
+    path: str | os.PathLike[str],
+    space: MBConvSpace,
+    identity: dict[str, Any],
+    *,
+    split_by: str | None = None,
+) -> Any:
+    """The supernet saved at ``path``, if it was trained for ``space`` under ``identity``
+    (a ``FewShotSupernet`` split by ``split_by`` where one is given)."""
+    from nas.supernet._few_shot import make_supernet
+
     path = Path(path)
     if not path.exists():
         raise SupernetError(f"no supernet at {path}")
@@ -72,7 +80,7 @@ def load_supernet(
             f"{path} was trained for another space, data or schedule than this run asks for; "
             "use the original options, or another --out"
         )
-    supernet = Supernet(space)
+    supernet = make_supernet(space, split_by)
     try:
         supernet.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError) as error:

@@ -193,6 +193,14 @@ BAD = {
         "--device cuda on Ray needs --gpus-per-trial",
     ),
     "bad-device": ([*T3M, "--device", "gpu0", *ZERO_COST], "--device takes cpu, cuda or cuda:N"),
+    "supernet-split-unknown": (
+        [*T3M, *SMALL.split(), "--evaluator", "supernet", "--supernet-split", "s2_kernels"],
+        "--supernet-split: the space has no choice 's2_kernels' to split the supernet by",
+    ),
+    "supernet-split-without-the-supernet": (
+        [*T3M, *ZERO_COST, "--supernet-split", "s2_kernel"],
+        "--supernet-split does nothing here: it sets how a supernet trains",
+    ),
     "memory-budget-below-a-batch": (
         [*T3M, *ZERO_COST, "--data-memory-budget", "0.01"],
         "--data-memory-budget 0.01 MB is below one batch of 16 px images (0.05 MB): raise it",
