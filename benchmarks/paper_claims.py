@@ -1,0 +1,184 @@
+"""EfficientNet's claims on the rank bed (issue 28): first, budgets that train the big networks.
+
+``--part budget`` (the only part written so far): the largest network of the studies,
+the search proxy scaled by the paper's coefficients (alpha 1.2, beta 1.1, gamma 1.15) to
+phi = 2 (4x its real FLOPs, matched within 3% as ``cnas scaling-curves`` matches it),
+trained with the proxy recipe for E and for 2E epochs on the same ``--train-images``,
+from ``--seeds`` paired seeds. If 2E epochs add nothing distinguishable (the paired
+difference's 95% interval holds 0, or it is under one point), E trains the largest
+network near convergence, and the scaling curves and the grid can use E for every
+network. Each training is kept in ``runs/bench-paper-budget-<data>/`` (ignored):
+a killed run resumes where it stopped.
+
+    .venv/bin/python benchmarks/paper_claims.py fashion-mnist --part budget
+    .venv/bin/python benchmarks/paper_claims.py cifar10 --data-root ../shared/data/cifar10
+
+Writes the ``budget`` part of ``benchmarks/results/paper_claims_<data>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from _bed import RESOLUTION, RESULTS, ROOT, proxy_skeleton
+from _machine import machine
+
+
+def largest_network(data: str) -> tuple[Any, int]:
+    """(spec, resolution) of the proxy's compound point at phi 2, paper coefficients."""
+    from nas.coefficients import BackboneScaler
+    from nas.curves import PAPER, CurvesConfig, build_curve_points
+    from nas.models import SpecBackbone
+
+    proxy = proxy_skeleton(data)
+    backbone = SpecBackbone(proxy)
+    shape = {"num_classes": proxy.num_classes, "in_channels": proxy.in_channels}
+    config = CurvesConfig(phis=(0, 2), coefficients=PAPER, resolution=RESOLUTION[data])
+    found = build_curve_points(config, BackboneScaler(backbone, shape))
+    point = next(c for c in found.candidates if c.kind == "compound" and c.phi == 2)
+    # The spec's own resolution field, exactly the matched point's (no rounding to 4).
+    spec = dataclasses.replace(
+        backbone.scaled_spec(**point.build_arguments(), **shape), resolution=point.resolution
+    )
+    return spec, point.resolution
+
+
+def _train(job: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    torch.set_num_threads(1)
+    from nas import TrainingConfig, TrainingEvaluator, load_data
+
+    spec, resolution = largest_network(job["data"])
+    data = load_data(
+        job["data"],
+        resolution=resolution,
+        root=job["root"],
+        max_samples=job["train_images"] * 5 // 4,
+        seed=0,
+    )
+    config = TrainingConfig(epochs=job["epochs"], threads=1)
+    started = time.perf_counter()
+    evaluation = TrainingEvaluator(data=data, config=config).evaluate(spec, seed=job["seed"])
+    return {
+        **job,
+        "accuracy": evaluation.accuracy,
+        "train_loss": evaluation.metrics["train_loss"],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def budget(args: argparse.Namespace) -> dict[str, Any]:
+    from nas.stats import compare_by_seed, summarise_seeds
+    from search_spaces import count_flops
+
+    out = ROOT / "runs" / f"bench-paper-budget-{args.data}"
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        {"data": args.data, "root": args.data_root, "train_images": args.train_images,
+         "epochs": epochs, "seed": seed}
+        for epochs in (args.epochs, 2 * args.epochs)
+        for seed in range(1, args.seeds + 1)
+    ]  # fmt: skip
+    done = {}
+    for job in jobs:
+        path = out / f"e{job['epochs']}-s{job['seed']}-n{job['train_images']}.json"
+        if path.exists():
+            done[path] = json.loads(path.read_text())
+    todo = [j for j in jobs if _path(out, j) not in done]
+    print(f"budget: {len(done)} of {len(jobs)} trainings kept, {len(todo)} to run", flush=True)
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for result in pool.map(_train, todo):
+            path = _path(out, result)
+            path.write_text(json.dumps(result) + "\n")
+            done[path] = result
+            print(f"  {result['epochs']} epochs, seed {result['seed']}: "
+                  f"{result['accuracy']:.4f} in {result['seconds']:.0f} s", flush=True)  # fmt: skip
+    runs = sorted(done.values(), key=lambda r: (r["epochs"], r["seed"]))
+    spec, resolution = largest_network(args.data)
+    base = proxy_skeleton(args.data)
+    by_epochs = {
+        e: {r["seed"]: r["accuracy"] for r in runs if r["epochs"] == e}
+        for e in (args.epochs, 2 * args.epochs)
+    }
+    summaries = {e: summarise_seeds(list(v.values())) for e, v in by_epochs.items()}
+    longer = compare_by_seed(
+        by_epochs[2 * args.epochs], by_epochs[args.epochs],
+        a_label=f"{2 * args.epochs} epochs", b_label=f"{args.epochs} epochs",
+    )  # fmt: skip
+    # Within noise over 3 or more seeds, or a gain under one point: E is enough.
+    near = longer.n >= 3 and (not longer.distinguishable or abs(longer.difference) < 1.0)
+    return {
+        "network": {
+            "phi": 2,
+            "coefficients": "paper (1.2, 1.1, 1.15)",
+            "resolution": resolution,
+            "flops": count_flops(spec),
+            "flops_over_proxy": round(count_flops(spec) / count_flops(base), 3),
+            "spec": spec.to_dict(),
+        },
+        "train_images": args.train_images,
+        "epochs": {
+            str(e): {"mean": s.mean, "low": s.low, "high": s.high, "seeds": s.n}
+            for e, s in summaries.items()
+        },
+        "longer_minus_shorter": longer.as_dict(),
+        "near_convergence": near,
+        "seconds_per_training": {
+            str(e): round(statistics.fmean(r["seconds"] for r in runs if r["epochs"] == e), 1)
+            for e in (args.epochs, 2 * args.epochs)
+        },
+        "runs": runs,
+    }
+
+
+def _path(out: Path, job: dict[str, Any]) -> Path:
+    return out / f"e{job['epochs']}-s{job['seed']}-n{job['train_images']}.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", choices=sorted(RESOLUTION))
+    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    parser.add_argument("--part", choices=("budget",), default="budget")
+    parser.add_argument("--epochs", type=int, default=6, help="E: the budget checked (6)")
+    parser.add_argument(
+        "--train-images", type=int, default=2400, help="training images (2,400: the proxy's)"
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="paired seeds (3)")
+    parser.add_argument("--workers", type=int, default=2, help="trainings at a time (2)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    found = budget(args)
+    out = RESULTS / f"paper_claims_{args.data.replace('-', '_')}.json"
+    document = json.loads(out.read_text()) if out.exists() else {}
+    command = f".venv/bin/python benchmarks/paper_claims.py {args.data} --part budget"
+    command += f" --epochs {args.epochs} --train-images {args.train_images}"
+    command += f" --seeds {args.seeds}"
+    if args.data_root:
+        command += f" --data-root {args.data_root}"
+    document["budget"] = {
+        "command": command,
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M %z"),
+        "wall_seconds_this_run": round(time.perf_counter() - started, 1),
+        **found,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    e = args.epochs
+    print(f"{e} epochs: {found['epochs'][str(e)]['mean']:.4f}; {2 * e} epochs: "
+          f"{found['epochs'][str(2 * e)]['mean']:.4f}; "
+          f"{found['longer_minus_shorter']['sentence']}; near convergence: "
+          f"{found['near_convergence']}; wrote {out.relative_to(ROOT)}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
