@@ -143,12 +143,31 @@ def steps(out: Path) -> list[tuple[str, list[str]]]:
     ]
 
 
+def _stop_ray() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.demo", description=__doc__)
     parser.add_argument("--out", default="runs/demo", help="run directory (default: runs/demo)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     started = time.perf_counter()
+    try:
+        return _run(out, started)
+    finally:
+        _stop_ray()
+
+
+def _run(out: Path, started: float) -> int:
+    # One local Ray for every step: each command joins it rather than starting and
+    # stopping its own (a few seconds each, and its workers' start-up).
+    from nas import RayOptions, connect_ray
+
+    connect_ray(RayOptions())
     for title, command in steps(out):
         print(f"\n=== {title}\n$ cnas {' '.join(command)}\n", flush=True)
         code = cnas(command)

@@ -115,10 +115,7 @@ class DataSplits:
 
     def identity(self) -> dict[str, Any]:
         """What a run must repeat to train on the same splits (JSON-ready)."""
-        identity = {"name": self.name, "resolution": self.resolution, **self.source}
-        if self.streamed and len(self.train) > STATISTICS_IMAGES:  # type: ignore[arg-type]
-            identity["normalised_on"] = STATISTICS_IMAGES  # a sample's statistics, not all
-        return identity
+        return {"name": self.name, "resolution": self.resolution, **self.source}
 
 
 @dataclass(frozen=True)
@@ -236,11 +233,14 @@ def load_data(
 
     in_memory = (len(train_idx) + len(valid_idx)) * pool.in_channels * resolution**2 * 4
     stream = pool.paths is not None and memory_budget is not None and in_memory > memory_budget
-    # A streamed split's statistics come from a sample of its train images, in the same
-    # order and arithmetic as the whole split's in memory (all of them, when it is small).
-    x_train = _resize(
-        pool.fetch(train_idx[:STATISTICS_IMAGES] if stream else train_idx), resolution
-    )
+    # A streamed split is normalised on as many of its (shuffled) train images as the
+    # budget holds, up to STATISTICS_IMAGES, in the same order and arithmetic as the whole
+    # split in memory: all of them, for a small folder, give the same statistics.
+    sample = len(train_idx)
+    if stream:
+        per_image = pool.in_channels * resolution**2 * 4
+        sample = min(sample, STATISTICS_IMAGES, max(2, memory_budget // per_image))
+    x_train = _resize(pool.fetch(train_idx[:sample]), resolution)
     mean = x_train.mean(dim=(0, 2, 3), keepdim=True)
     std = x_train.std(dim=(0, 2, 3), keepdim=True)
     # A constant channel would otherwise divide by ~0 and blow up the valid split.
@@ -264,12 +264,14 @@ def load_data(
         valid = TensorDataset((x_valid - mean) / std, torch.from_numpy(pool.labels[valid_idx]))
     logger.info("loaded %s: %d train / %d valid samples, %d classes, %d px",
                 name, len(train), len(valid), num_classes, resolution)  # fmt: skip
-    source = {
+    source: dict[str, Any] = {
         "root": None if root is None else str(root),
         "max_samples": max_samples,
         "valid_fraction": valid_fraction,
         "seed": seed,
     }
+    if sample < len(train_idx):
+        source["normalised_on"] = sample  # a sample's statistics, not the whole split's
     return DataSplits(
         name, train, valid, num_classes, pool.in_channels, resolution, source, normalisation
     )

@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from nas.data import DataSplits, first_images
+from nas.data import DataSplits
 from nas.evaluate._augment import augment_batch, check_augmentations, resolve_augmentations
 from nas.evaluate._device_images import TrainBatches
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
@@ -621,11 +621,11 @@ def recalibrate_batch_norm(
         norm.reset_running_stats()
         norm.momentum = None  # None: cumulative average over the batches seen
         norm.train()
-    images = first_images(dataset, samples).to(device).contiguous(memory_format=layout)
     try:
         with torch.no_grad():
-            for begin in range(0, len(images), _EVAL_BATCH):
-                model(images[begin : begin + _EVAL_BATCH])
+            # A batch at a time on the device: a streamed split is never held whole.
+            for images, _ in _in_order(dataset, _EVAL_BATCH, limit=samples):
+                model(images.to(device).contiguous(memory_format=layout))
     finally:
         for norm, momentum in zip(norms, momenta, strict=True):
             norm.momentum = momentum
@@ -650,11 +650,16 @@ def accuracy_on(
     return int(correct) / len(dataset)  # type: ignore[arg-type]
 
 
-def _in_order(dataset: Dataset, size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """A split's (images, labels) in batches of ``size``, in order (decoded if streamed)."""
+def _in_order(
+    dataset: Dataset, size: int, *, limit: int | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A split's first ``limit`` (all) (images, labels) in batches of ``size``, in
+    order (decoded if streamed)."""
+    count = len(dataset) if limit is None else min(limit, len(dataset))  # type: ignore[arg-type]
     if isinstance(dataset, TensorDataset):
         images, labels = dataset.tensors
-        for begin in range(0, len(labels), size):
-            yield images[begin : begin + size], labels[begin : begin + size]
+        for begin in range(0, count, size):
+            end = min(begin + size, count)
+            yield images[begin:end], labels[begin:end]
         return
-    yield from DataLoader(dataset, batch_size=size, shuffle=False)
+    yield from DataLoader(Subset(dataset, range(count)), batch_size=size, shuffle=False)
