@@ -182,6 +182,9 @@ def _search_verdict(summary: Mapping[str, Any]) -> str | None:
     alone = baseline.get("standalone_accuracy")
     if alone is not None:
         line += f", retrained alone {alone:.4f} (chosen by {baseline.get('chosen_by')})"
+    int8 = baseline.get("standalone_int8_accuracy")
+    if int8 is not None:
+        line += f", {int8:.4f} after int8 quantization"
     ratio = baseline.get("target_ratio")
     if ratio is not None:
         line += f"; {ratio:.2f}x the {summary.get('target_text', '')} {summary['cost']} target"

@@ -86,3 +86,20 @@ def test_long_text_columns_and_long_files_are_left_to_the_file(tmp_path):
     curves = next(t for t in content.tables if t.name == "curves.csv")
     assert curves.total_rows == 50 and len(curves.frame) == 30
     assert "spec" not in curves.frame.columns
+
+
+def test_a_search_verdict_gives_the_baselines_int8_accuracy_beside_its_float32_one(tmp_path):
+    run = tmp_path / "search"
+    run.mkdir()
+    pd.DataFrame({"number": [3], "standalone_int8_accuracy": [0.951]}).to_csv(
+        run / "pareto.csv", index=False
+    )
+    baseline = {
+        "number": 3, "accuracy": 0.94, "standalone_accuracy": 0.962,
+        "standalone_int8_accuracy": 0.951, "chosen_by": "stand-alone training",
+    }  # fmt: skip
+    (run / "summary.json").write_text(json.dumps({"baseline": baseline, "cost": "flops"}))
+    (content,) = collect_runs(run)
+    assert "retrained alone 0.9620 (chosen by stand-alone training), 0.9510 after int8" in (
+        content.verdict
+    )
