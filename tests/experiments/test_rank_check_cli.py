@@ -49,18 +49,24 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(cnas, tmp_path, extra,
     assert phrase in stderr and not out.exists()
 
 
+def test_a_budget_on_all_images_is_read_as_no_subset():
+    from experiments._rank_check_cmd import _proxy_budgets
+
+    assert _proxy_budgets("1x600, 5xall") == [(1, 600), (5, None)]
+
+
 def test_proxy_budgets_and_three_reference_seeds_with_the_ceiling(cnas, tmp_path):
     out = tmp_path / "rc"
-    extra = ["--scores", "proxy", "--proxy-budgets", "2x100,1xall", "--reference-seeds", "3"]
+    extra = ["--scores", "proxy", "--proxy-budgets", "2x100,1x300", "--reference-seeds", "3"]
     code, stdout, stderr = cnas("rank-check", *SMALL, *extra, "--json", "--out", str(out))
     assert (code, stderr) == (0, "")
     summary = json.loads(stdout)
     assert set(summary["correlations"]) == {
-        *("proxy", "tse", "proxy_2ep_100", "proxy_1ep_all", "flops", "params")
+        *("proxy", "tse", "proxy_2ep_100", "proxy_1ep_300", "flops", "params")
     }
     assert summary["settings"]["proxy_budgets"] == {
         "proxy_2ep_100": "2 epochs on 80 images",
-        "proxy_1ep_all": "1 epoch on 1437 images",
+        "proxy_1ep_300": "1 epoch on 240 images",
     }
     reliability = summary["reference_reliability"]
     assert (reliability["n"], reliability["runs"]) == (3, 3)
