@@ -8,9 +8,9 @@ trained weights kept), then:
   (``cnas export --quantize int8``'s way: onnxruntime static, calibrated on 256 training
   images): the drop per network, its mean with a 95% t interval;
 - batch-1 latency on onnxruntime, float32 and int8 (``onnxruntime-int8``, the search's
-  runtime), each network timed whole, both runtimes in alternation, median of
-  ``--passes`` passes of 20 calls, one thread, after all training has finished (an
-  idle machine: nothing else may run);
+  runtime), each network timed whole, both runtimes in alternation, the fastest of
+  ``--passes`` passes, each the median of 20 calls, one thread, after all training has
+  finished (an idle machine: nothing else may run);
 - whether a search for int8 latency would rank networks as one for float32 latency: the
   Kendall tau between the two latencies over the networks, with its interval.
 
