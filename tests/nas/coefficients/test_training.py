@@ -56,3 +56,28 @@ def test_an_rgb_only_backbone_gets_grayscale_repeated(monkeypatch):
 def test_bad_data_options_fail_at_once():
     with pytest.raises(ValueError, match="unknown dataset"):
         CandidateTrainer(dataset="no-such-data", config=CONFIG).data_at(16)
+
+
+def test_the_same_network_data_training_and_seed_give_the_same_numbers():
+    """What --reuse-results rests on: a trial's result is a function of what its key
+    hashes (the network, the data, the training, the torch seed)."""
+    from nas.models import SpecBackbone
+    from scaling import search_proxy
+
+    backbone = SpecBackbone(
+        search_proxy(resolution=16, in_channels=1, num_classes=10, width_mult=0.5, depth_mult=0.5)
+    )
+    runs = []
+    for _ in range(2):  # two trainers, as two runs would build them
+        trainer = CandidateTrainer(
+            dataset="digits", config=TrainingConfig(epochs=1, threads=1), max_samples=200
+        )
+        shape = trainer.shape_for(backbone, 16)
+        evaluation = trainer(
+            lambda shape=shape: backbone.build(width_mult=1.2, depth_mult=1.0, **shape),
+            resolution=16,
+            name="wider",
+            seed=7919,
+        )
+        runs.append((evaluation.accuracy, evaluation.metrics["train_loss"]))
+    assert runs[0] == runs[1]
