@@ -11,9 +11,6 @@ SMALL = [
     *("--networks", "3", "--resolution", "16", "--width-mult", "0.5", "--depth-mult", "0.5"),
     *("--max-samples", "200", "--epochs", "1", "--reference-epochs", "1"),
     *("--reference-samples", "200", "--threads", "1", "--no-progress"),
-    # Here, one trial at a time: the other test worker holds the second core, and a local
-    # Ray's start-up costs more than these one-epoch trainings (Ray has its own tests).
-    *("--backend", "local"),
 ]
 
 
