@@ -1,6 +1,6 @@
 """EfficientNet's claims on the rank bed (issue 28): first, budgets that train the big networks.
 
-``--part budget`` (the only part written so far): the largest network of the studies,
+``--part budget``: the largest network of the studies,
 the search proxy scaled by the paper's coefficients (alpha 1.2, beta 1.1, gamma 1.15) to
 phi = 2 (4x its real FLOPs, matched within 3% as ``cnas scaling-curves`` matches it),
 trained with the proxy recipe for E and for 2E epochs on the same ``--train-images``,
@@ -13,7 +13,20 @@ a killed run resumes where it stopped.
     .venv/bin/python benchmarks/paper_claims.py fashion-mnist --part budget
     .venv/bin/python benchmarks/paper_claims.py cifar10 --data-root ../shared/data/cifar10
 
-Writes the ``budget`` part of ``benchmarks/results/paper_claims_<data>.json``.
+``--part curves`` (item 2): ``cnas scaling-curves`` on ``--backbone`` (default: the
+search proxy's skeleton; give a search's ``baseline.json`` for the searched one), phi
+0-2, 3 seeds, with the paper's coefficients; then, once ``--part grid`` has run, with the
+grid's own, taking every point the two share (the base and the single-dimension
+scalings) from the first (``--reuse-results``).
+
+``--part grid`` (item 3): ``cnas coefficients`` on the same backbone (step 0.1, product
+within 5% of 2, 3 seeds for the finalists), its references taken from the curves.
+
+Every part trains with the proxy recipe at the budget ``--part budget`` chose (E epochs
+where 2E added nothing distinguishable, else 2E) on ``--train-images``, and keeps its
+run directory under ``runs/bench-paper-<data>/`` (ignored, resumable).
+
+Writes the part's entry of ``benchmarks/results/paper_claims_<data>.json``.
 """
 
 from __future__ import annotations
@@ -22,6 +35,8 @@ import argparse
 import dataclasses
 import json
 import statistics
+import subprocess
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -139,6 +154,85 @@ def budget(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _chosen_epochs(data: str) -> int:
+    """The epochs ``--part budget`` found enough: E, or 2E where 2E still helped."""
+    path = RESULTS / f"paper_claims_{data.replace('-', '_')}.json"
+    found = json.loads(path.read_text()).get("budget") if path.exists() else None
+    if not found:
+        sys.exit(f"paper_claims: run --part budget for {data} first: it sets the epochs")
+    shorter, longer = sorted(int(e) for e in found["epochs"])
+    return shorter if found["near_convergence"] else longer
+
+
+def _backbone(args: argparse.Namespace, out: Path) -> Path:
+    if args.backbone:
+        return Path(args.backbone).resolve()
+    path = out / "proxy.json"
+    if not path.exists():
+        proxy_skeleton(args.data).save(path)
+    return path
+
+
+def _cnas(args: argparse.Namespace, command: list[str], out: Path) -> dict[str, Any]:
+    """Run a ``cnas`` command with the bed's data and budget; its summary (JSON)."""
+    epochs = _chosen_epochs(args.data)
+    full = [
+        sys.executable, "-m", "experiments.cli", *command,
+        "--data", args.data, "--resolution", str(RESOLUTION[args.data]),
+        "--epochs", str(epochs), "--max-samples", str(args.train_images * 5 // 4),
+        "--backend", "ray", "--max-concurrent", str(args.workers),
+        "--out", str(out), "--json", "--no-progress",
+    ]  # fmt: skip
+    if args.data_root:
+        full += ["--data-root", args.data_root]
+    started = time.perf_counter()
+    done = subprocess.run(full, cwd=ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"paper_claims: {' '.join(command[:2])} stopped:\n{done.stderr[-2000:]}")
+    return {
+        "command": "cnas " + " ".join(full[3:]).replace(str(ROOT) + "/", ""),
+        "wall_seconds_this_run": round(time.perf_counter() - started, 1),
+        "summary": json.loads(done.stdout),
+    }
+
+
+def curves(args: argparse.Namespace) -> dict[str, Any]:
+    root = ROOT / "runs" / f"bench-paper-{args.data}"
+    root.mkdir(parents=True, exist_ok=True)
+    backbone = str(_backbone(args, root))
+    common = ["scaling-curves", backbone, "--phis", "0-2", "--seeds", "3"]
+    found = {
+        "paper": _cnas(args, [*common, "--coefficients", "1.2,1.1,1.15"], root / "curves-paper")
+    }
+    grid = root / "grid" / "coefficients.json"
+    if grid.exists():
+        command = [*common, "--coefficients-file", str(grid)]
+        command += [
+            "--reuse-results",
+            str(root / "curves-paper"),
+            "--reuse-results",
+            str(root / "grid"),
+        ]
+        found["grid"] = _cnas(args, command, root / "curves-grid")
+    else:
+        print(
+            "curves: no grid yet (--part grid): the grid's coefficients are not drawn", flush=True
+        )
+    return found
+
+
+def grid(args: argparse.Namespace) -> dict[str, Any]:
+    root = ROOT / "runs" / f"bench-paper-{args.data}"
+    root.mkdir(parents=True, exist_ok=True)
+    command = [
+        "coefficients", str(_backbone(args, root)), "--step", "0.1", "--tolerance", "5",
+        "--seeds", "3",
+    ]  # fmt: skip
+    if (root / "curves-paper" / "study.db").exists():
+        command += ["--reuse-results", str(root / "curves-paper")]
+    return _cnas(args, command, root / "grid")
+
+
 def _path(out: Path, job: dict[str, Any]) -> Path:
     return out / f"e{job['epochs']}-s{job['seed']}-n{job['train_images']}.json"
 
@@ -147,7 +241,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", choices=sorted(RESOLUTION))
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
-    parser.add_argument("--part", choices=("budget",), default="budget")
+    parser.add_argument("--part", choices=("budget", "curves", "grid"), default="budget")
+    parser.add_argument(
+        "--backbone", help="spec JSON for curves and grid (default: the proxy's skeleton)"
+    )
     parser.add_argument("--epochs", type=int, default=6, help="E: the budget checked (6)")
     parser.add_argument(
         "--train-images", type=int, default=2400, help="training images (2,400: the proxy's)"
@@ -156,8 +253,16 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="trainings at a time (2)")
     args = parser.parse_args()
     started = time.perf_counter()
-    found = budget(args)
     out = RESULTS / f"paper_claims_{args.data.replace('-', '_')}.json"
+    if args.part != "budget":
+        found = {"curves": curves, "grid": grid}[args.part](args)
+        document = json.loads(out.read_text()) if out.exists() else {}
+        document[args.part] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M %z"),
+                               "epochs": _chosen_epochs(args.data), **found}  # fmt: skip
+        out.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"wrote the {args.part} part of {out.relative_to(ROOT)}")
+        return
+    found = budget(args)
     document = json.loads(out.read_text()) if out.exists() else {}
     command = f".venv/bin/python benchmarks/paper_claims.py {args.data} --part budget"
     command += f" --epochs {args.epochs} --train-images {args.train_images}"
