@@ -104,7 +104,7 @@ def budget(args: argparse.Namespace) -> dict[str, Any]:
     ]  # fmt: skip
     done = {}
     for job in jobs:
-        path = out / f"e{job['epochs']}-s{job['seed']}-n{job['train_images']}.json"
+        path = _path(out, job)
         if path.exists():
             done[path] = json.loads(path.read_text())
     todo = [j for j in jobs if _path(out, j) not in done]

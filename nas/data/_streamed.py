@@ -63,6 +63,12 @@ class StreamedImages(Dataset):
         self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
         self.resolution = resolution
         self.normalisation = normalisation
+        # Shaped once here, not per image: __getitem__ runs for every image of every epoch.
+        self._scale = (
+            None
+            if normalisation is None
+            else tuple(torch.tensor(v, dtype=torch.float32).view(-1, 1, 1) for v in normalisation)
+        )
         self._transform: Any = None
 
     def __len__(self) -> int:
@@ -87,10 +93,8 @@ class StreamedImages(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = self.decode(int(index))
-        if self.normalisation is not None:
-            mean, std = (
-                torch.tensor(v, dtype=torch.float32).view(-1, 1, 1) for v in self.normalisation
-            )
+        if self._scale is not None:
+            mean, std = self._scale
             image = (image - mean) / std
         return image, self.labels[int(index)]
 
