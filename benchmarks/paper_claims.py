@@ -22,6 +22,16 @@ scalings) from the first (``--reuse-results``).
 ``--part grid`` (item 3): ``cnas coefficients`` on the same backbone (step 0.1, product
 within 5% of 2, 3 seeds for the finalists), its references taken from the curves.
 
+``--part searched`` (item 4): ``cnas search`` (TPE) and ``cnas search --strategy random``
+at the skeleton's FLOPs, each ``--trials`` proxy trainings (the bed's 3 epochs) and the
+same confirmation (the best 3 retrained alone at the budget's epochs): equal cost. Then
+the searched baseline, the skeleton at the searched baseline's FLOPs (its width matched)
+and random's baseline, each trained on 5 paired seeds whose data splits are not the one
+the searches chose on; then the paper's compound families (phi 1-2, FLOPs matched to 2^phi)
+of the searched baseline and of the matched skeleton, 3 seeds a member: at each phi the
+two cost the same, so the paired difference says whether the searched family dominates.
+Each training is kept in ``runs/bench-paper-<data>/searched/``.
+
 Every part trains with the proxy recipe at the budget ``--part budget`` chose (E epochs
 where 2E added nothing distinguishable, else 2E) on ``--train-images``, and keeps its
 run directory under ``runs/bench-paper-<data>/`` (ignored, resumable).
@@ -42,7 +52,8 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _bed import RESOLUTION, RESULTS, ROOT, proxy_skeleton
+from _bed import DEPTH, RESOLUTION, RESULTS, ROOT, WIDTH, proxy_skeleton
+from _bed import EPOCHS as PROXY_EPOCHS
 from _machine import machine
 
 
@@ -154,8 +165,16 @@ def budget(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _chosen_epochs(data: str) -> int:
+def _root(args: argparse.Namespace) -> Path:
+    """The run directories' folder (apart for a smoke run)."""
+    return ROOT / "runs" / f"bench-paper-{args.data}{'-smoke' if args.smoke else ''}"
+
+
+def _chosen_epochs(args: argparse.Namespace) -> int:
     """The epochs ``--part budget`` found enough: E, or 2E where 2E still helped."""
+    if args.smoke:
+        return 1
+    data = args.data
     path = RESULTS / f"paper_claims_{data.replace('-', '_')}.json"
     found = json.loads(path.read_text()).get("budget") if path.exists() else None
     if not found:
@@ -173,9 +192,11 @@ def _backbone(args: argparse.Namespace, out: Path) -> Path:
     return path
 
 
-def _cnas(args: argparse.Namespace, command: list[str], out: Path) -> dict[str, Any]:
-    """Run a ``cnas`` command with the bed's data and budget; its summary (JSON)."""
-    epochs = _chosen_epochs(args.data)
+def _cnas(
+    args: argparse.Namespace, command: list[str], out: Path, *, epochs: int | None = None
+) -> dict[str, Any]:
+    """Run a ``cnas`` command with the bed's data and budget (or ``epochs``); its summary."""
+    epochs = epochs or _chosen_epochs(args)
     full = [
         sys.executable, "-m", "experiments.cli", *command,
         "--data", args.data, "--resolution", str(RESOLUTION[args.data]),
@@ -197,7 +218,7 @@ def _cnas(args: argparse.Namespace, command: list[str], out: Path) -> dict[str, 
 
 
 def curves(args: argparse.Namespace) -> dict[str, Any]:
-    root = ROOT / "runs" / f"bench-paper-{args.data}"
+    root = _root(args)
     root.mkdir(parents=True, exist_ok=True)
     backbone = str(_backbone(args, root))
     common = ["scaling-curves", backbone, "--phis", "0-2", "--seeds", "3"]
@@ -222,7 +243,7 @@ def curves(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def grid(args: argparse.Namespace) -> dict[str, Any]:
-    root = ROOT / "runs" / f"bench-paper-{args.data}"
+    root = _root(args)
     root.mkdir(parents=True, exist_ok=True)
     command = [
         "coefficients", str(_backbone(args, root)), "--step", "0.1", "--tolerance", "5",
@@ -233,6 +254,146 @@ def grid(args: argparse.Namespace) -> dict[str, Any]:
     return _cnas(args, command, root / "grid")
 
 
+# --- item 4: searched against hand-made and random ----------------------------------------
+
+PAIRED_SEEDS = (1, 2, 3, 4, 5)  # data splits other than the searches' split 0
+FAMILY_SEEDS = (1, 2, 3)
+FAMILY_PHIS = (1, 2)
+
+
+def _train_spec(job: dict[str, Any]) -> dict[str, Any]:
+    """One network trained with the proxy recipe on split ``seed``: accuracy and time."""
+    import torch
+
+    torch.set_num_threads(1)
+    from nas import TrainingConfig, TrainingEvaluator, load_data
+    from search_spaces import NetworkSpec
+
+    spec = NetworkSpec.from_dict(job["spec"])
+    data = load_data(
+        job["data"], resolution=spec.resolution, root=job["root"],
+        max_samples=job["train_images"] * 5 // 4, seed=job["seed"],
+    )  # fmt: skip
+    config = TrainingConfig(epochs=job["epochs"], threads=1)
+    started = time.perf_counter()
+    evaluation = TrainingEvaluator(data=data, config=config).evaluate(spec, seed=job["seed"])
+    return {
+        **{k: v for k, v in job.items() if k != "spec"},
+        "accuracy": evaluation.accuracy,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _networks(args: argparse.Namespace, root: Path) -> dict[tuple[str, int], Any]:
+    """(name, phi) -> spec: the two baselines, the matched skeleton, and both families."""
+    from scaling import (
+        CompoundCoefficients,
+        match_flops,
+        matched_family,
+        scale_network,
+        spec_scaler,
+    )
+    from search_spaces import NetworkSpec, count_flops
+
+    searched = NetworkSpec.load(root / "search-tpe" / "baseline.json")
+    random_best = NetworkSpec.load(root / "search-random" / "baseline.json")
+    skeleton = proxy_skeleton(args.data)
+    flops_at, _ = spec_scaler(skeleton)
+    match = match_flops(
+        flops_at, depth_mult=1.0, width_mult=1.0, resolution=skeleton.resolution,
+        target=count_flops(searched), vary=("width",), tolerance=0.05,
+    )  # fmt: skip
+    matched = scale_network(
+        skeleton, width_mult=match.closest.width_mult, depth_mult=1.0,
+        resolution=skeleton.resolution, resolution_divisor=1,
+    )  # fmt: skip
+    networks = {("searched", 0): searched, ("random", 0): random_best, ("skeleton", 0): matched}
+    paper = CompoundCoefficients(1.2, 1.1, 1.15)
+    for name, base in (("searched", searched), ("skeleton", matched)):
+        for member in matched_family(base, paper, phis=(0, *FAMILY_PHIS))[1:]:
+            networks[(name, member.phi)] = member.spec
+    return networks
+
+
+def searched(args: argparse.Namespace) -> dict[str, Any]:
+    from nas.stats import compare_by_seed, summarise_seeds
+    from search_spaces import count_flops
+
+    root = _root(args)
+    root.mkdir(parents=True, exist_ok=True)
+    epochs = _chosen_epochs(args)
+    target = count_flops(proxy_skeleton(args.data))
+    search_epochs = 1 if args.smoke else PROXY_EPOCHS  # the bed's proxy
+    common = [
+        "search", "--target-flops", str(target), "--trials", str(args.trials),
+        "--confirm-top", "3", "--confirm-epochs", str(max(epochs, search_epochs + 1)),
+        "--seed", "0", "--width-mult", str(WIDTH), "--depth-mult", str(DEPTH),
+    ]  # fmt: skip
+    searches = {}
+    for strategy in ("tpe", "random"):
+        command = [*common, "--strategy", strategy]
+        searches[strategy] = _cnas(args, command, root / f"search-{strategy}", epochs=search_epochs)
+    networks = _networks(args, root)
+    out = root / "searched"
+    out.mkdir(exist_ok=True)
+    jobs = [
+        {"data": args.data, "root": args.data_root, "train_images": args.train_images,
+         "epochs": epochs, "name": name, "phi": phi, "seed": seed, "spec": spec.to_dict()}
+        for (name, phi), spec in networks.items()
+        for seed in (PAIRED_SEEDS if phi == 0 else FAMILY_SEEDS)
+    ]  # fmt: skip
+
+    def path(job: dict[str, Any]) -> Path:
+        return out / f"{job['name']}-phi{job['phi']}-s{job['seed']}-e{job['epochs']}.json"
+
+    done = [json.loads(path(j).read_text()) for j in jobs if path(j).exists()]
+    todo = [j for j in jobs if not path(j).exists()]
+    print(f"searched: {len(done)} of {len(jobs)} trainings kept, {len(todo)} to run", flush=True)
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for result in pool.map(_train_spec, todo):
+            path(result).write_text(json.dumps(result) + "\n")
+            done.append(result)
+            print(f"  {result['name']} phi {result['phi']} seed {result['seed']}: "
+                  f"{result['accuracy']:.4f} in {result['seconds']:.0f} s", flush=True)  # fmt: skip
+    accuracy = {
+        key: {r["seed"]: r["accuracy"] for r in done if (r["name"], r["phi"]) == key}
+        for key in networks
+    }
+    points = {}
+    for (name, phi), spec in networks.items():
+        summary = summarise_seeds(list(accuracy[(name, phi)].values()))
+        points[f"{name}-phi{phi}"] = {
+            "name": name, "phi": phi, "flops": count_flops(spec),
+            "resolution": spec.resolution, "mean": summary.mean, "low": summary.low,
+            "high": summary.high, "seeds": summary.n, "spec": spec.to_dict(),
+        }  # fmt: skip
+
+    def versus(a: str, b: str, phi: int) -> dict[str, Any]:
+        return compare_by_seed(
+            accuracy[(a, phi)], accuracy[(b, phi)], a_label=f"{a} phi {phi}",
+            b_label=f"{b} phi {phi}",
+        ).as_dict()  # fmt: skip
+
+    family = {str(phi): versus("searched", "skeleton", phi) for phi in (0, *FAMILY_PHIS)}
+    ahead = [family[str(phi)] for phi in (0, *FAMILY_PHIS)]
+    if all(c["distinguishable"] and c["difference_points"] > 0 for c in ahead):
+        verdict = "the searched family dominates: ahead at every phi, each beyond noise"
+    elif any(c["distinguishable"] and c["difference_points"] < 0 for c in ahead):
+        verdict = "the searched family does not dominate: the skeleton's is ahead at some phi"
+    else:
+        verdict = "within noise at this budget at some phi: no dominance shown"
+    return {
+        "searches": searches,
+        "epochs": epochs,
+        "train_images": args.train_images,
+        "points": points,
+        "searched_minus_skeleton": family["0"],
+        "searched_minus_random": versus("searched", "random", 0),
+        "families": family,
+        "families_verdict": verdict,
+    }
+
+
 def _path(out: Path, job: dict[str, Any]) -> Path:
     return out / f"e{job['epochs']}-s{job['seed']}-n{job['train_images']}.json"
 
@@ -241,7 +402,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", choices=sorted(RESOLUTION))
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
-    parser.add_argument("--part", choices=("budget", "curves", "grid"), default="budget")
+    parser.add_argument(
+        "--part", choices=("budget", "curves", "grid", "searched"), default="budget"
+    )
     parser.add_argument(
         "--backbone", help="spec JSON for curves and grid (default: the proxy's skeleton)"
     )
@@ -251,16 +414,21 @@ def main() -> None:
     )
     parser.add_argument("--seeds", type=int, default=3, help="paired seeds (3)")
     parser.add_argument("--workers", type=int, default=2, help="trainings at a time (2)")
+    parser.add_argument("--trials", type=int, default=30, help="candidates each search trains (30)")
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     started = time.perf_counter()
-    out = RESULTS / f"paper_claims_{args.data.replace('-', '_')}.json"
+    # Tiny budgets, their own run directories, results in /tmp: checks the code path.
+    out = (
+        Path("/tmp") if args.smoke else RESULTS
+    ) / f"paper_claims_{args.data.replace('-', '_')}.json"
     if args.part != "budget":
-        found = {"curves": curves, "grid": grid}[args.part](args)
+        found = {"curves": curves, "grid": grid, "searched": searched}[args.part](args)
         document = json.loads(out.read_text()) if out.exists() else {}
         document[args.part] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M %z"),
-                               "epochs": _chosen_epochs(args.data), **found}  # fmt: skip
+                               "epochs": _chosen_epochs(args), **found}  # fmt: skip
         out.write_text(json.dumps(document, indent=2) + "\n")
-        print(f"wrote the {args.part} part of {out.relative_to(ROOT)}")
+        print(f"wrote the {args.part} part of {out}")
         return
     found = budget(args)
     document = json.loads(out.read_text()) if out.exists() else {}

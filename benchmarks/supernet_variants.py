@@ -2,19 +2,22 @@
 
 Two parts (``--part``, default both):
 
-``bed``: ``cnas rank-check`` on the search space around the proxy skeleton with every
-shortcut kept (the only networks one supernet can hold), 30 networks, each trained at
-the reference budget from 3 seeds (their mean is the reference), scored by the proxy:
-the bed, its ceiling and the proxy's tau, as ``proxy_recipe.py``'s rank part measures
-them. Run directory ``runs/bench-supernet-bed-<data>`` (resumable; about 6 h on 2 cores
-for Fashion-MNIST).
+``bed``: the proxy recipe's rank bed (``proxy_recipe.py --part rank``: ``cnas
+rank-check``, 30 networks of the usual space around the proxy skeleton, each trained at
+the reference budget from 3 seeds, their mean the reference), in its run directory
+``runs/bench-proxy-recipe-<data>``: a finished one is read, an unfinished one resumed.
+The supernet holds every network of that space (a shortcut has no weights), so the
+supernet's tau and the proxy's are measured on the same networks and the same reference.
 
 ``variants``: each supernet variant below trained once on the proxy's images (the
-bed's own split), saved in ``runs/bench-supernet-variants-<data>/<variant>/`` (reused
-when there), then every bed network scored by its inherited weights after batch-norm
-recalibration: Kendall tau against the reference with its interval, its share of the
+bed's own split), saved in ``runs/bench-supernet-variants-<data>/<training>/`` (reused
+when there; variants that differ only in how many images recalibrate batch norm share
+one), then every bed network scored by its inherited weights after batch-norm
+recalibration (kept in ``<variant>.scores.json`` there, so a finished variant is not
+scored again): Kendall tau against the reference with its interval, its share of the
 ceiling, and the cost (training seconds, and per candidate amortised over 1,000
-candidates, beside the proxy's seconds per network).
+candidates, beside the proxy's seconds per network). ``--jobs 2`` trains two at once,
+one thread each, as the bed's proxy trained two networks at once.
 
     .venv/bin/python benchmarks/supernet_variants.py fashion-mnist [--part bed|variants]
     .venv/bin/python benchmarks/supernet_variants.py cifar10 --data-root ../shared/data/cifar10
@@ -44,15 +47,16 @@ from _bed import (
 from _machine import machine
 
 # Variant -> SandwichConfig settings (with the proxy recipe's training at EPOCHS) and the
-# images that recalibrate batch norm before a network is scored.
+# images that recalibrate batch norm before a network is scored (512 unless named).
 EPOCHS = 10
 VARIANTS: dict[str, dict[str, Any]] = {
     "sandwich": {"random_subnets": 4, "distill": True},
+    "sandwich-calibrate-128": {"random_subnets": 4, "distill": True, "calibration": 128},
+    "sandwich-calibrate-2048": {"random_subnets": 4, "distill": True, "calibration": 2048},
     "sandwich-no-distill": {"random_subnets": 4, "distill": False},
     "sandwich-2x-epochs": {"random_subnets": 4, "distill": True, "epochs": 2 * EPOCHS},
     "uniform": {"sampling": "uniform"},
     "uniform-2x-epochs": {"sampling": "uniform", "epochs": 2 * EPOCHS},
-    "sandwich-calibrate-128": {"random_subnets": 4, "distill": True, "calibration": 128},
     # Few-shot (arXiv 2006.06863): a supernet per kernel of the middle stage, each for a
     # third of the epochs.
     "few-shot-s3-kernel": {"random_subnets": 4, "distill": True, "split_by": "s3_kernel"},
@@ -60,16 +64,29 @@ VARIANTS: dict[str, dict[str, Any]] = {
 AMORTISED_OVER = 1000
 
 
+def _training_name(variant: str) -> str:
+    """The directory of the supernet a variant scores with: one per training."""
+    settings = {k: v for k, v in VARIANTS[variant].items() if k != "calibration"}
+    return next(name for name, other in VARIANTS.items() if other == settings)
+
+
+def _cost(variant: str) -> float:
+    """Rough training cost in sandwich-trainings (which variants to start first)."""
+    settings = VARIANTS[variant]
+    share = 1 / 6 if settings.get("sampling") == "uniform" else 1.0  # 1 network a step, not 6
+    return share * settings.get("epochs", EPOCHS) / EPOCHS
+
+
 def _dirs(args: argparse.Namespace) -> tuple[Path, Path]:
     """(the bed's run directory, the variants' root): apart for a smoke run."""
     tail = "-smoke" if args.smoke else ""
     return (
-        ROOT / "runs" / f"bench-supernet-bed-{args.data}{tail}",
+        ROOT / "runs" / f"bench-proxy-recipe-{args.data}{tail}",
         ROOT / "runs" / f"bench-supernet-variants-{args.data}{tail}",
     )
 
 
-def _bed_command(args: argparse.Namespace, out: Path, space: Path) -> list[str]:
+def _bed_command(args: argparse.Namespace, out: Path) -> list[str]:
     small = {"max_samples": 300, "epochs": 1, "reference_samples": 300, "reference_epochs": 1}
     options = rank_check_options(
         args.data,
@@ -79,17 +96,13 @@ def _bed_command(args: argparse.Namespace, out: Path, space: Path) -> list[str]:
     )
     return [
         sys.executable, "-m", "experiments.cli", "rank-check", *options,
-        "--space", str(space), "--out", str(out), "--json", "--no-progress",
+        "--out", str(out), "--json", "--no-progress",
     ]  # fmt: skip
 
 
 def bed(args: argparse.Namespace) -> dict[str, Any]:
     out = _dirs(args)[0]
-    out.mkdir(parents=True, exist_ok=True)
-    space = out / "space.json"
-    if not space.exists():
-        space.write_text(json.dumps({"skips": [True]}) + "\n")  # every shortcut kept
-    command = _bed_command(args, out, space)
+    command = _bed_command(args, out)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -103,7 +116,8 @@ def bed(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _bed_networks(out: Path) -> tuple[list[Any], list[float], dict[str, Any]]:
+def _bed_networks(out: Path) -> tuple[list[str], list[Any], list[float], dict[str, Any]]:
+    """(names, specs, reference accuracies, summary) of the bed's finished networks."""
     import pandas as pd
 
     from search_spaces import NetworkSpec
@@ -115,71 +129,138 @@ def _bed_networks(out: Path) -> tuple[list[Any], list[float], dict[str, Any]]:
     rows = rows[(rows["state"] == "complete") & rows["reference_accuracy"].notna()]
     specs = [NetworkSpec.from_dict(json.loads(text)) for text in rows["spec"]]
     summary = json.loads((out / "summary.json").read_text())
-    return specs, [float(v) for v in rows["reference_accuracy"]], summary
+    names = [str(name) for name in rows["network"]]
+    return names, specs, [float(v) for v in rows["reference_accuracy"]], summary
 
 
-def variants(args: argparse.Namespace) -> dict[str, Any]:
+def _scores_file(args: argparse.Namespace, variant: str) -> Path:
+    return _dirs(args)[1] / f"{variant}.scores.json"
+
+
+def score_variant(args: argparse.Namespace, variant: str) -> None:
+    """Train (or load) the variant's supernet, score every bed network, keep the scores."""
     import dataclasses
 
     import torch
 
     from nas import TrainingConfig, load_data
-    from nas.stats import rank_correlation
-    from nas.supernet import SandwichConfig, SupernetEvaluator, default_supernet_space
+    from nas.supernet import SandwichConfig, SupernetEvaluator
+    from search_spaces import MBConvSpace
 
     torch.set_num_threads(1)
-    bed_dir, variants_dir = _dirs(args)
-    specs, reference, bed_summary = _bed_networks(bed_dir)
-    max_samples = 300 if args.smoke else PROXY_SAMPLES
-    epochs_each = 1 if args.smoke else EPOCHS
-    ceiling = bed_summary["reference_reliability"]["ceiling"]
-    proxy_seconds = bed_summary["seconds"]["proxy"]["per_network"]
+    names, specs, _, _ = _bed_networks(_dirs(args)[0])
     data = load_data(
         args.data, resolution=RESOLUTION[args.data], root=args.data_root,
-        max_samples=max_samples, seed=0,
+        max_samples=300 if args.smoke else PROXY_SAMPLES, seed=0,
     )  # fmt: skip
-    space = default_supernet_space(proxy_skeleton(args.data))
+    settings = dict(VARIANTS[variant])
+    calibration = settings.pop("calibration", 512)
+    epochs = settings.pop("epochs", EPOCHS) * (1 if args.smoke else EPOCHS) // EPOCHS
+    config = SandwichConfig(
+        training=dataclasses.replace(TrainingConfig(threads=1), epochs=epochs), **settings
+    )
+    run_dir = _dirs(args)[1] / _training_name(variant)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        print(f"{variant}: epoch {epoch} loss {loss:.3f}", flush=True)
+
+    evaluator = SupernetEvaluator(
+        data,
+        space=MBConvSpace.uniform(proxy_skeleton(args.data)),  # the bed's space, whole
+        config=config,
+        seed=0,
+        calibration_images=calibration,
+        on_epoch=on_epoch,
+    )
+    evaluator.prepare(run_dir)  # trains it, or loads the one an earlier run saved
+    started = time.perf_counter()
+    scores = [evaluator.evaluate(spec, seed=0).accuracy for spec in specs]
+    record = {
+        "settings": {**settings, "epochs": epochs, "calibration_images": calibration},
+        "supernet_dir": str(run_dir.relative_to(ROOT)),
+        "training_seconds": round(evaluator.prepared_seconds or 0.0, 1),
+        "scoring_seconds_per_network": round((time.perf_counter() - started) / len(specs), 3),
+        "scores": dict(zip(names, scores, strict=True)),
+    }
+    path = _scores_file(args, variant)
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"{variant}: scored {len(specs)} networks -> {path}", flush=True)
+
+
+def _jobs(pending: list[str], jobs: int) -> list[list[str]]:
+    """Pending variants in ``jobs`` groups of about equal cost; the variants that share a
+    supernet go together, after the one that trains it."""
+    groups: dict[str, list[str]] = {}
+    for name in pending:
+        groups.setdefault(_training_name(name), []).append(name)
+    loads: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(jobs)]
+    for training, members in sorted(groups.items(), key=lambda g: -_cost(g[0])):
+        index = min(range(jobs), key=lambda i: loads[i][0])
+        load, names = loads[index]
+        loads[index] = (load + _cost(training), names + members)
+    return [names for _, names in loads if names]
+
+
+def run_variants(args: argparse.Namespace) -> None:
+    chosen = list(VARIANTS)[:2] if args.smoke else list(VARIANTS)
+    if args.only:
+        chosen = [name for name in chosen if name in args.only.split(",")]
+    pending = [name for name in chosen if not _scores_file(args, name).exists()]
+    _dirs(args)[1].mkdir(parents=True, exist_ok=True)
+    if args.jobs > 1 and len(pending) > 1:
+        base = [sys.executable, __file__, args.data, "--part", "variants", "--jobs", "1"]
+        base += ["--data-root", args.data_root] if args.data_root else []
+        base += ["--smoke"] if args.smoke else []
+        started = [
+            subprocess.Popen([*base, "--only", ",".join(group)], cwd=ROOT)
+            for group in _jobs(pending, args.jobs)
+        ]
+        if any(job.wait() != 0 for job in started):
+            sys.exit("supernet_variants: a variant stopped (its output is above)")
+        return
+    for name in pending:
+        score_variant(args, name)
+
+
+def variants(args: argparse.Namespace) -> dict[str, Any]:
+    """Every scored variant's tau against the bed's reference, its share and its cost."""
+    from nas.stats import rank_correlation
+
+    run_variants(args)
+    names, _, reference, bed_summary = _bed_networks(_dirs(args)[0])
+    ceiling = bed_summary["reference_reliability"]["ceiling"]
     results = {}
-    chosen = list(VARIANTS.items())[:2] if args.smoke else list(VARIANTS.items())
-    for name, settings in chosen:
-        settings = dict(settings)
-        calibration = settings.pop("calibration", 512)
-        epochs = settings.pop("epochs", EPOCHS) * epochs_each // EPOCHS
-        config = SandwichConfig(
-            training=dataclasses.replace(TrainingConfig(threads=1), epochs=epochs), **settings
-        )
-        run_dir = variants_dir / name
-        run_dir.mkdir(parents=True, exist_ok=True)
-        evaluator = SupernetEvaluator(
-            data, space=space, config=config, seed=0, calibration_images=calibration
-        )
-        evaluator.prepare(run_dir)  # trains it, or loads the one an earlier run saved
-        started = time.perf_counter()
-        scores = [evaluator.evaluate(spec, seed=0).accuracy for spec in specs]
-        scoring = (time.perf_counter() - started) / len(specs)
-        tau = rank_correlation(scores, reference)
-        trained = evaluator.prepared_seconds or 0.0
+    for name in VARIANTS:
+        path = _scores_file(args, name)
+        if not path.exists():
+            continue
+        record = json.loads(path.read_text())
+        scores = record.pop("scores")
+        tau = rank_correlation([scores[n] for n in names], reference)
+        trained = record["training_seconds"]
         results[name] = {
-            "settings": {**settings, "epochs": epochs, "calibration_images": calibration},
+            **record,
             "kendall_tau": round(tau.kendall_tau, 4),
             "kendall_low": round(tau.kendall_low, 4),
             "kendall_high": round(tau.kendall_high, 4),
             # A ceiling at or below 0 (a bed whose references do not agree) shares nothing.
             "share_of_ceiling": round(tau.kendall_tau / ceiling, 3) if ceiling > 0 else None,
-            "training_seconds": round(trained, 1),
-            "seconds_per_candidate": round(trained / AMORTISED_OVER + scoring, 3),
+            "seconds_per_candidate": round(
+                trained / AMORTISED_OVER + record["scoring_seconds_per_network"], 3
+            ),
         }
         print(f"{name:24s} tau {tau.kendall_tau:+.2f} [{tau.kendall_low:+.2f}, "
               f"{tau.kendall_high:+.2f}], {trained:.0f} s to train", flush=True)  # fmt: skip
     return {
-        "networks": len(specs),
+        "networks": len(names),
         "ceiling": ceiling,
         "proxy": {
             **{
                 k: bed_summary["correlations"]["proxy"][k]
                 for k in ("kendall_tau", "kendall_low", "kendall_high")
             },
-            "seconds_per_candidate": proxy_seconds,
+            "seconds_per_candidate": bed_summary["seconds"]["proxy"]["per_network"],
         },
         "amortised_over": AMORTISED_OVER,
         "variants": results,
@@ -192,9 +273,14 @@ def main() -> None:
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
     parser.add_argument("--part", choices=("bed", "variants", "all"), default="all")
     parser.add_argument("--networks", type=int, default=30, help="bed networks (30)")
+    parser.add_argument("--jobs", type=int, default=2, help="variants trained at once (2)")
+    parser.add_argument("--only", help="comma-separated variants to train and score (all)")
     # Tiny budgets, their own run directories, results in /tmp: checks the code path.
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.only:  # one job of a --jobs run, or a chosen few: the scores, no results file
+        run_variants(args)
+        return
     results = Path("/tmp") if args.smoke else RESULTS
     out = results / f"supernet_variants_{args.data.replace('-', '_')}.json"
     result = json.loads(out.read_text()) if out.exists() else {"benchmark": "supernet_variants"}

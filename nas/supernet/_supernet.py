@@ -9,7 +9,10 @@ a candidate takes
   transformation matrices);
 - width and expansion: the first channels of every weight (channel slicing);
 - depth: the first blocks of each stage;
-- SE: the first squeeze channels, or none; skip: an identity shortcut or none, no weights.
+- SE: the first squeeze channels, or none;
+- skip: an identity shortcut or none. A shortcut has no weights, so a block serves both,
+  as single-path supernets (SPOS, FairNAS) share one block across an identity choice;
+  whether such sharing still ranks is what ``benchmarks/supernet_variants.py`` measures.
 
 ``Supernet.forward(x, spec)`` runs a candidate on the shared weights, so training it
 trains them. ``Supernet.extract(spec)`` copies a candidate's slices into the network the
@@ -59,12 +62,8 @@ class StageBounds:
 
 
 def stage_bounds(space: MBConvSpace) -> tuple[StageBounds, ...]:
-    """Per stage, the largest of every choice in ``space``.
-
-    Raises ``SupernetError`` for a space with a no-shortcut choice: a block trained as
-    a residual learns a correction to its input, and without the shortcut that
-    correction alone is passed on, so one set of weights cannot serve both.
-    """
+    """Per stage, the largest of every choice in ``space`` (a shortcut, weightless,
+    bounds nothing)."""
     bounds = []
     for index, (reference, choices) in enumerate(
         zip(space.skeleton.stages, space.choices, strict=True)
@@ -74,11 +73,6 @@ def stage_bounds(space: MBConvSpace) -> tuple[StageBounds, ...]:
                 f"stage {index} of the space may use Fused-MBConv, whose full kxk conv "
                 'shares no weights with a depthwise one; use "convs": ["mbconv"] with the '
                 "supernet evaluator"
-            )
-        if False in choices.skips:
-            raise SupernetError(
-                f"stage {index} of the space may drop its shortcut, which a supernet cannot "
-                'share weights across; use "skips": [true] in the space file'
             )
         se = max(float(ratio) for ratio in choices.se_ratios)
         bounds.append(
@@ -98,7 +92,7 @@ def stage_bounds(space: MBConvSpace) -> tuple[StageBounds, ...]:
 
 
 def with_shortcuts(space: MBConvSpace) -> MBConvSpace:
-    """``space`` without the no-shortcut choice: the space a supernet can hold."""
+    """``space`` without the no-shortcut choice."""
     return dataclasses.replace(
         space, choices=tuple(dataclasses.replace(c, skips=(True,)) for c in space.choices)
     )
@@ -106,7 +100,7 @@ def with_shortcuts(space: MBConvSpace) -> MBConvSpace:
 
 def default_supernet_space(skeleton: NetworkSpec) -> MBConvSpace:
     """The space a supernet searches when none is given: the usual choices in every
-    stage, each block keeping its shortcut (one supernet cannot hold both)."""
+    stage, each block keeping its shortcut (a space file may add the no-shortcut choice)."""
     return with_shortcuts(MBConvSpace.uniform(skeleton))
 
 

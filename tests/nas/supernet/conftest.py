@@ -17,5 +17,5 @@ def proxy() -> NetworkSpec:
 
 @pytest.fixture(scope="session")
 def space(proxy) -> MBConvSpace:
-    # The default choices but the no-shortcut op, which a supernet cannot hold.
+    # The default supernet space: the usual choices, every block keeping its shortcut.
     return MBConvSpace.uniform(proxy, StageChoices(skips=(True,)))

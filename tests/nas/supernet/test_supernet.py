@@ -130,9 +130,27 @@ def test_a_space_without_se_or_expansion_builds_no_such_weights(proxy):
         torch.testing.assert_close(net.extract(spec).eval()(images), net(images, spec))
 
 
-def test_a_space_that_may_drop_shortcuts_is_refused_with_the_fix(proxy):
-    with pytest.raises(SupernetError, match=r'shortcut.*"skips": \[true\]'):
-        Supernet(MBConvSpace.uniform(proxy))
+@pytest.mark.parametrize("seed", range(4))
+def test_a_space_that_may_drop_shortcuts_shares_weights_with_and_without_them(proxy, seed):
+    space = MBConvSpace.uniform(proxy)  # skips (True, False) in every stage
+    torch.manual_seed(seed)
+    net = Supernet(space)
+    randomise_statistics(net, seed)
+    net.eval()
+    sampled = space.decode(space.sample(random.Random(seed)))
+    spec, without = (
+        dataclasses.replace(
+            sampled, stages=tuple(dataclasses.replace(s, skip=skip) for s in sampled.stages)
+        )
+        for skip in (True, False)
+    )
+    images = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        for candidate in (spec, without):
+            alone = net.extract(candidate).eval()(images)
+            torch.testing.assert_close(alone, net(images, candidate), rtol=1e-4, atol=1e-5)
+        # The shortcut is really dropped: the same weights give other outputs.
+        assert not torch.allclose(net(images, spec), net(images, without))
 
 
 def test_the_default_supernet_space_keeps_every_other_choice_and_every_shortcut(proxy):
