@@ -4,7 +4,8 @@
 ``SupernetEvaluator`` scores a candidate by its inherited weights.
 """
 
-from nas.supernet._evaluator import SupernetEvaluator
+from nas.supernet._checkpoint import TrainingCheckpoint
+from nas.supernet._evaluator import CHECKPOINT_FILE, SupernetEvaluator
 from nas.supernet._few_shot import FewShotSupernet, make_supernet, train_any_supernet
 from nas.supernet._sandwich import (
     SAMPLINGS,
@@ -30,6 +31,7 @@ from nas.supernet._supernet import (
 )
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "LEGACY_SUPERNET_FILE",
     "SAMPLINGS",
     "SUPERNET_FILE",
@@ -40,6 +42,7 @@ __all__ = [
     "SupernetError",
     "SupernetEvaluator",
     "SupernetTraining",
+    "TrainingCheckpoint",
     "default_supernet_space",
     "load_supernet",
     "make_supernet",

@@ -6,7 +6,8 @@ sub-network; Once-for-All does the same), and its accuracy measured on the
 validation split: no training, a fraction of a second at proxy size.
 
 The supernet is trained once per run, in ``prepare``, and saved in the run directory;
-a continued run loads it (and refuses one trained under other settings).
+a continued run loads it (and refuses one trained under other settings), and a run
+killed while training it goes on from its last finished epoch.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from nas.evaluate import (
     accuracy_on,
     recalibrate_batch_norm,
 )
+from nas.supernet._checkpoint import TrainingCheckpoint
 from nas.supernet._few_shot import FewShotSupernet, check_split, make_supernet, train_any_supernet
 from nas.supernet._sandwich import SandwichConfig, SupernetTraining
 from nas.supernet._store import (
@@ -39,7 +41,9 @@ from nas.supernet._store import (
 from nas.supernet._supernet import Supernet, SupernetError, stage_bounds
 from search_spaces import MBConvSpace, NetworkSpec, write_text_atomic
 
-__all__ = ["SupernetEvaluator"]
+__all__ = ["CHECKPOINT_FILE", "SupernetEvaluator"]
+
+CHECKPOINT_FILE = "supernet.checkpoint.pt"  # the training so far; gone once it is saved
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +118,15 @@ class SupernetEvaluator(Evaluator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)  # the initial weights, too, follow the run's seed
             supernet = make_supernet(self.space, self.config.split_by)
+        # Saved after every epoch: a killed run goes on from its last one.
+        checkpoint = TrainingCheckpoint(Path(run_dir) / CHECKPOINT_FILE, identity)
         self.training = train_any_supernet(
-            supernet, self.data, self.config, seed=self.seed, progress=self.on_epoch
+            supernet,
+            self.data,
+            self.config,
+            seed=self.seed,
+            progress=self.on_epoch,
+            checkpoint=checkpoint,
         )
         save_supernet(supernet, path, identity)
         # How it was trained, for people and for reports of continued runs.
@@ -124,6 +135,9 @@ class SupernetEvaluator(Evaluator):
         )
         self.prepared_seconds = self.training.seconds
         self.supernet = supernet.eval()
+        checkpoint.remove()
+        for index in range(len(getattr(supernet, "parts", ()))):
+            checkpoint.part(index).remove()
 
     def evaluate(
         self, spec: NetworkSpec, *, seed: int, progress: ProgressCallback | None = None

@@ -17,6 +17,7 @@ from typing import Any
 from torch import nn
 
 from nas.data import DataSplits
+from nas.supernet._checkpoint import TrainingCheckpoint
 from nas.supernet._sandwich import SandwichConfig, SupernetTraining, train_supernet
 from nas.supernet._supernet import Supernet, SupernetError
 from search_spaces import MBConvSpace, NetworkSpec, SpecError
@@ -73,16 +74,27 @@ def train_any_supernet(
     *,
     seed: int,
     progress: Callable[[int, float], None] | None = None,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> SupernetTraining:
     """Train a supernet; a few-shot one part by part, each for its share of the epochs
-    (at least one), so that the whole takes about what one supernet would."""
+    (at least one), so that the whole takes about what one supernet would. With
+    ``checkpoint``, each part's training resumes where a killed run left it."""
     if isinstance(supernet, Supernet):
-        return train_supernet(supernet, data, config, seed=seed, progress=progress)
+        return train_supernet(
+            supernet, data, config, seed=seed, progress=progress, checkpoint=checkpoint
+        )
     parts = list(supernet.parts)
     share = max(1, round(config.training.epochs / len(parts)))
     each = dataclasses.replace(config, training=dataclasses.replace(config.training, epochs=share))
     runs = [
-        train_supernet(part, data, each, seed=seed * 1009 + index, progress=progress)  # type: ignore[arg-type]
+        train_supernet(
+            part,  # type: ignore[arg-type]
+            data,
+            each,
+            seed=seed * 1009 + index,
+            progress=progress,
+            checkpoint=checkpoint.part(index) if checkpoint is not None else None,
+        )
         for index, part in enumerate(parts)
     ]
     return SupernetTraining(

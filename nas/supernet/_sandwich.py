@@ -36,6 +36,7 @@ from nas.evaluate import (
     resolve_augmentations,
     shuffled_batches,
 )
+from nas.supernet._checkpoint import TrainingCheckpoint, random_state, set_random_state
 from nas.supernet._supernet import Supernet
 from search_spaces import NetworkSpec, is_int
 
@@ -151,8 +152,12 @@ def train_supernet(
     *,
     seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> SupernetTraining:
-    """Train ``supernet`` in place on ``data.train``; ``progress(epoch, loss)`` per epoch."""
+    """Train ``supernet`` in place on ``data.train``; ``progress(epoch, loss)`` per epoch.
+
+    With ``checkpoint``, the training state is saved there after every epoch, and a
+    training saved there before goes on from its last epoch to the same weights."""
     schedule = config.training
     previous_threads = torch.get_num_threads()
     if schedule.threads is not None:
@@ -160,7 +165,7 @@ def train_supernet(
     try:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return _train(supernet, data, config, seed, progress)
+            return _train(supernet, data, config, seed, progress, checkpoint)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -171,6 +176,7 @@ def _train(
     config: SandwichConfig,
     seed: int,
     progress: Callable[[int, float], None] | None,
+    checkpoint: TrainingCheckpoint | None,
 ) -> SupernetTraining:
     schedule = config.training
     started = time.perf_counter()
@@ -192,9 +198,21 @@ def _train(
         schedule.augment, mirror_safe=data.mirror_safe, data_name=data.name
     )
     augment_generator = torch.Generator().manual_seed(seed + 7919)
+    mean_loss, first_epoch, earlier_seconds = math.nan, 1, 0.0
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        supernet.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        generator.set_state(saved["generator"])
+        augment_generator.set_state(saved["augment_generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        set_random_state(rng, saved["rng"])
+        mean_loss, earlier_seconds = saved["loss"], saved["seconds"]
+        first_epoch = saved["epoch"] + 1
+        logger.info("supernet training resumed after epoch %d", saved["epoch"])
     supernet.train()
-    mean_loss = math.nan
-    for epoch in range(1, schedule.epochs + 1):
+    for epoch in range(first_epoch, schedule.epochs + 1):
         total = 0.0
         for batch in shuffled_batches(count, schedule.batch_size, generator):
             x, y = augment_batch(images[batch], augmentations, augment_generator), labels[batch]
@@ -220,11 +238,24 @@ def _train(
             scheduler.step()
         mean_loss = total / count
         logger.info("supernet epoch %d/%d: loss %.4f", epoch, schedule.epochs, mean_loss)
+        if checkpoint is not None:
+            checkpoint.save(
+                epoch=epoch,
+                loss=mean_loss,
+                seconds=earlier_seconds + time.perf_counter() - started,
+                model=supernet.state_dict(),
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                generator=generator.get_state(),
+                augment_generator=augment_generator.get_state(),
+                torch_rng=torch.get_rng_state(),
+                rng=random_state(rng),
+            )
         if progress is not None:
             progress(epoch, mean_loss)
     return SupernetTraining(
         epochs=schedule.epochs,
         steps=schedule.epochs * steps_per_epoch,
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=round(earlier_seconds + time.perf_counter() - started, 3),
         final_loss=mean_loss,
     )
