@@ -73,8 +73,8 @@ def add_parser(subparsers: Any) -> None:
         help=f"cheap scores besides FLOPs and params (default {','.join(SCORERS)}; also "
         f"{','.join(OPTIONAL_SCORERS)}): proxy is the short training of --epochs on "
         "--max-samples images, as a search runs it; supernet scores each network by the "
-        "weights it inherits from one supernet trained on those images (the space then keeps "
-        "every shortcut)",
+        "weights it inherits from one supernet trained on those images (the default space "
+        "then keeps every shortcut)",
     )
     add_supernet_arguments(parser)
     add_space_arguments(parser)

@@ -178,7 +178,8 @@ def add_parser(subparsers: Any) -> None:
         choices=("train", "supernet", "zero-cost", "naswot"),
         default="train",
         help="train: proxy training (default); supernet: weights inherited from one "
-        "weight-sharing network trained once per run (the space keeps every shortcut); "
+        "weight-sharing network trained once per run (the default space keeps every "
+        "shortcut; a killed run resumes its training from the last epoch); "
         "zero-cost: SynFlow; naswot: NASWOT on "
         "a batch of the data (`cnas rank-check` measures how well each ranks networks)",
     )
