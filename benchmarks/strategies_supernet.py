@@ -150,7 +150,7 @@ def _search(strategy: str, seed: int, trials: int, run_dir: str) -> dict[str, An
 
     space = _worker["space"]
     config = SearchConfig(
-        target=TARGET,
+        target=_worker.get("target", TARGET),  # strategies_bed sets the bed's
         cost="flops",
         objective="reward",
         constraint="soft",

@@ -137,48 +137,81 @@ def _scores_file(args: argparse.Namespace, variant: str) -> Path:
     return _dirs(args)[1] / f"{variant}.scores.json"
 
 
-def score_variant(args: argparse.Namespace, variant: str) -> None:
-    """Train (or load) the variant's supernet, score every bed network, keep the scores."""
+def variant_evaluator(
+    data_name: str,
+    data: Any,
+    variant: str,
+    variants_root: Path,
+    *,
+    smoke: bool = False,
+    on_epoch: Any = None,
+) -> Any:
+    """The variant's ``SupernetEvaluator`` on the bed's space, its supernet trained (or
+    loaded from ``variants_root``, or resumed from its checkpoint there)."""
     import dataclasses
 
-    import torch
-
-    from nas import TrainingConfig, load_data
+    from nas import TrainingConfig
     from nas.supernet import SandwichConfig, SupernetEvaluator
     from search_spaces import MBConvSpace
 
-    torch.set_num_threads(1)
-    names, specs, _, _ = _bed_networks(_dirs(args)[0])
-    data = load_data(
-        args.data, resolution=RESOLUTION[args.data], root=args.data_root,
-        max_samples=300 if args.smoke else PROXY_SAMPLES, seed=0,
-    )  # fmt: skip
     settings = dict(VARIANTS[variant])
     calibration = settings.pop("calibration", 512)
-    epochs = settings.pop("epochs", EPOCHS) * (1 if args.smoke else EPOCHS) // EPOCHS
+    epochs = settings.pop("epochs", EPOCHS) * (1 if smoke else EPOCHS) // EPOCHS
     config = SandwichConfig(
         training=dataclasses.replace(TrainingConfig(threads=1), epochs=epochs), **settings
     )
-    run_dir = _dirs(args)[1] / _training_name(variant)
+    run_dir = variants_root / _training_name(variant)
     run_dir.mkdir(parents=True, exist_ok=True)
-
-    def on_epoch(epoch: int, loss: float) -> None:
-        print(f"{variant}: epoch {epoch} loss {loss:.3f}", flush=True)
-
     evaluator = SupernetEvaluator(
         data,
-        space=MBConvSpace.uniform(proxy_skeleton(args.data)),  # the bed's space, whole
+        space=MBConvSpace.uniform(proxy_skeleton(data_name)),  # the bed's space, whole
         config=config,
         seed=0,
         calibration_images=calibration,
         on_epoch=on_epoch,
     )
-    evaluator.prepare(run_dir)  # trains it, or loads the one an earlier run saved
+    evaluator.prepare(run_dir)
+    return evaluator
+
+
+def bed_images(data_name: str, data_root: str | None, *, smoke: bool = False) -> Any:
+    """The proxy's images of the bed (its split 0): what every variant trains on."""
+    from nas import load_data
+
+    return load_data(
+        data_name, resolution=RESOLUTION[data_name], root=data_root,
+        max_samples=300 if smoke else PROXY_SAMPLES, seed=0,
+    )  # fmt: skip
+
+
+def score_variant(args: argparse.Namespace, variant: str) -> None:
+    """Train (or load) the variant's supernet, score every bed network, keep the scores."""
+    import torch
+
+    torch.set_num_threads(1)
+    names, specs, _, _ = _bed_networks(_dirs(args)[0])
+
+    def on_epoch(epoch: int, loss: float) -> None:
+        print(f"{variant}: epoch {epoch} loss {loss:.3f}", flush=True)
+
+    evaluator = variant_evaluator(
+        args.data,
+        bed_images(args.data, args.data_root, smoke=args.smoke),
+        variant,
+        _dirs(args)[1],
+        smoke=args.smoke,
+        on_epoch=on_epoch,
+    )
     started = time.perf_counter()
     scores = [evaluator.evaluate(spec, seed=0).accuracy for spec in specs]
+    settings = {k: v for k, v in VARIANTS[variant].items() if k != "calibration"}
     record = {
-        "settings": {**settings, "epochs": epochs, "calibration_images": calibration},
-        "supernet_dir": str(run_dir.relative_to(ROOT)),
+        "settings": {
+            **settings,
+            "epochs": evaluator.config.training.epochs,
+            "calibration_images": evaluator.calibration_images,
+        },
+        "supernet_dir": str((_dirs(args)[1] / _training_name(variant)).relative_to(ROOT)),
         "training_seconds": round(evaluator.prepared_seconds or 0.0, 1),
         "scoring_seconds_per_network": round((time.perf_counter() - started) / len(specs), 3),
         "scores": dict(zip(names, scores, strict=True)),

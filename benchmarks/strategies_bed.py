@@ -1,0 +1,222 @@
+"""Search strategies on the rank bed: do TPE, NSGA-II or RL find networks that *train*
+better than random search's, at equal cost? (issue 27, item 4)
+
+Each strategy runs ``--trials`` trials from each of ``--seeds`` search seeds with one
+oracle: the supernet variant of ``supernet_variants.py`` that ranked the bed best (its
+saved supernet, the bed's proxy images and space; ``--variant`` picks another), MnasNet's
+soft reward (w = -0.07) at the proxy skeleton's FLOPs. Equal trials on one oracle is
+equal cost. Then every run's baseline is trained alone from ``--confirm-seeds`` seeds (1,
+2, 3: data splits the oracle never saw) with the proxy recipe at the budget
+``paper_claims.py --part budget`` found enough (E epochs on 2,400 images), and each
+strategy is compared with random, paired by search seed, on the mean of its baseline's
+trainings. Searches are run directories under ``runs/bench-strategies-bed-<data>/``;
+each training is kept in its ``confirm/``: a killed run resumes.
+
+    .venv/bin/python benchmarks/strategies_bed.py cifar10 --data-root ../shared/data/cifar10
+
+Writes ``benchmarks/results/strategies_bed_<data>.json`` and a plot of the best reward so
+far beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import strategies_supernet as oracle_runs
+from _bed import RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, proxy_skeleton
+from _machine import machine
+from supernet_variants import VARIANTS, bed_images, variant_evaluator
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def best_variant(data: str, smoke: bool) -> str:
+    """The variant with the highest tau on the bed (supernet_variants' results)."""
+    name = f"supernet_variants_{data.replace('-', '_')}.json"
+    path = (Path("/tmp") if smoke else RESULTS) / name
+    document = json.loads(path.read_text()) if path.exists() else {}
+    found = document.get("variants", {}).get("variants")
+    if not found:
+        sys.exit(f"strategies_bed: no supernet variants measured for {data} ({path}): run "
+                 "supernet_variants.py first, or name one with --variant")  # fmt: skip
+    return max(found, key=lambda name: found[name]["kendall_tau"])
+
+
+def _init_worker(data: str, root: str | None, variant: str, smoke: bool) -> None:
+    import torch
+
+    from search_spaces import MBConvSpace, count_flops
+
+    torch.set_num_threads(1)
+    images = bed_images(data, root, smoke=smoke)
+    variants_root = ROOT / "runs" / f"bench-supernet-variants-{data}{'-smoke' if smoke else ''}"
+    evaluator = variant_evaluator(data, images, variant, variants_root, smoke=smoke)
+    skeleton = proxy_skeleton(data)
+    oracle_runs._worker.update(
+        data_key=data,
+        data=images,
+        space=MBConvSpace.uniform(skeleton),
+        oracle=oracle_runs._cached(evaluator),
+        target=float(count_flops(skeleton)),
+        root=root,
+    )
+
+
+def _confirm(job: dict[str, Any]) -> dict[str, Any]:
+    """One stand-alone training of a baseline on split ``seed`` (a worker task)."""
+    from nas import TrainingConfig, TrainingEvaluator, load_data
+    from search_spaces import NetworkSpec
+
+    spec = NetworkSpec.from_json(job["spec"])
+    data = load_data(
+        job["data"], resolution=RESOLUTION[job["data"]], root=job["root"],
+        max_samples=job["train_images"] * 5 // 4, seed=job["seed"],
+    )  # fmt: skip
+    started = time.perf_counter()
+    evaluation = TrainingEvaluator(
+        data=data, config=TrainingConfig(epochs=job["epochs"], threads=1)
+    ).evaluate(spec, seed=job["seed"])
+    return {
+        **{k: v for k, v in job.items() if k != "spec"},
+        "accuracy": evaluation.accuracy,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _budget_epochs(data: str, smoke: bool) -> int:
+    if smoke:
+        return 1
+    path = RESULTS / f"paper_claims_{data.replace('-', '_')}.json"
+    found = json.loads(path.read_text()).get("budget") if path.exists() else None
+    if not found:
+        sys.exit(f"strategies_bed: run paper_claims.py {data} --part budget first: it sets "
+                 "the epochs of the stand-alone trainings")  # fmt: skip
+    shorter, longer = sorted(int(e) for e in found["epochs"])
+    return shorter if found["near_convergence"] else longer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", choices=sorted(RESOLUTION))
+    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    parser.add_argument("--variant", choices=sorted(VARIANTS), help="the oracle (the best)")
+    parser.add_argument("--trials", type=int, default=200, help="trials per search (200)")
+    parser.add_argument("--seeds", type=int, default=5, help="search seeds 0..N-1 (5)")
+    parser.add_argument("--confirm-seeds", type=int, default=3, help="trainings a baseline (3)")
+    parser.add_argument("--workers", type=int, default=2, help="processes (2)")
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.trials < 2 or args.seeds < 2 or args.confirm_seeds < 1:
+        parser.error("--trials and --seeds must be 2 or more, --confirm-seeds 1 or more")
+    variant = args.variant or best_variant(args.data, args.smoke)
+    epochs = _budget_epochs(args.data, args.smoke)
+    train_images = 240 if args.smoke else TRAIN_IMAGES
+    out = ROOT / "runs" / f"bench-strategies-bed-{args.data}{'-smoke' if args.smoke else ''}"
+    (out / "confirm").mkdir(parents=True, exist_ok=True)
+    log(f"oracle: supernet variant {variant!r}; confirmations at {epochs} epochs")
+    _init_worker(args.data, args.data_root, variant, args.smoke)  # trains it once, here
+    seeds = list(range(args.seeds))
+    started = time.perf_counter()
+    runs: list[dict[str, Any]] = []
+    pool = ProcessPoolExecutor(
+        max_workers=args.workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(args.data, args.data_root, variant, args.smoke),
+    )
+    with pool:
+        searches = {
+            pool.submit(
+                oracle_runs._search, strategy, seed, args.trials, str(out / f"{strategy}-s{seed}")
+            ): (strategy, seed)
+            for seed in seeds
+            for strategy in oracle_runs.STRATEGIES
+        }
+        for job in as_completed(searches):
+            run = job.result()
+            runs.append(run)
+            log(f"[{len(runs)}/{len(searches)}] {run['strategy']} seed {run['seed']}: best "
+                f"reward {run['best_reward']:.4f}, {run['distinct']} distinct networks, "
+                f"{run['wall_s']:.0f} s")  # fmt: skip
+        search_wall = time.perf_counter() - started
+        specs = sorted({r["baseline_spec"] for r in runs if r["baseline_spec"]})
+        jobs = [
+            {"data": args.data, "root": args.data_root, "train_images": train_images,
+             "epochs": epochs, "seed": seed, "spec": spec, "index": specs.index(spec)}
+            for spec in specs
+            for seed in range(1, args.confirm_seeds + 1)
+        ]  # fmt: skip
+
+        def path(job: dict[str, Any]) -> Path:
+            from search_spaces import NetworkSpec
+
+            key = NetworkSpec.from_json(job["spec"]).fingerprint()[:16]
+            return out / "confirm" / f"{key}-s{job['seed']}-e{job['epochs']}.json"
+
+        kept = {id(j): json.loads(path(j).read_text()) for j in jobs if path(j).exists()}
+        todo = {pool.submit(_confirm, j): j for j in jobs if id(j) not in kept}
+        log(f"{len(specs)} distinct baselines: {len(kept)} trainings kept, {len(todo)} to run")
+        for job in as_completed(todo):
+            result, asked = job.result(), todo[job]
+            path(asked).write_text(json.dumps(result) + "\n")
+            kept[id(asked)] = result
+            log(f"alone: baseline {result['index']} seed {result['seed']}: "
+                f"{result['accuracy']:.4f} in {result['seconds']:.0f} s")  # fmt: skip
+    alone: dict[str, list[float]] = {}
+    for job in jobs:
+        alone.setdefault(job["spec"], []).append(kept[id(job)]["accuracy"])
+    for run in runs:
+        values = alone.get(run["baseline_spec"], [])
+        run["standalone_accuracy"] = statistics.fmean(values) if values else float("nan")
+        run["standalone_runs"] = values
+        run["baseline_reward"] = run["baseline"]["reward"] if run["baseline"] else float("nan")
+    result = {
+        "benchmark": "strategies_bed",
+        "command": "benchmarks/strategies_bed.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M %z"),
+        "oracle": {"variant": variant, **VARIANTS[variant]},
+        "trials": args.trials,
+        "seeds": seeds,
+        "confirmation": {
+            "epochs": epochs,
+            "train_images": train_images,
+            "seeds": list(range(1, args.confirm_seeds + 1)),
+        },
+        "search_wall_seconds": round(search_wall, 1),
+        "wall_seconds": round(time.perf_counter() - started, 1),
+        "best_reward": oracle_runs.compare(runs, seeds, "best_reward"),
+        "baseline_reward": oracle_runs.compare(runs, seeds, "baseline_reward"),
+        "standalone_accuracy": oracle_runs.compare(runs, seeds, "standalone_accuracy"),
+        "runs": sorted(
+            ({k: v for k, v in r.items() if k != "best_reward_curve"} for r in runs),
+            key=lambda r: (r["strategy"], r["seed"]),
+        ),
+    }
+    results = Path("/tmp") if args.smoke else RESULTS
+    name = f"strategies_bed_{args.data.replace('-', '_')}"
+    (results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    oracle_runs.plot(runs, results / f"{name}.png", f"{args.data}: {args.trials} trials x "
+                     f"{len(seeds)} seeds, supernet {variant}")  # fmt: skip
+    for strategy, entry in result["standalone_accuracy"].items():
+        versus = entry.get("vs_random")
+        line = f"{strategy:7s} trained alone: median {entry['median']:.4f}"
+        if versus:
+            line += (f"; minus random {100 * versus['mean']:+.2f} points "
+                     f"[{100 * versus['low']:+.2f}, {100 * versus['high']:+.2f}]")  # fmt: skip
+        print(line)
+    print(f"wrote {results / name}.json")
+
+
+if __name__ == "__main__":
+    main()
