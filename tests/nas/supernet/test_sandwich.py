@@ -60,7 +60,7 @@ def trained(space, digits):
     losses = []
     # Two sampled networks per step: the known gap below is measured at this setting, with
     # the recipe from before issue 25 (the supernet's own recipe is issue 27's).
-    training = TrainingConfig(**{**LEGACY_RECIPE, "epochs": 4})
+    training = TrainingConfig(**{**LEGACY_RECIPE, "epochs": 3})
     config = SandwichConfig(training=training, random_subnets=2)
     result = train_supernet(
         net, digits, config, seed=0, progress=lambda e, loss: losses.append(loss)
@@ -70,19 +70,19 @@ def trained(space, digits):
 
 def test_the_supernet_learns_and_both_ends_of_the_sandwich_score_well(trained, digits):
     net, result, losses = trained
-    assert result.epochs == 4 and len(losses) == 4
+    assert result.epochs == 3 and len(losses) == 3
     assert losses[-1] < 0.6 * losses[0]
     evaluator = SupernetEvaluator(digits, supernet=net)
     largest, smallest = net.extremes()
-    # Ten classes: chance is 0.1. Measured: 0.91 and 0.80.
+    # Ten classes: chance is 0.1. Measured: 0.88 and 0.77.
     assert evaluator.evaluate(largest, seed=0).accuracy > 0.7
     assert evaluator.evaluate(smallest, seed=0).accuracy > 0.6
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="known gap: after 4 epochs the networks between the two ends inherit weights "
-    'that score 0.12-0.26 (chance 0.1); BENCHMARKS.md "Supernet" measures the ranking',
+    reason="known gap: after 3 epochs the networks between the two ends inherit weights "
+    'that score 0.08-0.22 (chance 0.1); BENCHMARKS.md "Supernet" measures the ranking',
 )
 def test_networks_between_the_ends_inherit_useful_weights(trained, space, digits):
     net, _, _ = trained
