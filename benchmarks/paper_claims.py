@@ -14,13 +14,16 @@ a killed run resumes where it stopped.
     .venv/bin/python benchmarks/paper_claims.py cifar10 --data-root ../shared/data/cifar10
 
 ``--part curves`` (item 2): ``cnas scaling-curves`` on ``--backbone`` (default: the
-search proxy's skeleton; give a search's ``baseline.json`` for the searched one), phi
-0-2, 3 seeds, with the paper's coefficients; then, once ``--part grid`` has run, with the
-grid's own, taking every point the two share (the base and the single-dimension
-scalings) from the first (``--reuse-results``).
+searched baseline of ``--part searched``; ``skeleton``: the proxy's), phi 0-2, 3 seeds,
+with the paper's coefficients; then, once ``--part grid`` has run, with the grid's own,
+taking every point the two share (the base and the single-dimension scalings) from the
+first (``--reuse-results``).
 
 ``--part grid`` (item 3): ``cnas coefficients`` on the same backbone (step 0.1, product
 within 5% of 2, 3 seeds for the finalists), its references taken from the curves.
+
+The order per data set: budget, searched, grid, curves (the curves then draw both the
+paper's and the grid's coefficients in one run).
 
 ``--part searched`` (item 4): ``cnas search`` (TPE) and ``cnas search --strategy random``
 at the skeleton's FLOPs, each ``--trials`` proxy trainings (the bed's 3 epochs) and the
@@ -183,13 +186,21 @@ def _chosen_epochs(args: argparse.Namespace) -> int:
     return shorter if found["near_convergence"] else longer
 
 
-def _backbone(args: argparse.Namespace, out: Path) -> Path:
-    if args.backbone:
-        return Path(args.backbone).resolve()
-    path = out / "proxy.json"
-    if not path.exists():
-        proxy_skeleton(args.data).save(path)
-    return path
+def _backbone(args: argparse.Namespace, root: Path) -> tuple[Path, str]:
+    """(spec file, tag) of the backbone curves and grid scale: the searched baseline
+    (``--part searched`` first), the proxy's skeleton, or a spec file."""
+    if args.backbone == "searched":
+        path = root / "search-tpe" / "baseline.json"
+        if not path.exists():
+            sys.exit("paper_claims: run --part searched first: the grid and the curves scale "
+                     "its baseline (or give --backbone skeleton)")  # fmt: skip
+        return path, "searched"
+    if args.backbone == "skeleton":
+        path = root / "proxy.json"
+        if not path.exists():
+            proxy_skeleton(args.data).save(path)
+        return path, "skeleton"
+    return Path(args.backbone).resolve(), Path(args.backbone).stem
 
 
 def _cnas(
@@ -220,21 +231,18 @@ def _cnas(
 def curves(args: argparse.Namespace) -> dict[str, Any]:
     root = _root(args)
     root.mkdir(parents=True, exist_ok=True)
-    backbone = str(_backbone(args, root))
-    common = ["scaling-curves", backbone, "--phis", "0-2", "--seeds", "3"]
-    found = {
-        "paper": _cnas(args, [*common, "--coefficients", "1.2,1.1,1.15"], root / "curves-paper")
-    }
-    grid = root / "grid" / "coefficients.json"
+    backbone, tag = _backbone(args, root)
+    common = ["scaling-curves", str(backbone), "--phis", "0-2", "--seeds", "3"]
+    paper_dir, grid_dir = root / f"curves-paper-{tag}", root / f"grid-{tag}"
+    paper = [*common, "--coefficients", "1.2,1.1,1.15"]
+    if (grid_dir / "study.db").exists():  # the base and the phi-1 single dimensions
+        paper += ["--reuse-results", str(grid_dir)]
+    found = {"backbone": tag, "paper": _cnas(args, paper, paper_dir)}
+    grid = grid_dir / "coefficients.json"
     if grid.exists():
         command = [*common, "--coefficients-file", str(grid)]
-        command += [
-            "--reuse-results",
-            str(root / "curves-paper"),
-            "--reuse-results",
-            str(root / "grid"),
-        ]
-        found["grid"] = _cnas(args, command, root / "curves-grid")
+        command += ["--reuse-results", str(paper_dir), "--reuse-results", str(grid_dir)]
+        found["grid"] = _cnas(args, command, root / f"curves-grid-{tag}")
     else:
         print(
             "curves: no grid yet (--part grid): the grid's coefficients are not drawn", flush=True
@@ -245,13 +253,13 @@ def curves(args: argparse.Namespace) -> dict[str, Any]:
 def grid(args: argparse.Namespace) -> dict[str, Any]:
     root = _root(args)
     root.mkdir(parents=True, exist_ok=True)
+    backbone, tag = _backbone(args, root)
     command = [
-        "coefficients", str(_backbone(args, root)), "--step", "0.1", "--tolerance", "5",
-        "--seeds", "3",
+        "coefficients", str(backbone), "--step", "0.1", "--tolerance", "5", "--seeds", "3",
     ]  # fmt: skip
-    if (root / "curves-paper" / "study.db").exists():
-        command += ["--reuse-results", str(root / "curves-paper")]
-    return _cnas(args, command, root / "grid")
+    if (root / f"curves-paper-{tag}" / "study.db").exists():
+        command += ["--reuse-results", str(root / f"curves-paper-{tag}")]
+    return {"backbone": tag, **_cnas(args, command, root / f"grid-{tag}")}
 
 
 # --- item 4: searched against hand-made and random ----------------------------------------
@@ -406,7 +414,10 @@ def main() -> None:
         "--part", choices=("budget", "curves", "grid", "searched"), default="budget"
     )
     parser.add_argument(
-        "--backbone", help="spec JSON for curves and grid (default: the proxy's skeleton)"
+        "--backbone",
+        default="searched",
+        help="what curves and grid scale: searched (the --part searched baseline, default), "
+        "skeleton (the proxy's), or a spec JSON file",
     )
     parser.add_argument("--epochs", type=int, default=6, help="E: the budget checked (6)")
     parser.add_argument(
