@@ -25,6 +25,9 @@ within 5% of 2, 3 seeds for the finalists), its references taken from the curves
 The order per data set: budget, searched, grid, curves (the curves then draw both the
 paper's and the grid's coefficients in one run).
 
+``--part table`` (item 5): the claims table (README, BENCHMARKS.md) from the results files
+of both data sets, also written to ``benchmarks/results/paper_claims_table.md``.
+
 ``--part searched`` (item 4): ``cnas search`` (TPE) and ``cnas search --strategy random``
 at the skeleton's FLOPs, each ``--trials`` proxy trainings (the bed's 3 epochs) and the
 same confirmation (the best 3 retrained alone at the budget's epochs): equal cost. Then
@@ -57,6 +60,7 @@ from typing import Any
 
 from _bed import DEPTH, RESOLUTION, RESULTS, ROOT, WIDTH, proxy_skeleton
 from _bed import EPOCHS as PROXY_EPOCHS
+from _claims_table import claims_table, curve_points
 from _machine import machine
 
 
@@ -238,11 +242,13 @@ def curves(args: argparse.Namespace) -> dict[str, Any]:
     if (grid_dir / "study.db").exists():  # the base and the phi-1 single dimensions
         paper += ["--reuse-results", str(grid_dir)]
     found = {"backbone": tag, "paper": _cnas(args, paper, paper_dir)}
+    found["paper"]["points"] = curve_points(paper_dir / "curves.csv")
     grid = grid_dir / "coefficients.json"
     if grid.exists():
         command = [*common, "--coefficients-file", str(grid)]
         command += ["--reuse-results", str(paper_dir), "--reuse-results", str(grid_dir)]
         found["grid"] = _cnas(args, command, root / f"curves-grid-{tag}")
+        found["grid"]["points"] = curve_points(root / f"curves-grid-{tag}" / "curves.csv")
     else:
         print(
             "curves: no grid yet (--part grid): the grid's coefficients are not drawn", flush=True
@@ -411,7 +417,7 @@ def main() -> None:
     parser.add_argument("data", choices=sorted(RESOLUTION))
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
     parser.add_argument(
-        "--part", choices=("budget", "curves", "grid", "searched"), default="budget"
+        "--part", choices=("budget", "curves", "grid", "searched", "table"), default="budget"
     )
     parser.add_argument(
         "--backbone",
@@ -433,11 +439,26 @@ def main() -> None:
     out = (
         Path("/tmp") if args.smoke else RESULTS
     ) / f"paper_claims_{args.data.replace('-', '_')}.json"
+    if args.part == "table":
+        folder = Path("/tmp") if args.smoke else RESULTS
+        documents = {}
+        for data in ("fashion-mnist", "cifar10"):
+            path = folder / f"paper_claims_{data.replace('-', '_')}.json"
+            if path.exists():
+                documents[data] = json.loads(path.read_text())
+        table = claims_table(documents)
+        (folder / "paper_claims_table.md").write_text(table)
+        print(table, end="")
+        return
     if args.part != "budget":
         found = {"curves": curves, "grid": grid, "searched": searched}[args.part](args)
         document = json.loads(out.read_text()) if out.exists() else {}
-        document[args.part] = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M %z"),
-                               "epochs": _chosen_epochs(args), **found}  # fmt: skip
+        document[args.part] = {
+            "benchmark_command": " ".join([".venv/bin/python", "benchmarks/paper_claims.py",
+                                           *sys.argv[1:]]),
+            "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M %z"),
+            "epochs": _chosen_epochs(args), **found,
+        }  # fmt: skip
         out.write_text(json.dumps(document, indent=2) + "\n")
         print(f"wrote the {args.part} part of {out}")
         return
