@@ -222,17 +222,23 @@ def score_variant(args: argparse.Namespace, variant: str) -> None:
 
 
 def _jobs(pending: list[str], jobs: int) -> list[list[str]]:
-    """Pending variants in ``jobs`` groups of about equal cost; the variants that share a
-    supernet go together, after the one that trains it."""
+    """Pending variants in ``jobs`` groups of about equal cost (the longest placed first),
+    each run cheapest first, so that a sitting cut short has finished the most; the
+    variants that share a supernet go together, after the one that trains it."""
     groups: dict[str, list[str]] = {}
     for name in pending:
         groups.setdefault(_training_name(name), []).append(name)
     loads: list[tuple[float, list[str]]] = [(0.0, []) for _ in range(jobs)]
-    for training, members in sorted(groups.items(), key=lambda g: -_cost(g[0])):
+    for training in sorted(groups, key=lambda g: -_cost(g)):
         index = min(range(jobs), key=lambda i: loads[i][0])
-        load, names = loads[index]
-        loads[index] = (load + _cost(training), names + members)
-    return [names for _, names in loads if names]
+        load, trainings = loads[index]
+        loads[index] = (load + _cost(training), [*trainings, training])
+    order = list(VARIANTS)
+    return [
+        [name for t in sorted(ts, key=lambda t: (_cost(t), order.index(t))) for name in groups[t]]
+        for _, ts in loads
+        if ts
+    ]
 
 
 def run_variants(args: argparse.Namespace) -> None:
