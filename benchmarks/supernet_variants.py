@@ -9,6 +9,9 @@ the reference budget from 3 seeds, their mean the reference), in its run directo
 The supernet holds every network of that space (a shortcut has no weights), so the
 supernet's tau and the proxy's are measured on the same networks and the same reference.
 
+``scored`` writes the results of the variants scored so far, training nothing (while
+the others are still training).
+
 ``variants``: each supernet variant below trained once on the proxy's images (the
 bed's own split), saved in ``runs/bench-supernet-variants-<data>/<training>/`` (reused
 when there; variants that differ only in how many images recalibrate batch norm share
@@ -266,7 +269,8 @@ def variants(args: argparse.Namespace) -> dict[str, Any]:
     """Every scored variant's tau against the bed's reference, its share and its cost."""
     from nas.stats import rank_correlation
 
-    run_variants(args)
+    if args.part != "scored":
+        run_variants(args)
     names, _, reference, bed_summary = _bed_networks(_dirs(args)[0])
     ceiling = bed_summary["reference_reliability"]["ceiling"]
     results = {}
@@ -310,7 +314,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", choices=sorted(RESOLUTION))
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
-    parser.add_argument("--part", choices=("bed", "variants", "all"), default="all")
+    parser.add_argument(
+        "--part",
+        choices=("bed", "variants", "scored", "all"),
+        default="all",
+        help="bed, variants (train and score what is missing, then the results), scored "
+        "(the results of the variants scored so far, training nothing), or all",
+    )
     parser.add_argument("--networks", type=int, default=30, help="bed networks (30)")
     parser.add_argument("--jobs", type=int, default=2, help="variants trained at once (2)")
     parser.add_argument("--only", help="comma-separated variants to train and score (all)")
@@ -327,7 +337,7 @@ def main() -> None:
     if args.part in ("bed", "all"):
         result["bed"] = bed(args)
         out.write_text(json.dumps(result, indent=2) + "\n")
-    if args.part in ("variants", "all"):
+    if args.part in ("variants", "scored", "all"):
         result["variants"] = variants(args)
         out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
