@@ -1,6 +1,6 @@
 """Which supernet ranks? Each training variant scored against one multi-seed reference.
 
-Two parts (``--part``, default both):
+Two parts (``--part``, default both), and a third that only reports:
 
 ``bed``: the proxy recipe's rank bed (``proxy_recipe.py --part rank``: ``cnas
 rank-check``, 30 networks of the usual space around the proxy skeleton, each trained at
@@ -8,9 +8,6 @@ the reference budget from 3 seeds, their mean the reference), in its run directo
 ``runs/bench-proxy-recipe-<data>``: a finished one is read, an unfinished one resumed.
 The supernet holds every network of that space (a shortcut has no weights), so the
 supernet's tau and the proxy's are measured on the same networks and the same reference.
-
-``scored`` writes the results of the variants scored so far, training nothing (while
-the others are still training).
 
 ``variants``: each supernet variant below trained once on the proxy's images (the
 bed's own split), saved in ``runs/bench-supernet-variants-<data>/<training>/`` (reused
@@ -20,9 +17,13 @@ recalibration (kept in ``<variant>.scores.json`` there, so a finished variant is
 scored again): Kendall tau against the reference with its interval, its share of the
 ceiling, and the cost (training seconds, and per candidate amortised over 1,000
 candidates, beside the proxy's seconds per network). ``--jobs 2`` trains two at once,
-one thread each, as the bed's proxy trained two networks at once.
+one thread each, as the bed's proxy trained two networks at once; a killed run goes on
+from each supernet's last finished epoch.
 
-    .venv/bin/python benchmarks/supernet_variants.py fashion-mnist [--part bed|variants]
+``scored`` writes the results of the variants scored so far, training nothing (while
+the others are still training).
+
+    .venv/bin/python benchmarks/supernet_variants.py fashion-mnist [--part bed|variants|scored]
     .venv/bin/python benchmarks/supernet_variants.py cifar10 --data-root ../shared/data/cifar10
 
 Writes ``benchmarks/results/supernet_variants_<data>.json``.
