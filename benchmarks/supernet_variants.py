@@ -248,7 +248,7 @@ def _jobs(pending: list[str], jobs: int) -> list[list[str]]:
 def run_variants(args: argparse.Namespace) -> None:
     chosen = list(VARIANTS)[:2] if args.smoke else list(VARIANTS)
     if args.only:
-        chosen = [name for name in chosen if name in args.only.split(",")]
+        chosen = [name for name in args.only.split(",") if name in chosen]  # in its order
     pending = [name for name in chosen if not _scores_file(args, name).exists()]
     _dirs(args)[1].mkdir(parents=True, exist_ok=True)
     if args.jobs > 1 and len(pending) > 1:
