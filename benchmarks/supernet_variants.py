@@ -328,6 +328,9 @@ def main() -> None:
     # Tiny budgets, their own run directories, results in /tmp: checks the code path.
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    unknown = sorted(set(args.only.split(",")) - set(VARIANTS)) if args.only else []
+    if unknown:
+        parser.error(f"--only: no variant {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
     if args.only:  # one job of a --jobs run, or a chosen few: the scores, no results file
         run_variants(args)
         return
