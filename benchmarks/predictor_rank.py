@@ -56,6 +56,35 @@ def _networks(rank: dict[str, Any], data: str) -> list[Any]:
     return specs
 
 
+def _with_supernet_scores(
+    data: str,
+    specs: list[Any],
+    rows: list[dict[str, Any]],
+    proxy: list[float],
+    reference: list[float],
+) -> dict[str, Any]:
+    """For each supernet variant ``supernet_variants.py`` scored the bed with: the
+    predictor with that score as a feature (fitted on the others' proxy results), and the
+    score alone. Nothing where no variant has run."""
+    from nas.predict import leave_one_out
+    from nas.stats import rank_correlation
+
+    path = RESULTS / f"supernet_variants_{data.replace('-', '_')}.json"
+    measured = json.loads(path.read_text()).get("variants", {}) if path.exists() else {}
+    found = {}
+    for name, variant in measured.get("variants", {}).items():
+        by_network = variant.get("scores", {})
+        score = [by_network.get(str(int(row["network"]))) for row in rows]
+        if None in score:
+            continue  # scored on another bed
+        predicted, _ = leave_one_out(specs, proxy, scores=[[value] for value in score])
+        found[f"predictor + supernet score ({name}), fitted on the others' proxy results"] = (
+            rank_correlation(predicted, reference)
+        )
+        found[f"supernet score ({name}) alone"] = rank_correlation(score, reference)
+    return found
+
+
 def _tau(result: Any) -> dict[str, float]:
     return {
         "kendall_tau": round(result.kendall_tau, 4),
@@ -82,6 +111,7 @@ def main() -> None:
     ceiling = rank["reference_reliability"]["ceiling"]
     scores = {
         "predictor, fitted on the others' proxy results": rank_correlation(from_proxy, reference),
+        **_with_supernet_scores(args.data, specs, rows, proxy, reference),
         "predictor, fitted on the others' reference means": rank_correlation(
             from_reference, reference
         ),
@@ -91,7 +121,11 @@ def main() -> None:
     result = {
         "benchmark": "predictor_rank",
         "command": f".venv/bin/python benchmarks/predictor_rank.py {args.data}",
-        "data_file": f"benchmarks/results/proxy_recipe_{args.data.replace('-', '_')}.json",
+        "data_files": [
+            f"benchmarks/results/{name}_{args.data.replace('-', '_')}.json"
+            for name in ("proxy_recipe", "supernet_variants")
+            if (RESULTS / f"{name}_{args.data.replace('-', '_')}.json").exists()
+        ],
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M %z"),
         "seconds": round(time.perf_counter() - started, 1),

@@ -280,7 +280,7 @@ def variants(args: argparse.Namespace) -> dict[str, Any]:
         if not path.exists():
             continue
         record = json.loads(path.read_text())
-        scores = record.pop("scores")
+        scores = record["scores"]  # kept: predictor_rank.py reads them as a feature
         tau = rank_correlation([scores[n] for n in names], reference)
         trained = record["training_seconds"]
         results[name] = {
