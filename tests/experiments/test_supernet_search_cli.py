@@ -125,9 +125,10 @@ def test_a_trained_search_retrains_its_winners_longer(cnas, tmp_path):
 
 def test_a_space_the_supernet_cannot_hold_is_refused_before_anything_is_written(cnas, tmp_path):
     space = tmp_path / "space.json"
-    space.write_text(json.dumps({"skips": [True, False]}))
+    # Fused-MBConv's full kxk conv shares no weights with a depthwise one.
+    space.write_text(json.dumps({"convs": ["mbconv", "fused"]}))
     out = tmp_path / "run"
     code, stdout, stderr = cnas("search", *SUPERNET, "--space", str(space), "--out", str(out))
     assert code == 2 and stdout == ""
-    assert '"skips": [true]' in stderr and len(stderr.strip().splitlines()) == 1
+    assert '"convs": ["mbconv"]' in stderr and len(stderr.strip().splitlines()) == 1
     assert not out.exists()
