@@ -59,7 +59,7 @@ class SandwichConfig:
     """How the supernet trains: the usual schedule, plus the sandwich's own two knobs."""
 
     training: TrainingConfig = dataclasses.field(default_factory=lambda: TrainingConfig(epochs=10))
-    # Sampled networks per step, between the largest and smallest. With 2 and 4 epochs
+    # Sampled networks per step, between the largest and smallest. With 2 and 3 epochs
     # the networks between the ends stay near chance (the strict xfail in
     # tests/nas/supernet/test_sandwich.py); with 4 and 10 epochs they inherit 0.73-0.92
     # on digits (BENCHMARKS.md, "Supernet"), still far below what they reach alone.
