@@ -33,6 +33,7 @@ from typing import Any
 import strategies_supernet as oracle_runs
 from _bed import RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, proxy_skeleton
 from _machine import machine
+from paper_claims import _chosen_epochs as chosen_epochs
 from supernet_variants import VARIANTS, bed_images, variant_evaluator
 
 
@@ -93,18 +94,6 @@ def _confirm(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _budget_epochs(data: str, smoke: bool) -> int:
-    if smoke:
-        return 1
-    path = RESULTS / f"paper_claims_{data.replace('-', '_')}.json"
-    found = json.loads(path.read_text()).get("budget") if path.exists() else None
-    if not found:
-        sys.exit(f"strategies_bed: run paper_claims.py {data} --part budget first: it sets "
-                 "the epochs of the stand-alone trainings")  # fmt: skip
-    shorter, longer = sorted(int(e) for e in found["epochs"])
-    return shorter if found["near_convergence"] else longer
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("data", choices=sorted(RESOLUTION))
@@ -119,7 +108,7 @@ def main() -> None:
     if args.trials < 2 or args.seeds < 2 or args.confirm_seeds < 1:
         parser.error("--trials and --seeds must be 2 or more, --confirm-seeds 1 or more")
     variant = args.variant or best_variant(args.data, args.smoke)
-    epochs = _budget_epochs(args.data, args.smoke)
+    epochs = chosen_epochs(args)  # what paper_claims --part budget found enough
     train_images = 240 if args.smoke else TRAIN_IMAGES
     out = ROOT / "runs" / f"bench-strategies-bed-{args.data}{'-smoke' if args.smoke else ''}"
     (out / "confirm").mkdir(parents=True, exist_ok=True)
