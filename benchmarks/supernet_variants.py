@@ -63,6 +63,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "uniform-2x-epochs": {"sampling": "uniform", "epochs": 2 * EPOCHS},
     # Uniform ranked from 20 epochs on CIFAR-10 (0.04 at 10, 0.46 at 20): does it go on?
     "uniform-4x-epochs": {"sampling": "uniform", "epochs": 4 * EPOCHS},
+    # The same 20 epochs from another training seed: one seed is one draw of the supernet.
+    "uniform-2x-epochs-seed1": {"sampling": "uniform", "epochs": 2 * EPOCHS, "seed": 1},
     # Few-shot (arXiv 2006.06863): a supernet per kernel of the middle stage, each for a
     # third of the epochs.
     "few-shot-s3-kernel": {"random_subnets": 4, "distill": True, "split_by": "s3_kernel"},
@@ -162,6 +164,7 @@ def variant_evaluator(
 
     settings = dict(VARIANTS[variant])
     calibration = settings.pop("calibration", 512)
+    seed = settings.pop("seed", 0)
     epochs = settings.pop("epochs", EPOCHS) * (1 if smoke else EPOCHS) // EPOCHS
     config = SandwichConfig(
         training=dataclasses.replace(TrainingConfig(threads=1), epochs=epochs), **settings
@@ -172,7 +175,7 @@ def variant_evaluator(
         data,
         space=MBConvSpace.uniform(proxy_skeleton(data_name)),  # the bed's space, whole
         config=config,
-        seed=0,
+        seed=seed,  # 0 unless the variant names another
         calibration_images=calibration,
         on_epoch=on_epoch,
     )
