@@ -17,10 +17,22 @@ from nas.supernet import (
     TrainingCheckpoint,
     train_supernet,
 )
+from search_spaces import MBConvSpace, StageChoices
 
 
 class Killed(Exception):
     """Stands for the kill: raised after an epoch, once its state is saved."""
+
+
+@pytest.fixture(scope="module")
+def space(proxy) -> MBConvSpace:
+    # Narrower than the default space (expansion 1 or 3, no SE): resuming is about state,
+    # not size. Three kernels keep the few-shot split at three parts.
+    choices = StageChoices(
+        kernels=(3, 5, 7), expand_ratios=(1, 3), se_ratios=(0.0,), width_mults=(0.75, 1.0),
+        skips=(True,),
+    )  # fmt: skip
+    return MBConvSpace.uniform(proxy, choices)
 
 
 @pytest.fixture(scope="module")
