@@ -59,7 +59,7 @@ def _init_worker(data: str, root: str | None, variant: str, smoke: bool) -> None
     from search_spaces import MBConvSpace, count_flops
 
     torch.set_num_threads(1)
-    images = bed_images(data, root, smoke=smoke)
+    images = bed_images(data, root, smoke=smoke, variant=variant)
     variants_root = ROOT / "runs" / f"bench-supernet-variants-{data}{'-smoke' if smoke else ''}"
     evaluator = variant_evaluator(data, images, variant, variants_root, smoke=smoke)
     skeleton = proxy_skeleton(data)
