@@ -299,8 +299,13 @@ def variants(args: argparse.Namespace) -> dict[str, Any]:
         scores = record["scores"]  # kept: predictor_rank.py reads them as a feature
         tau = rank_correlation([scores[n] for n in names], reference)
         trained = record["training_seconds"]
+        # The last epoch's training loss (chance: ln 10 = 2.30, 10 classes), where kept.
+        training = ROOT / record["supernet_dir"] / "supernet.json"
+        loss = json.loads(training.read_text()).get("final_loss") if training.exists() else None
         results[name] = {
             **record,
+            "mean_score": round(sum(scores.values()) / len(scores), 4),
+            "final_training_loss": None if loss is None else round(loss, 4),
             "kendall_tau": round(tau.kendall_tau, 4),
             "kendall_low": round(tau.kendall_low, 4),
             "kendall_high": round(tau.kendall_high, 4),
@@ -311,10 +316,23 @@ def variants(args: argparse.Namespace) -> dict[str, Any]:
             ),
         }
         print(f"{name:24s} tau {tau.kendall_tau:+.2f} [{tau.kendall_low:+.2f}, "
-              f"{tau.kendall_high:+.2f}], {trained:.0f} s to train", flush=True)  # fmt: skip
+              f"{tau.kendall_high:+.2f}], mean score {results[name]['mean_score']:.3f}, "
+              f"{trained:.0f} s to train", flush=True)  # fmt: skip
+    # A supernet from another training seed: how alike the two rank the bed's networks.
+    seeds = {}
+    for name in results:
+        base = name.rsplit("-seed", 1)[0]
+        if base != name and base in results:
+            pair = [[results[v]["scores"][n] for n in names] for v in (base, name)]
+            agreement = rank_correlation(*pair)
+            seeds[f"{base} vs {name}"] = {
+                k: round(getattr(agreement, k), 4)
+                for k in ("kendall_tau", "kendall_low", "kendall_high")
+            }
     return {
         "networks": len(names),
         "ceiling": ceiling,
+        "seed_agreement": seeds,
         "proxy": {
             **{
                 k: bed_summary["correlations"]["proxy"][k]
