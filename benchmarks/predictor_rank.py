@@ -7,7 +7,9 @@ asks what ``--strategy predictor`` would have said of each network before it was
 trained: a predictor (``nas.predict``) fitted on every other network's proxy result
 (leave-one-out), its Kendall tau against the reference mean, with its interval; beside
 it the proxy itself, FLOPs, and the same predictor fitted on the others' reference means
-(what it could do with perfect training). No training: seconds on one core.
+(what it could do with perfect training); where ``supernet_variants.py`` and
+``zero_cost_bed.py`` have scored the bed, the predictor with those scores as features.
+No training: seconds on one core.
 
     .venv/bin/python benchmarks/predictor_rank.py fashion-mnist
     .venv/bin/python benchmarks/predictor_rank.py cifar10
@@ -85,6 +87,33 @@ def _with_supernet_scores(
     return found
 
 
+def _with_zero_cost_scores(
+    data: str, specs: list[Any], rows: list[dict[str, Any]], proxy: list[float]
+) -> dict[str, Any]:
+    """The predictor with ``zero_cost_bed.py``'s SynFlow and NASWOT scores (each the mean
+    over its initialisations) as features, one at a time and both. Nothing where they
+    have not run."""
+    from nas.predict import leave_one_out
+
+    path = RESULTS / f"zero_cost_bed_{data.replace('-', '_')}.json"
+    measured = json.loads(path.read_text()).get("scores", {}) if path.exists() else {}
+    columns = {}
+    for name, score in measured.items():
+        by_network = score.get("scores", {})
+        column = [by_network.get(str(int(row["network"]))) for row in rows]
+        if None not in column:  # else scored on another bed
+            columns[name] = [sum(values) / len(values) for values in column]
+    chosen = {name: [name] for name in columns}
+    if len(columns) > 1:
+        chosen[" and ".join(columns)] = list(columns)
+    found = {}
+    for label, names in chosen.items():
+        features = [[columns[name][i] for name in names] for i in range(len(rows))]
+        predicted, _ = leave_one_out(specs, proxy, scores=features)
+        found[f"predictor + {label}, fitted on the others' proxy results"] = predicted
+    return found
+
+
 def _tau(result: Any) -> dict[str, float]:
     return {
         "kendall_tau": round(result.kendall_tau, 4),
@@ -112,6 +141,10 @@ def main() -> None:
     scores = {
         "predictor, fitted on the others' proxy results": rank_correlation(from_proxy, reference),
         **_with_supernet_scores(args.data, specs, rows, proxy, reference),
+        **{
+            name: rank_correlation(predicted, reference)
+            for name, predicted in _with_zero_cost_scores(args.data, specs, rows, proxy).items()
+        },
         "predictor, fitted on the others' reference means": rank_correlation(
             from_reference, reference
         ),
@@ -123,7 +156,7 @@ def main() -> None:
         "command": f".venv/bin/python benchmarks/predictor_rank.py {args.data}",
         "data_files": [
             f"benchmarks/results/{name}_{args.data.replace('-', '_')}.json"
-            for name in ("proxy_recipe", "supernet_variants")
+            for name in ("proxy_recipe", "supernet_variants", "zero_cost_bed")
             if (RESULTS / f"{name}_{args.data.replace('-', '_')}.json").exists()
         ],
         "machine": machine(),
