@@ -10,15 +10,17 @@ The supernet holds every network of that space (a shortcut has no weights), so t
 supernet's tau and the proxy's are measured on the same networks and the same reference.
 
 ``variants``: each supernet variant below trained once on the proxy's images (the
-bed's own split), saved in ``runs/bench-supernet-variants-<data>/<training>/`` (reused
-when there; variants that differ only in how many images recalibrate batch norm share
-one), then every bed network scored by its inherited weights after batch-norm
-recalibration (kept in ``<variant>.scores.json`` there, so a finished variant is not
-scored again): Kendall tau against the reference with its interval, its share of the
-ceiling, and the cost (training seconds, and per candidate amortised over 1,000
-candidates, beside the proxy's seconds per network). ``--jobs 2`` trains two at once,
-one thread each, as the bed's proxy trained two networks at once; a killed run goes on
-from each supernet's last finished epoch.
+bed's own split; ``images`` names more), saved in
+``runs/bench-supernet-variants-<data>/<training>/`` (reused when there; variants that
+differ only in how many images recalibrate batch norm share one), then every bed
+network scored by its inherited weights after batch-norm recalibration (kept in
+``<variant>.scores.json`` there, so a finished variant is not scored again): Kendall
+tau against the reference with its interval, its share of the ceiling, the cost
+(training seconds, and per candidate amortised over 1,000 candidates, beside the
+proxy's seconds per network), the mean inherited accuracy, the last epoch's training
+loss, and how alike two training seeds of a variant rank (its ``-seedN`` twin).
+``--jobs 2`` trains two at once, one thread each, as the bed's proxy trained two
+networks at once; a killed run goes on from each supernet's last finished epoch.
 
 ``scored`` writes the results of the variants scored so far, training nothing (while
 the others are still training).
