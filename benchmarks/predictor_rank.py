@@ -88,12 +88,17 @@ def _with_supernet_scores(
 
 
 def _with_zero_cost_scores(
-    data: str, specs: list[Any], rows: list[dict[str, Any]], proxy: list[float]
+    data: str,
+    specs: list[Any],
+    rows: list[dict[str, Any]],
+    proxy: list[float],
+    reference: list[float],
 ) -> dict[str, Any]:
     """The predictor with ``zero_cost_bed.py``'s SynFlow and NASWOT scores (each the mean
     over its initialisations) as features, one at a time and both. Nothing where they
     have not run."""
     from nas.predict import leave_one_out
+    from nas.stats import rank_correlation
 
     path = RESULTS / f"zero_cost_bed_{data.replace('-', '_')}.json"
     measured = json.loads(path.read_text()).get("scores", {}) if path.exists() else {}
@@ -110,7 +115,9 @@ def _with_zero_cost_scores(
     for label, names in chosen.items():
         features = [[columns[name][i] for name in names] for i in range(len(rows))]
         predicted, _ = leave_one_out(specs, proxy, scores=features)
-        found[f"predictor + {label}, fitted on the others' proxy results"] = predicted
+        found[f"predictor + {label}, fitted on the others' proxy results"] = rank_correlation(
+            predicted, reference
+        )
     return found
 
 
@@ -141,10 +148,7 @@ def main() -> None:
     scores = {
         "predictor, fitted on the others' proxy results": rank_correlation(from_proxy, reference),
         **_with_supernet_scores(args.data, specs, rows, proxy, reference),
-        **{
-            name: rank_correlation(predicted, reference)
-            for name, predicted in _with_zero_cost_scores(args.data, specs, rows, proxy).items()
-        },
+        **_with_zero_cost_scores(args.data, specs, rows, proxy, reference),
         "predictor, fitted on the others' reference means": rank_correlation(
             from_reference, reference
         ),
