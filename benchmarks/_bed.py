@@ -69,3 +69,34 @@ def rank_check_options(
     if data_root:
         options += ["--data-root", data_root]
     return options
+
+
+def read_bed(data: str, caller: str) -> tuple[list[str], list[Any], list[float], dict[str, Any]]:
+    """(names, specs, reference accuracies, rank summary) of the bed as
+    ``proxy_recipe.py --part rank`` left it in its results file: the networks redrawn
+    from the same space and seed and checked against the file's FLOPs, so a machine
+    without the bed's run directory reads the same bed."""
+    import json
+
+    from search_spaces import count_flops
+
+    path = RESULTS / f"proxy_recipe_{data.replace('-', '_')}.json"
+    if not path.is_file():
+        sys.exit(f"{caller}: {path} is missing: run benchmarks/proxy_recipe.py {data} first")
+    rank = json.loads(path.read_text()).get("rank")
+    if not rank or "per_network" not in rank:
+        sys.exit(f"{caller}: {path} has no rank check with per-network results yet")
+    rows = rank["per_network"]
+    settings = rank["settings"]
+    drawn = bed_networks(
+        data,
+        int(max(row["network"] for row in rows)) + 1,
+        seed=settings["seed"],
+        resolution=settings["resolution"],
+    )
+    specs = [drawn[int(row["network"])] for row in rows]
+    for spec, row in zip(specs, rows, strict=True):
+        if count_flops(spec) != row["flops"]:
+            sys.exit(f"{caller}: network {row['network']} redrawn differs from {path}'s")
+    names = [str(int(row["network"])) for row in rows]
+    return names, specs, [float(row["reference_accuracy"]) for row in rows], rank

@@ -21,41 +21,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from typing import Any
 
-from _bed import RESOLUTION, RESULTS, ROOT, bed_networks
+from _bed import RESOLUTION, RESULTS, ROOT, read_bed
 from _machine import machine
-
-
-def _bed(data: str) -> dict[str, Any]:
-    path = RESULTS / f"proxy_recipe_{data.replace('-', '_')}.json"
-    if not path.is_file():
-        sys.exit(f"predictor_rank: {path} is missing: run benchmarks/proxy_recipe.py {data} first")
-    rank = json.loads(path.read_text()).get("rank")
-    if not rank or "per_network" not in rank:
-        sys.exit(f"predictor_rank: {path} has no rank check with per-network results yet")
-    return rank
-
-
-def _networks(rank: dict[str, Any], data: str) -> list[Any]:
-    """The bed's networks, redrawn as the rank check drew them (checked by their FLOPs)."""
-    from search_spaces import count_flops
-
-    rows = rank["per_network"]
-    settings = rank["settings"]
-    drawn = bed_networks(
-        data,
-        int(max(r["network"] for r in rows)) + 1,
-        seed=settings["seed"],
-        resolution=settings["resolution"],
-    )
-    specs = [drawn[int(r["network"])] for r in rows]
-    for spec, row in zip(specs, rows, strict=True):
-        if count_flops(spec) != row["flops"]:
-            sys.exit(f"predictor_rank: network {row['network']} redrawn differs from the file's")
-    return specs
 
 
 def _with_supernet_scores(
@@ -137,8 +107,7 @@ def main() -> None:
     from nas.stats import rank_correlation
 
     started = time.perf_counter()
-    rank = _bed(args.data)
-    specs = _networks(rank, args.data)
+    _, specs, _, rank = read_bed(args.data, "predictor_rank")
     rows = rank["per_network"]
     reference = [r["reference_accuracy"] for r in rows]
     proxy = [r["proxy"] for r in rows]

@@ -22,9 +22,9 @@ import statistics
 import time
 from typing import Any
 
-from _bed import RESOLUTION, RESULTS
+from _bed import RESOLUTION, RESULTS, read_bed
 from _machine import machine
-from supernet_variants import _bed_networks, _dirs, bed_images
+from supernet_variants import bed_images
 
 
 def _scores(args: argparse.Namespace) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def _scores(args: argparse.Namespace) -> dict[str, Any]:
     from search_spaces import count_flops
 
     torch.set_num_threads(1)
-    names, specs, reference, summary = _bed_networks(_dirs(args)[0])
+    names, specs, reference, summary = read_bed(args.data, "zero_cost_bed")
     evaluators = {
         "synflow": SynflowEvaluator(),
         "naswot": NaswotEvaluator(data=bed_images(args.data, args.data_root)),
@@ -90,7 +90,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.seeds < 1:
         parser.error(f"--seeds must be 1 or more, got {args.seeds}")
-    args.smoke = False  # the bed's directories (supernet_variants' helpers read it)
     started = time.perf_counter()
     found = _scores(args)
     RESULTS.mkdir(exist_ok=True)

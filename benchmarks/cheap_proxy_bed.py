@@ -1,0 +1,212 @@
+"""Shorter trainings on the rank bed (issue 27): does a proxy at a tenth of the proxy's
+cost still rank the networks?
+
+The bed is the proxy recipe's (``proxy_recipe.py --part rank``: 30 networks, a 3-seed
+reference and its ceiling), read from its results file. Each budget trains every bed
+network with the proxy recipe for fewer image passes than the proxy's 3 epochs on 2,400
+images: ``1ep-720`` (1 epoch on the first 720 of its training images: a tenth of its
+passes), ``1ep-1200`` (a sixth), and ``1ep-half-side`` (1 epoch on all 2,400 at half the
+side: a twelfth of the pixels). Every budget is scored on the proxy's own 600 validation
+images (at the budget's side), so each is scored on as many images as the proxy; its
+final training loss is kept too. Each budget trains from ``--seeds`` seeds; the Kendall
+tau of seed 0's scores against the reference is one search's view, with its 95% interval,
+and seed 0 against seed 1 says how much the score moves between trainings.
+
+Cost is measured, not assumed: the full proxy trains the first ``--timed`` networks in
+the same run under the same load, and each budget's seconds on those networks are set
+against it (fixed costs, validation included, do not shrink with the passes).
+
+    .venv/bin/python benchmarks/cheap_proxy_bed.py cifar10 --data-root ../shared/data/cifar10
+    .venv/bin/python benchmarks/cheap_proxy_bed.py fashion-mnist
+
+Each training is kept in ``runs/bench-cheap-proxy-<data>/`` (ignored): a killed run
+resumes. Writes ``benchmarks/results/cheap_proxy_bed_<data>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from _bed import EPOCHS, PROXY_SAMPLES, RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, read_bed
+from _machine import machine
+
+# name -> (epochs, training images, side as a share of the bed's)
+BUDGETS: dict[str, tuple[int, int, float]] = {
+    "proxy": (EPOCHS, TRAIN_IMAGES, 1.0),
+    "1ep-720": (1, 720, 1.0),
+    "1ep-1200": (1, 1200, 1.0),
+    "1ep-half-side": (1, TRAIN_IMAGES, 0.5),
+}
+
+
+def _train(job: dict[str, Any]) -> dict[str, Any]:
+    import torch
+    from torch.utils.data import TensorDataset
+
+    torch.set_num_threads(1)
+    from nas import TrainingConfig, TrainingEvaluator, load_data
+    from search_spaces import NetworkSpec
+
+    epochs, images, side = BUDGETS[job["budget"]]
+    resolution = round(RESOLUTION[job["data"]] * side)
+    # The proxy's split 0 (2,400 train, 600 validate); a budget trains on its first images.
+    data = load_data(
+        job["data"], resolution=resolution, root=job["root"], max_samples=PROXY_SAMPLES, seed=0
+    )
+    x, y = data.train.tensors
+    data = dataclasses.replace(data, train=TensorDataset(x[:images], y[:images]))
+    spec = dataclasses.replace(NetworkSpec.from_dict(job["spec"]), resolution=resolution)
+    started = time.perf_counter()
+    evaluation = TrainingEvaluator(
+        data=data, config=TrainingConfig(epochs=epochs, threads=1)
+    ).evaluate(spec, seed=job["seed"])
+    return {
+        **{k: v for k, v in job.items() if k != "spec"},
+        "accuracy": evaluation.accuracy,
+        "train_loss": evaluation.metrics["train_loss"],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _path(out: Path, job: dict[str, Any]) -> Path:
+    return out / f"{job['budget']}-n{job['network']}-s{job['seed']}.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("data", choices=sorted(RESOLUTION))
+    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    parser.add_argument("--seeds", type=int, default=2, help="trainings a network a budget (2)")
+    parser.add_argument(
+        "--timed", type=int, default=4, help="networks the full proxy trains for the cost (4)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="trainings at a time (1)")
+    args = parser.parse_args()
+    if args.seeds < 2 or args.timed < 1 or args.workers < 1:
+        parser.error("--seeds takes 2 or more, --timed and --workers 1 or more")
+    from nas.stats import rank_correlation, summarise_seeds
+
+    started = time.perf_counter()
+    names, specs, reference, rank = read_bed(args.data, "cheap_proxy_bed")
+    out = ROOT / "runs" / f"bench-cheap-proxy-{args.data}"
+    out.mkdir(parents=True, exist_ok=True)
+    base = {"data": args.data, "root": args.data_root}
+    jobs = [
+        {**base, "budget": "proxy", "network": names[i], "seed": 0, "spec": specs[i].to_dict()}
+        for i in range(args.timed)
+    ]
+    jobs += [
+        {**base, "budget": budget, "network": name, "seed": seed, "spec": spec.to_dict()}
+        for budget in BUDGETS
+        if budget != "proxy"
+        for seed in range(args.seeds)
+        for name, spec in zip(names, specs, strict=True)
+    ]
+    done = {
+        _path(out, j): json.loads(_path(out, j).read_text()) for j in jobs if _path(out, j).exists()
+    }
+    todo = [j for j in jobs if _path(out, j) not in done]
+    print(
+        f"cheap_proxy_bed: {len(done)} of {len(jobs)} trainings kept, {len(todo)} to run",
+        flush=True,
+    )
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        for count, result in enumerate(pool.map(_train, todo), 1):
+            _path(out, result).write_text(json.dumps(result) + "\n")
+            done[_path(out, result)] = result
+            print(
+                f"  [{count}/{len(todo)}] {result['budget']} network {result['network']} "
+                f"seed {result['seed']}: {result['accuracy']:.3f} in {result['seconds']:.1f} s",
+                flush=True,
+            )
+
+    def found(budget: str, seed: int, key: str) -> list[float]:
+        by_name = {
+            r["network"]: r[key]
+            for r in done.values()
+            if r["budget"] == budget and r["seed"] == seed
+        }
+        return [by_name[name] for name in names]
+
+    timed = names[: args.timed]
+
+    def seconds(budget: str) -> float:
+        return statistics.fmean(
+            r["seconds"] for r in done.values()
+            if r["budget"] == budget and r["seed"] == 0 and r["network"] in timed
+        )  # fmt: skip
+
+    ceiling = rank["reference_reliability"]["ceiling"]
+    proxy = rank["correlations"]["proxy"]
+    proxy_tau = proxy["kendall_tau"]
+    budgets = {}
+    for budget, (epochs, images, side) in BUDGETS.items():
+        if budget == "proxy":
+            continue
+        accuracy = found(budget, 0, "accuracy")
+        tau = rank_correlation(accuracy, reference)
+        loss = rank_correlation([-v for v in found(budget, 0, "train_loss")], reference)
+        by_seed = [found(budget, seed, "accuracy") for seed in range(args.seeds)]
+        mean = [statistics.fmean(values) for values in zip(*by_seed, strict=True)]
+        share = seconds(budget) / seconds("proxy")
+        budgets[budget] = {
+            "epochs": epochs,
+            "train_images": images,
+            "resolution": round(RESOLUTION[args.data] * side),
+            "passes_over_proxy": round(epochs * images * side**2 / (EPOCHS * TRAIN_IMAGES), 4),
+            "seed0": tau.as_dict(),
+            "seed0_share_of_ceiling": round(tau.kendall_tau / ceiling, 3),
+            "seed0_final_loss": loss.as_dict(),
+            f"mean_of_{args.seeds}": rank_correlation(mean, reference).as_dict(),
+            "seed0_vs_seed1": rank_correlation(accuracy, found(budget, 1, "accuracy")).as_dict(),
+            "mean_accuracy": summarise_seeds(accuracy).as_dict(),
+            "seconds_per_network": round(seconds(budget), 2),
+            "cost_over_proxy": round(share, 3),
+            "meets_goal": bool(
+                tau.kendall_tau >= proxy_tau and tau.kendall_tau >= 0.8 * ceiling and share <= 0.1
+            ),
+        }
+        print(f"{budget:14s} tau {tau.kendall_tau:+.2f} [{tau.kendall_low:+.2f}, "
+              f"{tau.kendall_high:+.2f}] ({tau.kendall_tau / ceiling:.0%} of the ceiling), "
+              f"{share:.2f} of the proxy's seconds", flush=True)  # fmt: skip
+    command = f".venv/bin/python benchmarks/cheap_proxy_bed.py {args.data}"
+    command += f" --seeds {args.seeds} --timed {args.timed}"
+    if args.data_root:
+        command += f" --data-root {args.data_root}"
+    document = {
+        "benchmark": "cheap_proxy_bed",
+        "command": command,
+        "data_files": [f"benchmarks/results/proxy_recipe_{args.data.replace('-', '_')}.json"],
+        "machine": machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M %z"),
+        "wall_seconds_this_run": round(time.perf_counter() - started, 1),
+        "networks": len(names),
+        "reference": rank["reference"],
+        "ceiling": ceiling,
+        "proxy": {
+            **{
+                k: rank["correlations"]["proxy"][k]
+                for k in ("kendall_tau", "kendall_low", "kendall_high")
+            },
+            "seconds_per_network_here": round(seconds("proxy"), 2),
+            "timed_networks": timed,
+        },
+        "goal": "tau >= the proxy's and >= 0.8 x the ceiling at <= 1/10 of its seconds",
+        "budgets": budgets,
+        "runs": sorted(done.values(), key=lambda r: (r["budget"], r["seed"], int(r["network"]))),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"cheap_proxy_bed_{args.data.replace('-', '_')}.json"
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
