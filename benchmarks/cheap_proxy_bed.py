@@ -6,9 +6,10 @@ reference and its ceiling), read from its results file. Each budget trains every
 network with the proxy recipe for fewer image passes than the proxy's 3 epochs on 2,400
 images: ``1ep-720`` (1 epoch on the first 720 of its training images: a tenth of its
 passes), ``1ep-1200`` (a sixth), and ``1ep-half-side`` (1 epoch on all 2,400 at half the
-side: a twelfth of the pixels). Every budget is scored on the proxy's own 600 validation
-images (at the budget's side), so each is scored on as many images as the proxy; its
-final training loss is kept too. Each budget trains from ``--seeds`` seeds; the Kendall
+side: a twelfth of the pixels), each scored on the proxy's own 600 validation images (at
+the budget's side); and ``1ep-max-samples-900``, 1 epoch as ``cnas search --epochs 1
+--max-samples 900`` trains today (its own split: 720 train, 180 validate). The final
+training loss is kept too. Each budget trains from ``--seeds`` seeds; the Kendall
 tau of seed 0's scores against the reference is one search's view, with its 95% interval,
 and seed 0 against seed 1 says how much the score moves between trainings.
 
@@ -37,12 +38,15 @@ from typing import Any
 from _bed import EPOCHS, PROXY_SAMPLES, RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, read_bed
 from _machine import machine
 
-# name -> (epochs, training images, side as a share of the bed's)
-BUDGETS: dict[str, tuple[int, int, float]] = {
-    "proxy": (EPOCHS, TRAIN_IMAGES, 1.0),
-    "1ep-720": (1, 720, 1.0),
-    "1ep-1200": (1, 1200, 1.0),
-    "1ep-half-side": (1, TRAIN_IMAGES, 0.5),
+# name -> (epochs, training images, side as a share of the bed's, images drawn). Drawn
+# 3,000: the proxy's split, 600 validate. Drawn 900: `cnas search --max-samples 900`'s own
+# split (720 train, 180 validate), what the command line gives today.
+BUDGETS: dict[str, tuple[int, int, float, int]] = {
+    "proxy": (EPOCHS, TRAIN_IMAGES, 1.0, PROXY_SAMPLES),
+    "1ep-720": (1, 720, 1.0, PROXY_SAMPLES),
+    "1ep-1200": (1, 1200, 1.0, PROXY_SAMPLES),
+    "1ep-half-side": (1, TRAIN_IMAGES, 0.5, PROXY_SAMPLES),
+    "1ep-max-samples-900": (1, 720, 1.0, 900),
 }
 
 
@@ -54,11 +58,11 @@ def _train(job: dict[str, Any]) -> dict[str, Any]:
     from nas import TrainingConfig, TrainingEvaluator, load_data
     from search_spaces import NetworkSpec
 
-    epochs, images, side = BUDGETS[job["budget"]]
+    epochs, images, side, drawn = BUDGETS[job["budget"]]
     resolution = round(RESOLUTION[job["data"]] * side)
-    # The proxy's split 0 (2,400 train, 600 validate); a budget trains on its first images.
+    # Split 0 of the images drawn; a budget trains on the first of its training images.
     data = load_data(
-        job["data"], resolution=resolution, root=job["root"], max_samples=PROXY_SAMPLES, seed=0
+        job["data"], resolution=resolution, root=job["root"], max_samples=drawn, seed=0
     )
     x, y = data.train.tensors
     data = dataclasses.replace(data, train=TensorDataset(x[:images], y[:images]))
@@ -147,7 +151,7 @@ def main() -> None:
     proxy = rank["correlations"]["proxy"]
     proxy_tau = proxy["kendall_tau"]
     budgets = {}
-    for budget, (epochs, images, side) in BUDGETS.items():
+    for budget, (epochs, images, side, drawn) in BUDGETS.items():
         if budget == "proxy":
             continue
         accuracy = found(budget, 0, "accuracy")
@@ -160,6 +164,7 @@ def main() -> None:
             "epochs": epochs,
             "train_images": images,
             "resolution": round(RESOLUTION[args.data] * side),
+            "validation_images": drawn - drawn * 4 // 5,
             "passes_over_proxy": round(epochs * images * side**2 / (EPOCHS * TRAIN_IMAGES), 4),
             "seed0": tau.as_dict(),
             "seed0_share_of_ceiling": round(tau.kendall_tau / ceiling, 3),
