@@ -10,8 +10,9 @@ side: a twelfth of the pixels), each scored on the proxy's own 600 validation im
 the budget's side); and ``1ep-max-samples-900``, 1 epoch as ``cnas search --epochs 1
 --max-samples 900`` trains today (its own split: 720 train, 180 validate). The final
 training loss is kept too. Each budget trains from ``--seeds`` seeds; the Kendall
-tau of seed 0's scores against the reference is one search's view, with its 95% interval,
-and seed 0 against seed 1 says how much the score moves between trainings.
+tau of each seed's scores against the reference is one search's view (seed 0's with its
+95% interval; the goal is judged on their mean), and seed 0 against seed 1 says how much
+the score moves between trainings.
 
 Cost is measured, not assumed: on each of the first ``--timed`` networks the full proxy
 and every budget train back to back (so both see the same load), and each budget's mean
@@ -180,6 +181,10 @@ def main() -> None:
         loss = rank_correlation([-v for v in found(budget, 0, "train_loss")], reference)
         by_seed = [found(budget, seed, "accuracy") for seed in range(args.seeds)]
         mean = [statistics.fmean(values) for values in zip(*by_seed, strict=True)]
+        # One training's tau moves with its seed (CIFAR-10's half side: 0.62 and 0.40), so
+        # the goal is judged on the mean of the single-training taus, not on seed 0's.
+        seed_taus = [rank_correlation(values, reference).kendall_tau for values in by_seed]
+        single = statistics.fmean(seed_taus)
         share = seconds(budget) / seconds("proxy")
         budgets[budget] = {
             "epochs": epochs,
@@ -187,6 +192,9 @@ def main() -> None:
             "resolution": round(RESOLUTION[args.data] * side),
             "validation_images": drawn - drawn * 4 // 5,
             "passes_over_proxy": round(epochs * images * side**2 / (EPOCHS * TRAIN_IMAGES), 4),
+            "single_training_taus": [round(t, 4) for t in seed_taus],
+            "single_training_tau_mean": round(single, 4),
+            "single_training_share_of_ceiling": round(single / ceiling, 3),
             "seed0": tau.as_dict(),
             "seed0_share_of_ceiling": round(tau.kendall_tau / ceiling, 3),
             "seed0_final_loss": loss.as_dict(),
@@ -202,13 +210,12 @@ def main() -> None:
             },
             "seconds_per_network": round(seconds(budget), 2),
             "cost_over_proxy": round(share, 3),
-            "meets_goal": bool(
-                tau.kendall_tau >= proxy_tau and tau.kendall_tau >= 0.8 * ceiling and share <= 0.1
-            ),
+            "meets_goal": bool(single >= proxy_tau and single >= 0.8 * ceiling and share <= 0.1),
         }
-        print(f"{budget:14s} tau {tau.kendall_tau:+.2f} [{tau.kendall_low:+.2f}, "
-              f"{tau.kendall_high:+.2f}] ({tau.kendall_tau / ceiling:.0%} of the ceiling), "
-              f"{share:.2f} of the proxy's seconds", flush=True)  # fmt: skip
+        print(f"{budget:20s} tau {', '.join(f'{t:+.2f}' for t in seed_taus)} by seed "
+              f"(mean {single:+.2f}, {single / ceiling:.0%} of the ceiling; seed 0 "
+              f"[{tau.kendall_low:+.2f}, {tau.kendall_high:+.2f}]), {share:.2f} of the "
+              "proxy's seconds", flush=True)  # fmt: skip
     command = f".venv/bin/python benchmarks/cheap_proxy_bed.py {args.data}"
     command += f" --seeds {args.seeds} --timed {args.timed}"
     if args.data_root:
@@ -231,7 +238,8 @@ def main() -> None:
             "seconds_per_network_here": round(seconds("proxy"), 2),
             "timed_networks": timed,
         },
-        "goal": "tau >= the proxy's and >= 0.8 x the ceiling at <= 1/10 of its seconds",
+        "goal": "the mean single-training tau >= the proxy's and >= 0.8 x the ceiling at "
+        "<= 1/10 of its seconds",
         "budgets": budgets,
         "runs": sorted(done.values(), key=lambda r: (r["budget"], r["seed"], int(r["network"]))),
     }
