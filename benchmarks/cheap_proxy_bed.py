@@ -53,27 +53,47 @@ BUDGETS: dict[str, tuple[int, int, float, int]] = {
 TIMING = "timing"
 
 
+class BudgetEvaluator:
+    """Trains a network at one of ``BUDGETS`` on its split of the bed's images: the
+    spec's side set to the budget's. An evaluator as the search takes one (strategies_bed's
+    short-training oracle)."""
+
+    name = "train"
+    gives_accuracy = True
+    score_label = "validation accuracy"
+
+    def __init__(self, data_name: str, root: str | None, budget: str) -> None:
+        from torch.utils.data import TensorDataset
+
+        from nas import TrainingConfig, TrainingEvaluator, load_data
+
+        epochs, images, side, drawn = BUDGETS[budget]
+        self.budget = budget
+        self.resolution = round(RESOLUTION[data_name] * side)
+        # Split 0 of the images drawn; a budget trains on the first of its training images.
+        data = load_data(
+            data_name, resolution=self.resolution, root=root, max_samples=drawn, seed=0
+        )
+        x, y = data.train.tensors
+        data = dataclasses.replace(data, train=TensorDataset(x[:images], y[:images]))
+        self.inner = TrainingEvaluator(data=data, config=TrainingConfig(epochs=epochs, threads=1))
+
+    def identity(self) -> dict[str, Any]:
+        return {**self.inner.identity(), "budget": self.budget}
+
+    def evaluate(self, spec: Any, *, seed: int, progress: Any = None) -> Any:
+        return self.inner.evaluate(dataclasses.replace(spec, resolution=self.resolution), seed=seed)
+
+
 def _train(job: dict[str, Any]) -> dict[str, Any]:
     import torch
-    from torch.utils.data import TensorDataset
 
     torch.set_num_threads(1)
-    from nas import TrainingConfig, TrainingEvaluator, load_data
     from search_spaces import NetworkSpec
 
-    epochs, images, side, drawn = BUDGETS[job["budget"]]
-    resolution = round(RESOLUTION[job["data"]] * side)
-    # Split 0 of the images drawn; a budget trains on the first of its training images.
-    data = load_data(
-        job["data"], resolution=resolution, root=job["root"], max_samples=drawn, seed=0
-    )
-    x, y = data.train.tensors
-    data = dataclasses.replace(data, train=TensorDataset(x[:images], y[:images]))
-    spec = dataclasses.replace(NetworkSpec.from_dict(job["spec"]), resolution=resolution)
+    evaluator = BudgetEvaluator(job["data"], job["root"], job["budget"])
     started = time.perf_counter()
-    evaluation = TrainingEvaluator(
-        data=data, config=TrainingConfig(epochs=epochs, threads=1)
-    ).evaluate(spec, seed=job["seed"])
+    evaluation = evaluator.evaluate(NetworkSpec.from_dict(job["spec"]), seed=job["seed"])
     return {
         **{k: v for k, v in job.items() if k != "spec"},
         "accuracy": evaluation.accuracy,

@@ -4,21 +4,22 @@ better than random search's, at equal cost? (issue 27, item 4)
 Each strategy runs ``--trials`` trials from each of ``--seeds`` search seeds with one
 oracle: the supernet variant of ``supernet_variants.py`` that ranked the bed best (its
 saved supernet, the bed's proxy images and space; ``--variant`` picks another), or, with
-``--variant short-training``, every candidate trained for 1 epoch on 720 images as
-``cnas search --epochs 1 --max-samples 900`` trains it (a tenth of the proxy's passes);
-MnasNet's soft reward (w = -0.07) at the proxy skeleton's FLOPs. Equal trials on one
-oracle is equal cost. Then every run's baseline is trained alone from
-``--confirm-seeds`` seeds (1, 2, 3: data splits the oracle never saw) with the proxy
-recipe at the budget ``paper_claims.py --part budget`` found enough (E epochs on 2,400
-images), and each strategy is compared with random, paired by search seed, on the mean
-of its baseline's trainings. Searches are run directories under
-``runs/bench-strategies-bed-<data>[-short-training]/``; each training is kept in its
+``--variant short-training-<budget>``, every candidate trained at one of
+``cheap_proxy_bed.py``'s budgets (e.g. ``1ep-half-side``: 1 epoch on the proxy's 2,400
+images at half the side); MnasNet's soft reward (w = -0.07) at the proxy skeleton's
+FLOPs. Equal trials on one oracle is equal cost. Then every run's baseline is trained
+alone from ``--confirm-seeds`` seeds (1, 2, 3: data splits the oracle never saw) with the
+proxy recipe at the budget ``paper_claims.py --part budget`` found enough (E epochs on
+2,400 images), and each strategy is compared with random, paired by search seed, on the
+mean of its baseline's trainings. Searches are run directories under
+``runs/bench-strategies-bed-<data>[-<short oracle>]/``; each training is kept in its
 ``confirm/``: a killed run resumes.
 
     .venv/bin/python benchmarks/strategies_bed.py cifar10 --data-root ../shared/data/cifar10
-    .venv/bin/python benchmarks/strategies_bed.py fashion-mnist --variant short-training
+    .venv/bin/python benchmarks/strategies_bed.py fashion-mnist \\
+        --variant short-training-1ep-720 --trials 40
 
-Writes ``benchmarks/results/strategies_bed_<data>[_short_training].json`` and a plot of
+Writes ``benchmarks/results/strategies_bed_<data>[_<short oracle>].json`` and a plot of
 the best reward so far beside it.
 """
 
@@ -37,11 +38,13 @@ from typing import Any
 import strategies_supernet as oracle_runs
 from _bed import RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, proxy_skeleton
 from _machine import machine
+from cheap_proxy_bed import BUDGETS, BudgetEvaluator
 from paper_claims import _chosen_epochs as chosen_epochs
 from supernet_variants import VARIANTS, bed_images, variant_evaluator
 
 SHORT_TRAINING = "short-training"
-SHORT_EPOCHS, SHORT_IMAGES = 1, 900  # a tenth of the bed proxy's image passes
+# One oracle per budget of cheap_proxy_bed.py: each candidate trained at that budget.
+SHORT_ORACLES = [f"{SHORT_TRAINING}-{name}" for name in BUDGETS if name != "proxy"]
 
 
 def log(message: str) -> None:
@@ -68,20 +71,22 @@ def best_variant(data: str, smoke: bool) -> str:
 
 def _oracle(data: str, root: str | None, oracle: str, smoke: bool) -> tuple[Any, Any]:
     """(images, evaluator): a supernet variant's saved supernet on the bed's proxy images,
-    or ``short-training``: each candidate trained as ``cnas search --epochs 1
-    --max-samples 900`` trains it (720 images, scored on 180; cheap_proxy_bed.py measured
-    how that ranks the bed)."""
-    if oracle != SHORT_TRAINING:
+    or ``short-training-<budget>``: each candidate trained at that budget of
+    cheap_proxy_bed.py (which measured how each ranks the bed)."""
+    if not oracle.startswith(SHORT_TRAINING):
         images = bed_images(data, root, smoke=smoke, variant=oracle)
         variants_root = ROOT / "runs" / f"bench-supernet-variants-{data}{'-smoke' if smoke else ''}"
         return images, variant_evaluator(data, images, oracle, variants_root, smoke=smoke)
-    from nas import TrainingConfig, TrainingEvaluator, load_data
+    evaluator = BudgetEvaluator(data, root, oracle.removeprefix(SHORT_TRAINING + "-"))
+    return evaluator.inner.data, evaluator
 
-    images = load_data(
-        data, resolution=RESOLUTION[data], root=root, max_samples=SHORT_IMAGES, seed=0
-    )
-    config = TrainingConfig(epochs=SHORT_EPOCHS, threads=1)
-    return images, TrainingEvaluator(data=images, config=config)
+
+def _oracle_settings(oracle: str) -> dict[str, Any]:
+    if oracle not in SHORT_ORACLES:
+        return {"variant": oracle, **VARIANTS[oracle]}
+    budget = oracle.removeprefix(SHORT_TRAINING + "-")
+    keys = ("epochs", "train_images", "side", "images_drawn")
+    return {"short_training": {"budget": budget, **dict(zip(keys, BUDGETS[budget], strict=True))}}
 
 
 def _init_worker(data: str, root: str | None, oracle: str, smoke: bool) -> None:
@@ -129,10 +134,10 @@ def main() -> None:
     parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
     parser.add_argument(
         "--variant",
-        choices=[*sorted(VARIANTS), SHORT_TRAINING],
+        choices=[*sorted(VARIANTS), *SHORT_ORACLES],
         help="the oracle: a supernet variant (default: the one that ranked the bed best) or "
-        f"{SHORT_TRAINING} ({SHORT_EPOCHS} epoch on {SHORT_IMAGES} images drawn, every "
-        "candidate trained)",
+        "short-training-<budget>: every candidate trained at one of cheap_proxy_bed.py's "
+        "budgets (its images, its side)",
     )
     parser.add_argument("--trials", type=int, default=200, help="trials per search (200)")
     parser.add_argument("--seeds", type=int, default=5, help="search seeds 0..N-1 (5)")
@@ -145,13 +150,12 @@ def main() -> None:
     variant = args.variant or best_variant(args.data, args.smoke)
     epochs = chosen_epochs(args)  # what paper_claims --part budget found enough
     train_images = 240 if args.smoke else TRAIN_IMAGES
-    tail = ("-short-training" if variant == SHORT_TRAINING else "") + (
-        "-smoke" if args.smoke else ""
-    )
+    short = variant in SHORT_ORACLES
+    tail = (f"-{variant}" if short else "") + ("-smoke" if args.smoke else "")
     out = ROOT / "runs" / f"bench-strategies-bed-{args.data}{tail}"
     (out / "confirm").mkdir(parents=True, exist_ok=True)
     log(f"oracle: {variant!r}; confirmations at {epochs} epochs")
-    if variant != SHORT_TRAINING:
+    if not short:
         _init_worker(args.data, args.data_root, variant, args.smoke)  # trains it once, here
     seeds = list(range(args.seeds))
     started = time.perf_counter()
@@ -213,9 +217,7 @@ def main() -> None:
         "command": "benchmarks/strategies_bed.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d %H:%M %z"),
-        "oracle": {"variant": variant, **VARIANTS[variant]}
-        if variant != SHORT_TRAINING
-        else {"short_training": {"epochs": SHORT_EPOCHS, "images_drawn": SHORT_IMAGES}},
+        "oracle": _oracle_settings(variant),
         "trials": args.trials,
         "seeds": seeds,
         "confirmation": {
@@ -235,7 +237,7 @@ def main() -> None:
     }
     results = Path("/tmp") if args.smoke else RESULTS
     name = f"strategies_bed_{args.data.replace('-', '_')}"
-    name += "_short_training" if variant == SHORT_TRAINING else ""
+    name += f"_{variant.replace('-', '_')}" if short else ""
     (results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     oracle_runs.plot(runs, results / f"{name}.png", f"{args.data}: {args.trials} trials x "
                      f"{len(seeds)} seeds, oracle {variant}")  # fmt: skip
