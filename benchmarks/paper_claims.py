@@ -177,6 +177,13 @@ def _root(args: argparse.Namespace) -> Path:
     return ROOT / "runs" / f"bench-paper-{args.data}{'-smoke' if args.smoke else ''}"
 
 
+def _results(args: argparse.Namespace) -> dict[str, Any]:
+    """What the results file of ``args.data`` holds so far (apart for a smoke run)."""
+    folder = Path("/tmp") if args.smoke else RESULTS
+    path = folder / f"paper_claims_{args.data.replace('-', '_')}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def _chosen_epochs(args: argparse.Namespace) -> int:
     """The epochs ``--part budget`` found enough: E, or 2E where 2E still helped."""
     if args.smoke:
@@ -195,9 +202,15 @@ def _backbone(args: argparse.Namespace, root: Path) -> tuple[Path, str]:
     (``--part searched`` first), the proxy's skeleton, or a spec file."""
     if args.backbone == "searched":
         path = root / "search-tpe" / "baseline.json"
-        if not path.exists():
-            sys.exit("paper_claims: run --part searched first: the grid and the curves scale "
-                     "its baseline (or give --backbone skeleton)")  # fmt: skip
+        if not path.exists():  # a new checkout: the results file keeps the baseline's spec
+            from search_spaces import NetworkSpec
+
+            found = _results(args).get("searched", {}).get("points", {}).get("searched-phi0")
+            if not found:
+                sys.exit("paper_claims: run --part searched first: the grid and the curves "
+                         "scale its baseline (or give --backbone skeleton)")  # fmt: skip
+            path.parent.mkdir(parents=True, exist_ok=True)
+            NetworkSpec.from_dict(found["spec"]).save(path)
         return path, "searched"
     if args.backbone == "skeleton":
         path = root / "proxy.json"
