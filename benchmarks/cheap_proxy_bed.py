@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import statistics
 import time
@@ -85,13 +86,19 @@ class BudgetEvaluator:
         return self.inner.evaluate(dataclasses.replace(spec, resolution=self.resolution), seed=seed)
 
 
+@functools.cache
+def _evaluator(data_name: str, root: str | None, budget: str) -> BudgetEvaluator:
+    """One evaluator (its images loaded once) per budget in each worker process."""
+    return BudgetEvaluator(data_name, root, budget)
+
+
 def _train(job: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(1)
     from search_spaces import NetworkSpec
 
-    evaluator = BudgetEvaluator(job["data"], job["root"], job["budget"])
+    evaluator = _evaluator(job["data"], job["root"], job["budget"])
     started = time.perf_counter()
     evaluation = evaluator.evaluate(NetworkSpec.from_dict(job["spec"]), seed=job["seed"])
     return {
