@@ -23,6 +23,12 @@ REFERENCE_SAMPLES, REFERENCE_EPOCHS, REFERENCE_SEEDS = 4000, 5, 3
 SEED = 0  # the rank check's seed: which networks it draws
 
 
+def add_bed_arguments(parser: Any) -> None:
+    """The bed's data set and where its files are: every bed benchmark takes the same two."""
+    parser.add_argument("data", choices=sorted(RESOLUTION), help="the bed's data set")
+    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+
+
 def proxy_skeleton(data: str, resolution: int | None = None) -> Any:
     """The search proxy the bed's space is built around."""
     from scaling import search_proxy

@@ -38,7 +38,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _bed import EPOCHS, PROXY_SAMPLES, RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, read_bed
+from _bed import (
+    EPOCHS,
+    PROXY_SAMPLES,
+    RESOLUTION,
+    RESULTS,
+    ROOT,
+    TRAIN_IMAGES,
+    add_bed_arguments,
+    read_bed,
+)
 from _machine import machine
 
 # name -> (epochs, training images, side as a share of the bed's, images drawn). Drawn
@@ -78,6 +87,11 @@ class BudgetEvaluator:
         x, y = data.train.tensors
         data = dataclasses.replace(data, train=TensorDataset(x[:images], y[:images]))
         self.inner = TrainingEvaluator(data=data, config=TrainingConfig(epochs=epochs, threads=1))
+
+    @property
+    def data(self) -> Any:
+        """The images this budget trains on and scores with."""
+        return self.inner.data
 
     def identity(self) -> dict[str, Any]:
         return {**self.inner.identity(), "budget": self.budget}
@@ -132,8 +146,7 @@ def _path(out: Path, job: dict[str, Any]) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", choices=sorted(RESOLUTION))
-    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    add_bed_arguments(parser)
     parser.add_argument("--seeds", type=int, default=2, help="trainings a network a budget (2)")
     parser.add_argument(
         "--timed", type=int, default=4, help="networks the full proxy trains for the cost (4)"

@@ -35,7 +35,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _bed import EPOCHS, PROXY_SAMPLES, RESOLUTION, RESULTS, ROOT, bed_networks
+from _bed import EPOCHS, PROXY_SAMPLES, RESOLUTION, RESULTS, ROOT, add_bed_arguments, bed_networks
 from _machine import machine
 
 CALIBRATION_IMAGES = 256
@@ -84,8 +84,7 @@ def _time(spec: Any, passes: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", choices=sorted(RESOLUTION))
-    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    add_bed_arguments(parser)
     parser.add_argument("--networks", type=int, default=30, help="networks of the bed (30)")
     parser.add_argument("--workers", type=int, default=2, help="trainings at once (2)")
     parser.add_argument("--passes", type=int, default=3, help="timing passes a network (3)")

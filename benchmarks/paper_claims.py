@@ -58,7 +58,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _bed import DEPTH, RESOLUTION, RESULTS, ROOT, WIDTH, proxy_skeleton
+from _bed import DEPTH, RESOLUTION, RESULTS, ROOT, WIDTH, add_bed_arguments, proxy_skeleton
 from _bed import EPOCHS as PROXY_EPOCHS
 from _claims_table import claims_table, curve_points
 from _machine import machine
@@ -427,8 +427,7 @@ def _path(out: Path, job: dict[str, Any]) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", choices=sorted(RESOLUTION))
-    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    add_bed_arguments(parser)
     parser.add_argument(
         "--part", choices=("budget", "curves", "grid", "searched", "table"), default="budget"
     )

@@ -48,7 +48,17 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _bed import DEPTH, EPOCHS, RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, WIDTH, rank_check_options
+from _bed import (
+    DEPTH,
+    EPOCHS,
+    RESOLUTION,
+    RESULTS,
+    ROOT,
+    TRAIN_IMAGES,
+    WIDTH,
+    add_bed_arguments,
+    rank_check_options,
+)
 from _machine import machine
 
 RECIPES = ("legacy", "proxy")
@@ -410,8 +420,7 @@ def spread(networks: list[dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", choices=sorted(RESOLUTION))
-    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    add_bed_arguments(parser)
     parser.add_argument(
         "--part",
         choices=("skeleton", "ablation", "candidate", "fused", "rank", "all"),

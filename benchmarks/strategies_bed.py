@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import strategies_supernet as oracle_runs
-from _bed import RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, proxy_skeleton
+from _bed import RESOLUTION, RESULTS, ROOT, TRAIN_IMAGES, add_bed_arguments, proxy_skeleton
 from _machine import machine
 from cheap_proxy_bed import BUDGETS, BudgetEvaluator
 from paper_claims import _chosen_epochs as chosen_epochs
@@ -78,7 +78,7 @@ def _oracle(data: str, root: str | None, oracle: str, smoke: bool) -> tuple[Any,
         variants_root = ROOT / "runs" / f"bench-supernet-variants-{data}{'-smoke' if smoke else ''}"
         return images, variant_evaluator(data, images, oracle, variants_root, smoke=smoke)
     evaluator = BudgetEvaluator(data, root, oracle.removeprefix(SHORT_TRAINING + "-"))
-    return evaluator.inner.data, evaluator
+    return evaluator.data, evaluator
 
 
 def _oracle_settings(oracle: str) -> dict[str, Any]:
@@ -130,8 +130,7 @@ def _confirm(job: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", choices=sorted(RESOLUTION))
-    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    add_bed_arguments(parser)
     parser.add_argument(
         "--variant",
         choices=[*sorted(VARIANTS), *SHORT_ORACLES],

@@ -47,6 +47,7 @@ from _bed import (
     RESOLUTION,
     RESULTS,
     ROOT,
+    add_bed_arguments,
     proxy_skeleton,
     rank_check_options,
 )
@@ -349,8 +350,7 @@ def variants(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", choices=sorted(RESOLUTION))
-    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    add_bed_arguments(parser)
     parser.add_argument(
         "--part",
         choices=("bed", "variants", "scored", "all"),

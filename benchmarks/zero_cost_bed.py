@@ -22,7 +22,7 @@ import statistics
 import time
 from typing import Any
 
-from _bed import RESOLUTION, RESULTS, read_bed
+from _bed import RESULTS, add_bed_arguments, read_bed
 from _machine import machine
 from supernet_variants import bed_images
 
@@ -84,8 +84,7 @@ def _scores(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("data", choices=sorted(RESOLUTION))
-    parser.add_argument("--data-root", help="the data's directory (fashion-mnist: Debian's)")
+    add_bed_arguments(parser)
     parser.add_argument("--seeds", type=int, default=3, help="initialisations a network (3)")
     args = parser.parse_args()
     if args.seeds < 1:
