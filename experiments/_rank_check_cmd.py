@@ -146,7 +146,10 @@ def run(args: argparse.Namespace) -> int:
     )
     space = space_from_args(args, proxy_data, supernet="supernet" in names)
     proxy_training = training_config(args)
-    reference_training = dataclasses.replace(proxy_training, epochs=args.reference_epochs)
+    # --train-images shrinks the proxy only: the reference and --proxy-budgets name theirs.
+    reference_training = dataclasses.replace(
+        proxy_training, epochs=args.reference_epochs, train_images=None
+    )
     reference = TrainingEvaluator(data=reference_data, config=reference_training)
     available = {
         "proxy": lambda: TrainingEvaluator(data=proxy_data, config=proxy_training),
@@ -168,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
             memory_budget=budget,
         )
         name = _proxy_name(epochs, samples)
-        config_at = dataclasses.replace(proxy_training, epochs=epochs)
+        config_at = dataclasses.replace(proxy_training, epochs=epochs, train_images=None)
         scorers[name] = TrainingEvaluator(data=data, config=config_at)
         budget_labels[name] = _budget(epochs, len(data.train))
     ray = prepare_backend(args, trials=args.networks)
@@ -177,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
         "data": args.data,
         "resolution": args.resolution,
         "reference": reference_label,
-        "proxy": _budget(args.epochs, len(proxy_data.train)),
+        "proxy": _budget(args.epochs, args.train_images or len(proxy_data.train)),
         "networks": args.networks,
         "seed": args.seed,
         "reference_seeds": args.reference_seeds,

@@ -195,7 +195,8 @@ def add_parser(subparsers: Any) -> None:
         type=positive_int,
         metavar="E",
         help="epochs of that retraining (default --epochs); with --evaluator train it must "
-        "be more than --epochs: the winners of a short proxy, retrained longer",
+        "be more than --epochs, unless --train-images searched on fewer images: the "
+        "winners of a short proxy, retrained longer or on every image",
     )
     evaluation.add_argument(
         "--confirm-int8",
@@ -283,7 +284,9 @@ def run(args: argparse.Namespace) -> int:
         trainer = TrainingEvaluator(
             data=data,
             config=dataclasses.replace(
-                training_config(args), epochs=args.confirm_epochs or args.epochs
+                training_config(args),
+                epochs=args.confirm_epochs or args.epochs,
+                train_images=None,  # the winners retrain on every image
             ),
         )
         confirm = Confirm(
@@ -338,6 +341,8 @@ def _refuse_unused(args: argparse.Namespace, cost: str) -> None:
         ):
             if value is not None:
                 unused.append((flag, "it sets the predictor: add --strategy predictor"))
+    if args.evaluator != "train" and args.train_images is not None:
+        unused.append(("--train-images", "it sets the proxy training: use --evaluator train"))
     if args.evaluator != "supernet":
         for flag, value in (
             ("--supernet-epochs", args.supernet_epochs),
@@ -393,11 +398,12 @@ def _confirm_top(args: argparse.Namespace, evaluator: Any) -> int:
         raise CliError("--confirm-int8 measures the retrained winners; give --confirm-top K")
     if top < 0:
         raise CliError(f"--confirm-top must be 0 (no retraining) or more, got {top}")
-    if top and args.evaluator == "train" and (args.confirm_epochs or 0) <= args.epochs:
+    longer = (args.confirm_epochs or 0) > args.epochs
+    if top and args.evaluator == "train" and not longer and args.train_images is None:
         raise CliError(
             "with --evaluator train the candidates were trained for --epochs already: give "
-            f"--confirm-epochs above {args.epochs} to retrain the winners longer, or drop "
-            "--confirm-top"
+            f"--confirm-epochs above {args.epochs} to retrain the winners longer (or "
+            "--train-images to search on fewer images), or drop --confirm-top"
         )
     return top
 

@@ -6,6 +6,7 @@ from nas.data._datasets import (
     FASHION_MNIST_ROOT,
     DataError,
     DataSplits,
+    fewer_train_images,
     is_mirror_safe,
     load_data,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "DataError",
     "DataSplits",
     "StreamedImages",
+    "fewer_train_images",
     "first_images",
     "is_mirror_safe",
     "is_streamed",

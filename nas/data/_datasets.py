@@ -29,8 +29,14 @@ from torch.utils.data import Dataset, TensorDataset
 
 from nas.data._formats import FormatError, read_cifar100, read_svhn
 from nas.data._idx import IdxError, find_idx_pair, read_idx
-from nas.data._streamed import STATISTICS_IMAGES, StreamedImages, imagefolder_transform
-from search_spaces import InputError
+from nas.data._streamed import (
+    STATISTICS_IMAGES,
+    StreamedImages,
+    imagefolder_transform,
+    split_labels,
+    subset_split,
+)
+from search_spaces import InputError, is_int
 
 __all__ = [
     "DATASETS",
@@ -439,6 +445,28 @@ def _imagefolder_pool(root: Path, resolution: int) -> _Pool:
         return torch.stack([decoder.decode(int(i)) for i in idx])
 
     return _Pool(labels=labels, class_names=folder.classes, in_channels=3, fetch=fetch, paths=paths)
+
+
+def fewer_train_images(splits: DataSplits, count: int) -> DataSplits:
+    """``splits`` with a stratified ``count`` of its training images; validation whole.
+
+    The subset is drawn from the splits' own seed, so every candidate trained on it sees
+    the same images; the normalisation stays the full split's.
+
+    Raises:
+        DataError: ``count`` below one image a class or above the training split.
+    """
+    labels = split_labels(splits.train).numpy()
+    have = len(labels)
+    if not is_int(count) or not splits.num_classes <= count <= have:
+        raise DataError(
+            f"train images {count!r} must be between the {splits.num_classes} classes (one "
+            f"image each) and the training split's {have}: pick a count in that range"
+        )
+    if count == have:
+        return splits
+    chosen = _stratified_subset(labels, count, 1, int(splits.source.get("seed", 0)))
+    return dataclasses.replace(splits, train=subset_split(splits.train, chosen))
 
 
 def _stratified_subset(labels: np.ndarray, n: int, per_class: int, seed: int) -> np.ndarray:

@@ -119,3 +119,17 @@ def split_labels(dataset: Dataset) -> torch.Tensor:
     if isinstance(dataset, TensorDataset):
         return dataset.tensors[1]
     return dataset.labels  # type: ignore[attr-defined]
+
+
+def subset_split(dataset: Dataset, indices: np.ndarray) -> Dataset:
+    """The items ``indices`` of a split, held or streamed as the split is."""
+    if isinstance(dataset, TensorDataset):
+        chosen = torch.from_numpy(np.asarray(indices, dtype=np.int64))
+        return TensorDataset(*(tensor[chosen] for tensor in dataset.tensors))
+    streamed: StreamedImages = dataset  # type: ignore[assignment]
+    return StreamedImages(
+        [streamed.paths[int(i)] for i in indices],
+        streamed.labels.numpy()[indices],
+        streamed.resolution,
+        streamed.normalisation,
+    )

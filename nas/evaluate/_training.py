@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from nas.data import DataSplits
+from nas.data import DataSplits, fewer_train_images
 from nas.evaluate._augment import augment_batch, check_augmentations, resolve_augmentations
 from nas.evaluate._device_images import TrainBatches
 from nas.evaluate._evaluator import Evaluation, Evaluator, ProgressCallback, TrialError
@@ -138,6 +138,10 @@ class TrainingConfig:
     # epochs they only slow learning, and they are the same for every candidate. Off, it
     # also leaves progressive resizing no dropout to grow.
     spec_regularization: bool = PROXY_RECIPE["spec_regularization"]
+    # Train on a stratified subset of this many of the training split's images (the same
+    # for every candidate), still scored on the whole validation split: a cheaper proxy
+    # whose score keeps its precision (benchmarks/cheap_proxy_bed.py). None: every image.
+    train_images: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -216,6 +220,13 @@ class TrainingConfig:
                 f"got the string {self.augment!r}"
             )
         object.__setattr__(self, "augment", check_augmentations(self.augment))
+        if self.train_images is not None and (
+            not is_int(self.train_images) or self.train_images < 1
+        ):
+            raise ValueError(
+                f"train_images must be a whole number >= 1, or None for every image, "
+                f"got {self.train_images!r}"
+            )
         if self.max_seconds is not None and (
             not is_number(self.max_seconds) or self.max_seconds <= 0
         ):
@@ -237,6 +248,8 @@ class TrainingConfig:
         }
         if self.compact_images is None:
             settings.pop("compact_images")  # the default: runs from before it keep theirs
+        if self.train_images is None:
+            settings.pop("train_images")  # the default: runs from before it keep theirs
         if self.progressive_resizing is None:
             # Runs from before progressive resizing existed keep their identity.
             settings.pop("progressive_resizing")
@@ -269,6 +282,10 @@ class TrainingEvaluator(Evaluator):
             )
         self.data = data
         self.config = config
+        # What each candidate trains on; the identity keeps naming the whole splits.
+        self.train_split = data.train
+        if config.train_images is not None:
+            self.train_split = fewer_train_images(data, config.train_images).train
         self._check_resizing()
         self.augmentations = resolve_augmentations(
             config.augment, mirror_safe=data.mirror_safe, data_name=data.name
@@ -374,7 +391,7 @@ class TrainingEvaluator(Evaluator):
         if workers is None:
             workers = 4 if device.type == "cuda" else 0  # on the CPU, trials run side by side
         source = TrainBatches(
-            self.data.train,
+            self.train_split,
             device,
             layout,
             normalisation=self.data.normalisation,
@@ -439,7 +456,7 @@ class TrainingEvaluator(Evaluator):
             # Validation costs a recalibration and a pass over the valid split: only when
             # someone reads it (every epoch for early stopping, else the last).
             if progress is not None or out_of_time or epoch == config.epochs:
-                recalibrate_batch_norm(model, self.data.train, device, layout)
+                recalibrate_batch_norm(model, self.train_split, device, layout)
                 accuracy = accuracy_on(model, self.data.valid, device, layout)
             logger.debug(
                 "%s epoch %d/%d: loss %.4f, valid accuracy %.4f (%.1f s)",

@@ -58,9 +58,12 @@ def test_a_budget_on_all_images_is_read_as_no_subset():
 def test_proxy_budgets_and_three_reference_seeds_with_the_ceiling(cnas, tmp_path):
     out = tmp_path / "rc"
     extra = ["--scores", "proxy", "--proxy-budgets", "2x100,1x300", "--reference-seeds", "3"]
+    # --train-images shrinks the proxy alone (the 2x100 budget's 80 images could not give 100).
+    extra += ["--train-images", "100"]
     code, stdout, stderr = cnas("rank-check", *SMALL, *extra, "--json", "--out", str(out))
     assert (code, stderr) == (0, "")
     summary = json.loads(stdout)
+    assert summary["settings"]["proxy"] == "1 epoch on 100 images"
     assert set(summary["correlations"]) == {
         *("proxy", "tse", "proxy_2ep_100", "proxy_1ep_300", "flops", "params")
     }

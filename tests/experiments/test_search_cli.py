@@ -233,6 +233,14 @@ BAD = {
         [*T3M, "--confirm-int8", *ZERO_COST],
         "--confirm-int8 measures the retrained winners; give --confirm-top K",
     ),
+    "train-images-with-a-score-evaluator": (
+        [*T3M, "--train-images", "50", *ZERO_COST],
+        "--train-images does nothing here: it sets the proxy training: use --evaluator train",
+    ),
+    "train-images-above-the-split": (
+        [*T3M, "--train-images", "161", *SMALL.split()],
+        "between the 10 classes (one image each) and the training split's 160",
+    ),
     "predictor-option-without-predictor": (
         [*T3M, "--predictor-pool", "50", *ZERO_COST],
         "--predictor-pool does nothing here: it sets the predictor: add --strategy predictor",
@@ -278,6 +286,19 @@ def test_retrained_winners_get_their_int8_accuracy_beside_the_float32_one(tmp_pa
     assert summary["baseline"]["standalone_int8_accuracy"] == confirmed["standalone_int8_accuracy"]
     rows = [r for r in read_csv(out / "trials.csv") if r["standalone_int8_accuracy"]]
     assert [int(r["number"]) for r in rows] == [confirmed["number"]]
+
+
+def test_candidates_train_on_fewer_images_and_the_winners_retrain_on_all(tmp_path):
+    out = tmp_path / "run"
+    argv = ["--data", "digits", "--epochs", "1", "--trials", "2", "--target-flops", "3M"]
+    argv += [*SMALL.split(), "--train-images", "40", "--confirm-top", "1"]
+    code, stdout, stderr = cnas("search", *argv, "--backend", "local", "--json", "--out", str(out))
+    assert (code, stderr) == (0, "")
+    identity = json.loads((out / "config.json").read_text())["identity"]
+    assert identity["training"]["train_images"] == 40
+    assert "train_images" not in identity["confirm"]["training"]
+    assert identity["data"]["max_samples"] == 200  # scored on the whole validation split
+    assert len(json.loads(stdout)["confirmed"]) == 1
 
 
 def test_a_search_for_peak_memory_keeps_its_baseline_in_the_band(tmp_path):

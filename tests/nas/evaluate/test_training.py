@@ -1,10 +1,11 @@
+import dataclasses
 import math
 
 import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from nas.data import DataSplits, load_data
+from nas.data import DataError, DataSplits, fewer_train_images, load_data
 from nas.evaluate import (
     LEGACY_RECIPE,
     PROXY_RECIPE,
@@ -212,6 +213,8 @@ def test_evaluator_identity():
         ({"max_seconds": 0}, "max_seconds must be a number > 0, or None"),
         ({"max_seconds": math.nan}, "max_seconds"),
         ({"device": "tpu"}, "device must be 'cpu' or 'cuda"),
+        ({"train_images": 0}, "train_images must be a whole number >= 1, or None"),
+        ({"train_images": 10.0}, "train_images must be a whole number"),
     ],
 )
 def test_config_validation(kwargs, message):
@@ -402,3 +405,32 @@ def test_bf16_autocast_is_for_cuda_only_and_not_part_of_the_identity():
     off = dataclasses.replace(config, cuda_bf16=False)
     assert isinstance(mixed_precision(torch.device("cuda"), off), contextlib.nullcontext)
     assert off.identity() == config.identity()
+
+
+def test_fewer_train_images_train_on_the_subset_and_score_on_the_whole_split(digits):
+    evaluator = TrainingEvaluator(data=digits, config=dataclasses.replace(FAST, train_images=60))
+    assert len(evaluator.train_split) == 60 and evaluator.data is digits
+    identity = evaluator.identity()
+    assert identity["training"]["train_images"] == 60 and identity["data"] == digits.identity()
+    assert "train_images" not in TrainingEvaluator(data=digits, config=FAST).identity()["training"]
+    # The run is the one on splits that hold only those images: the same steps, the same
+    # validation images.
+    fewer = fewer_train_images(digits, 60)
+    alone = TrainingEvaluator(data=fewer, config=FAST).evaluate(TINY, seed=1)
+    result = evaluator.evaluate(TINY, seed=1)
+    assert (result.accuracy, result.metrics["train_loss"]) == (
+        alone.accuracy,
+        alone.metrics["train_loss"],
+    )
+    # A quarter of the images in as many epochs: it learns, yet below the whole split
+    # (measured 0.48-0.67 against 0.75-0.85 over seeds 0-4).
+    assert (
+        0.2
+        < result.accuracy
+        < TrainingEvaluator(data=digits, config=FAST).evaluate(TINY, seed=1).accuracy
+    )
+
+
+def test_more_train_images_than_the_split_holds_is_one_line(digits):
+    with pytest.raises(DataError, match="training split's 240: pick a count in that range"):
+        TrainingEvaluator(data=digits, config=TrainingConfig(train_images=241))
