@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 DATA_LABELS = {"fashion-mnist": "Fashion-MNIST 28 px", "cifar10": "CIFAR-10 32 px"}
@@ -170,3 +171,16 @@ def curve_points(path: Any) -> list[dict[str, Any]]:
     """The rows of a curves run's ``curves.csv``: each point's per-seed accuracies."""
     with open(path, newline="", encoding="utf-8") as file:
         return list(csv.DictReader(file))
+
+
+START = "<!-- paper-claims-table: written by benchmarks/paper_claims.py --part table -->"
+END = "<!-- /paper-claims-table -->"
+
+
+def with_table(text: str, table: str) -> str:
+    """``text`` (README.md, BENCHMARKS.md) with the table between its markers replaced,
+    so the figures there are the results files' and nothing copied by hand."""
+    block = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+    if not block.search(text):
+        return text
+    return block.sub(lambda _: f"{START}\n{table}{END}", text, count=1)

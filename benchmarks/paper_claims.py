@@ -26,7 +26,8 @@ The order per data set: budget, searched, grid, curves (the curves then draw bot
 paper's and the grid's coefficients in one run).
 
 ``--part table`` (item 5): the claims table (README, BENCHMARKS.md) from the results files
-of both data sets, also written to ``benchmarks/results/paper_claims_table.md``.
+of both data sets, also written to ``benchmarks/results/paper_claims_table.md`` and between
+the markers in README.md and BENCHMARKS.md.
 
 ``--part searched`` (item 4): ``cnas search`` (TPE) and ``cnas search --strategy random``
 at the skeleton's FLOPs, each ``--trials`` proxy trainings (the bed's 3 epochs) and the
@@ -60,7 +61,7 @@ from typing import Any
 
 from _bed import DEPTH, RESOLUTION, RESULTS, ROOT, WIDTH, add_bed_arguments, proxy_skeleton
 from _bed import EPOCHS as PROXY_EPOCHS
-from _claims_table import claims_table, curve_points
+from _claims_table import claims_table, curve_points, with_table
 from _machine import machine
 
 
@@ -460,6 +461,9 @@ def main() -> None:
                 documents[data] = json.loads(path.read_text())
         table = claims_table(documents)
         (folder / "paper_claims_table.md").write_text(table)
+        for name in () if args.smoke else ("README.md", "BENCHMARKS.md"):
+            page = ROOT / name
+            page.write_text(with_table(page.read_text(), table))
         print(table, end="")
         return
     if args.part != "budget":
