@@ -81,6 +81,12 @@ def _oracle(data: str, root: str | None, oracle: str, smoke: bool) -> tuple[Any,
     return evaluator.data, evaluator
 
 
+def _results_path(data: str, variant: str, smoke: bool) -> Path:
+    name = f"strategies_bed_{data.replace('-', '_')}"
+    name += f"_{variant.replace('-', '_')}" if variant in SHORT_ORACLES else ""
+    return (Path("/tmp") if smoke else RESULTS) / f"{name}.json"
+
+
 def _oracle_settings(oracle: str) -> dict[str, Any]:
     if oracle not in SHORT_ORACLES:
         return {"variant": oracle, **VARIANTS[oracle]}
@@ -128,6 +134,43 @@ def _confirm(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _versus(entry: dict[str, Any], scale: float, digits: int) -> str:
+    """One strategy's cell: its median, then minus random paired by seed."""
+    cell = f"{scale * entry['median']:.{digits}f}"
+    versus = entry.get("vs_random")
+    if versus:
+        p = versus["wilcoxon_p"]
+        cell += (f", {scale * versus['mean']:+.{digits}f} [{scale * versus['low']:+.{digits}f}, "
+                 f"{scale * versus['high']:+.{digits}f}], {versus['better']}/{versus['n']} ahead"
+                 + ("" if p is None else f", W p = {p:.2f}"))  # fmt: skip
+    return cell
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The BENCHMARKS table of a results file: each row's median over search seeds, and
+    each strategy minus random paired by seed (mean, 95% t interval, seeds ahead,
+    Wilcoxon p)."""
+    strategies = list(result["standalone_accuracy"])
+    rows = [
+        ("best reward the oracle gave (median; minus random)", "best_reward", 1, 4),
+        ("the baseline's oracle reward", "baseline_reward", 1, 4),
+        ("the baseline trained alone, % (mean of its trainings)", "standalone_accuracy", 100, 2),
+    ]
+    lines = ["| | " + " | ".join(strategies) + " |", "|---" * (len(strategies) + 1) + "|"]
+    for label, key, scale, digits in rows:
+        cells = [_versus(result[key][s], scale, digits) for s in strategies]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    distinct = {
+        s: [r["distinct"] for r in result["runs"] if r["strategy"] == s] for s in strategies
+    }
+    lines.append(
+        "| distinct networks trained (median) | "
+        + " | ".join(f"{statistics.median(distinct[s]):g}" for s in strategies)
+        + " |"
+    )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_bed_arguments(parser)
@@ -142,11 +185,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5, help="search seeds 0..N-1 (5)")
     parser.add_argument("--confirm-seeds", type=int, default=3, help="trainings a baseline (3)")
     parser.add_argument("--workers", type=int, default=2, help="processes (2)")
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="print the BENCHMARKS table of this run's results file and run nothing",
+    )
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.trials < 2 or args.seeds < 2 or args.confirm_seeds < 1:
         parser.error("--trials and --seeds must be 2 or more, --confirm-seeds 1 or more")
     variant = args.variant or best_variant(args.data, args.smoke)
+    if args.table:
+        print(markdown(json.loads(_results_path(args.data, variant, args.smoke).read_text())))
+        return
     epochs = chosen_epochs(args)  # what paper_claims --part budget found enough
     train_images = 240 if args.smoke else TRAIN_IMAGES
     short = variant in SHORT_ORACLES
@@ -234,11 +285,9 @@ def main() -> None:
             key=lambda r: (r["strategy"], r["seed"]),
         ),
     }
-    results = Path("/tmp") if args.smoke else RESULTS
-    name = f"strategies_bed_{args.data.replace('-', '_')}"
-    name += f"_{variant.replace('-', '_')}" if short else ""
-    (results / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
-    oracle_runs.plot(runs, results / f"{name}.png", f"{args.data}: {args.trials} trials x "
+    path = _results_path(args.data, variant, args.smoke)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    oracle_runs.plot(runs, path.with_suffix(".png"), f"{args.data}: {args.trials} trials x "
                      f"{len(seeds)} seeds, oracle {variant}")  # fmt: skip
     for strategy, entry in result["standalone_accuracy"].items():
         versus = entry.get("vs_random")
@@ -247,7 +296,8 @@ def main() -> None:
             line += (f"; minus random {100 * versus['mean']:+.2f} points "
                      f"[{100 * versus['low']:+.2f}, {100 * versus['high']:+.2f}]")  # fmt: skip
         print(line)
-    print(f"wrote {results / name}.json")
+    print(markdown(result), end="")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
