@@ -16,7 +16,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from nas.data import DEFAULT_MEMORY_BUDGET, DataError, DataSplits, load_data
+from nas.data import (
+    DEFAULT_MEMORY_BUDGET,
+    DataError,
+    DataSplits,
+    fewer_train_images,
+    load_data,
+)
 from nas.evaluate import Evaluation, TrainingConfig, TrainingEvaluator
 from nas.models import Backbone, CallableBackbone
 from nas.runs import NodeError
@@ -97,6 +103,8 @@ class CandidateTrainer:
                 if node:
                     raise NodeError(f"{node}{error}") from None
                 raise
+            if self.config.train_images is not None:  # a count the splits lack fails here
+                fewer_train_images(self._data[resolution], self.config.train_images)
         return self._data[resolution]
 
     def shape_for(self, backbone: Backbone, resolution: int) -> dict[str, int]:

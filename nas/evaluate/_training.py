@@ -282,14 +282,21 @@ class TrainingEvaluator(Evaluator):
             )
         self.data = data
         self.config = config
-        # What each candidate trains on; the identity keeps naming the whole splits.
-        self.train_split = data.train
         if config.train_images is not None:
-            self.train_split = fewer_train_images(data, config.train_images).train
+            fewer_train_images(data, config.train_images)  # a bad count is refused here
         self._check_resizing()
         self.augmentations = resolve_augmentations(
             config.augment, mirror_safe=data.mirror_safe, data_name=data.name
         )
+
+    @property
+    def train_split(self) -> Dataset:
+        """What each candidate trains on (the identity keeps naming the whole splits).
+        Drawn when asked, not kept: a kept copy would be pickled beside ``data`` each time
+        the evaluator is sent to a worker."""
+        if self.config.train_images is None:
+            return self.data.train
+        return fewer_train_images(self.data, self.config.train_images).train
 
     @property
     def planned_epochs(self) -> int:  # type: ignore[override]
@@ -390,8 +397,9 @@ class TrainingEvaluator(Evaluator):
         workers = config.loader_workers
         if workers is None:
             workers = 4 if device.type == "cuda" else 0  # on the CPU, trials run side by side
+        train_split = self.train_split  # drawn once a training
         source = TrainBatches(
-            self.train_split,
+            train_split,
             device,
             layout,
             normalisation=self.data.normalisation,
@@ -456,7 +464,7 @@ class TrainingEvaluator(Evaluator):
             # Validation costs a recalibration and a pass over the valid split: only when
             # someone reads it (every epoch for early stopping, else the last).
             if progress is not None or out_of_time or epoch == config.epochs:
-                recalibrate_batch_norm(model, self.train_split, device, layout)
+                recalibrate_batch_norm(model, train_split, device, layout)
                 accuracy = accuracy_on(model, self.data.valid, device, layout)
             logger.debug(
                 "%s epoch %d/%d: loss %.4f, valid accuracy %.4f (%.1f s)",

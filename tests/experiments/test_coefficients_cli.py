@@ -148,6 +148,12 @@ BAD = {
     "low-below-1": ("SPEC", ["--low", "0.5"], "low must be >= 1"),
     "unknown-data": ("SPEC", ["--data", "nosuch"], "unknown dataset 'nosuch'"),
     "no-seeds": ("SPEC", ["--seeds", "0"], "seeds must be a whole number >= 1"),
+    "more-train-images-than-the-split": (
+        "SPEC",
+        ["--train-images", "5000"],
+        "train images 5000 must be between the 10 classes (one image each) and the training "
+        "split's 80",
+    ),
     "unmatchable": (
         "SPEC",
         ["--match-tolerance", "0.001%"],

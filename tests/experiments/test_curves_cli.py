@@ -87,6 +87,7 @@ def _accuracies(run_dir):
         (["--match-tolerance", "0.00001%"], "phi 1 cannot be matched at 16 px"),
         (["--coefficients", "1.2,oops,1"], "coefficients"),
         (["--reuse-results", "nowhere"], "--reuse-results nowhere: no study.db there"),
+        (["--train-images", "5000"], "train images 5000 must be between the 10 classes"),
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_nothing_written(

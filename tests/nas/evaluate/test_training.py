@@ -1,5 +1,6 @@
 import dataclasses
 import math
+import pickle
 
 import pytest
 import torch
@@ -429,6 +430,14 @@ def test_fewer_train_images_train_on_the_subset_and_score_on_the_whole_split(dig
         < result.accuracy
         < TrainingEvaluator(data=digits, config=FAST).evaluate(TINY, seed=1).accuracy
     )
+
+
+@pytest.mark.parametrize("train_images", [None, 60])
+def test_the_evaluator_carries_its_images_once_to_a_worker(digits, train_images):
+    # Ray and process pools pickle the evaluator: the subset is drawn there, not shipped.
+    config = TrainingConfig(train_images=train_images)
+    shipped = len(pickle.dumps(TrainingEvaluator(data=digits, config=config)))
+    assert shipped < 1.05 * len(pickle.dumps(digits))
 
 
 def test_more_train_images_than_the_split_holds_is_one_line(digits):
