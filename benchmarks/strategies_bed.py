@@ -289,13 +289,6 @@ def main() -> None:
     path.write_text(json.dumps(result, indent=2) + "\n")
     oracle_runs.plot(runs, path.with_suffix(".png"), f"{args.data}: {args.trials} trials x "
                      f"{len(seeds)} seeds, oracle {variant}")  # fmt: skip
-    for strategy, entry in result["standalone_accuracy"].items():
-        versus = entry.get("vs_random")
-        line = f"{strategy:7s} trained alone: median {entry['median']:.4f}"
-        if versus:
-            line += (f"; minus random {100 * versus['mean']:+.2f} points "
-                     f"[{100 * versus['low']:+.2f}, {100 * versus['high']:+.2f}]")  # fmt: skip
-        print(line)
     print(markdown(result), end="")
     print(f"wrote {path}")
 
