@@ -27,7 +27,8 @@ paper's and the grid's coefficients in one run).
 
 ``--part table`` (item 5): the claims table (README, BENCHMARKS.md) from the results files
 of both data sets, also written to ``benchmarks/results/paper_claims_table.md`` and between
-the markers in README.md and BENCHMARKS.md.
+the markers in README.md and BENCHMARKS.md, and each data set's figure (scaling curves;
+searched family against the skeleton's) to ``benchmarks/results/paper_claims_<data>.png``.
 
 ``--part searched`` (item 4): ``cnas search`` (TPE) and ``cnas search --strategy random``
 at the skeleton's FLOPs, each ``--trials`` proxy trainings (the bed's 3 epochs) and the
@@ -61,7 +62,8 @@ from typing import Any
 
 from _bed import DEPTH, RESOLUTION, RESULTS, ROOT, WIDTH, add_bed_arguments, proxy_skeleton
 from _bed import EPOCHS as PROXY_EPOCHS
-from _claims_table import claims_table, curve_points, with_table
+from _claims_plot import claims_plot
+from _claims_table import DATA_LABELS, claims_table, curve_points, with_table
 from _machine import machine
 
 
@@ -461,6 +463,9 @@ def main() -> None:
                 documents[data] = json.loads(path.read_text())
         table = claims_table(documents)
         (folder / "paper_claims_table.md").write_text(table)
+        for data, document in documents.items():
+            figure = folder / f"paper_claims_{data.replace('-', '_')}.png"
+            claims_plot(DATA_LABELS.get(data, data), document, figure)
         for name in () if args.smoke else ("README.md", "BENCHMARKS.md"):
             page = ROOT / name
             page.write_text(with_table(page.read_text(), table))
