@@ -1,10 +1,10 @@
 """The paper's claims on one data set as a figure, drawn only from its results document.
 
-Left: the scaling curves (accuracy against real FLOPs, phi 0-2, 95% intervals) of compound
-scaling with the paper's and the grid's coefficients beside depth-, width- and
-resolution-only. Right: the searched baseline's family against the hand-made skeleton's
-(matched FLOPs at each phi), with random search's best baseline as one point. A part
-not yet run leaves its panel saying so.
+Left: the scaling curves of the backbone the curves part scaled (accuracy against real
+FLOPs, phi 0-2, 95% intervals) of compound scaling with the paper's and the grid's
+coefficients beside depth-, width- and resolution-only. Right: the searched baseline's
+family against the hand-made skeleton's (matched FLOPs at each phi), with random
+search's best baseline as one point. A part not yet run leaves its panel saying so.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _errorbar(axis: Any, points: list[dict[str, Any]], label: str, fmt: str) -> 
 def _curve(rows: list[dict[str, Any]], method: str) -> list[dict[str, Any]]:
     """One method's points of a curves run (phi 0, the shared base, belongs to each)."""
     chosen = [r for r in rows if r["method"] == method or int(r["phi"]) == 0]
-    return [{"flops": r["flops"], "mean": r["mean_accuracy"], **r} for r in chosen]
+    return [{**r, "mean": r["mean_accuracy"]} for r in chosen]
 
 
 def _curves_panel(axis: Any, curves: dict[str, Any]) -> None:
@@ -48,7 +48,7 @@ def _curves_panel(axis: Any, curves: dict[str, Any]) -> None:
             _errorbar(axis, points, label, fmt)
     if grid:
         _errorbar(axis, _curve(grid, "compound"), "compound (the grid's own)", "D-")
-    axis.set_title("Scaling the searched baseline")
+    axis.set_title(f"Scaling the {curves.get('backbone', 'searched')} baseline")
 
 
 def _families_panel(axis: Any, searched: dict[str, Any]) -> None:

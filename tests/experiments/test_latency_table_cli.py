@@ -15,6 +15,9 @@ SPACE = {
     "skips": [True],
 }
 SPACE_ARGS = ("--resolution", "16", "--width-mult", "0.5", "--depth-mult", "0.5")
+# Far above the space's largest network (about 1 ms measured): a target near the smallest
+# failed a run whenever this machine timed the smallest a little slower.
+TARGET_MS = "20"
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +57,7 @@ def test_search_costs_candidates_with_the_table(made, tmp_path, cnas):
     table = LatencyTable.load(table_path)
     run = tmp_path / "search"
     code, _, stderr = cnas(
-        # Far above the largest network (about 1 ms measured): a target near the smallest
-        # fails the run whenever this machine times the smallest a little slower.
-        "search", "--target-latency-ms", "20", "--target-tolerance", "none",
+        "search", "--target-latency-ms", TARGET_MS, "--target-tolerance", "none",
         "--latency-table", str(table_path),
         "--latency-runtime", "onnxruntime", *SPACE_ARGS, "--space", str(space),
         "--evaluator", "zero-cost", "--trials", "4", "--backend", "local", "--no-progress",
@@ -154,9 +155,7 @@ def test_a_missing_or_edited_table_is_refused(made, tmp_path, cnas):
     edited.write_text(json.dumps(document))
     for path, message in ((tmp_path / "none.json", "does not exist"), (edited, "was changed")):
         code, _, stderr = cnas(
-            # Far above the largest network (about 1 ms measured): a target near the smallest
-        # fails the run whenever this machine times the smallest a little slower.
-        "search", "--target-latency-ms", "20", "--target-tolerance", "none",
+            "search", "--target-latency-ms", TARGET_MS, "--target-tolerance", "none",
             "--latency-table", str(path), *SPACE_ARGS,
             "--space", str(space), "--evaluator", "zero-cost", "--out", str(tmp_path / "r"),
         )  # fmt: skip
@@ -181,9 +180,7 @@ def test_an_int8_table_and_a_search_that_costs_int8_latency_with_it(made, tmp_pa
     )
     run = tmp_path / "search"
     code, _, stderr = cnas(
-        # Far above the largest network (about 1 ms measured): a target near the smallest
-        # fails the run whenever this machine times the smallest a little slower.
-        "search", "--target-latency-ms", "20", "--target-tolerance", "none",
+        "search", "--target-latency-ms", TARGET_MS, "--target-tolerance", "none",
         "--latency-table", str(out), "--latency-runtime", "onnxruntime-int8", *SPACE_ARGS,
         "--space", str(space), "--evaluator", "zero-cost", "--trials", "3", "--backend", "local",
         "--no-progress", "--out", str(run),
